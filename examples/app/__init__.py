@@ -1,0 +1,1 @@
+"""A tiny application that calls Groq, as a team would ship it."""

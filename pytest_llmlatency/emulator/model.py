@@ -1,0 +1,509 @@
+"""The emulator's generation and latency model (pure: no I/O, no clock).
+
+A request becomes a :class:`Plan`: which tokens come out (reasoning, then content),
+why the output stops, and how long each phase takes. The server executes the plan
+in real time. Everything here is deterministic given the request and the seeds:
+
+* *What* is generated depends on the model, the messages, ``temperature``,
+  ``top_p`` and ``seed`` (the last three change the words, never the length).
+* *How long* the natural answer is depends on the model and the messages only
+  (plus ``reasoning_effort`` for reasoning tokens); see :func:`natural_length`.
+* *Timing jitter* depends on the emulator's seed and the request's occurrence
+  number, so a run of identical requests varies like a live server while a whole
+  test session replays identically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .profiles import PROFILES, ModelProfile
+
+__all__ = [
+    "APIError",
+    "Plan",
+    "Timing",
+    "count_tokens",
+    "natural_length",
+    "plan_request",
+    "prompt_tokens",
+]
+
+
+class APIError(Exception):
+    """A request Groq would reject, with Groq's status and error body."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",  # noqa: A002 - Groq's field name
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+
+    def body(self) -> dict[str, Any]:
+        err: dict[str, Any] = {"message": self.message, "type": self.type}
+        if self.param is not None:
+            err["param"] = self.param
+        if self.code is not None:
+            err["code"] = self.code
+        return {"error": err}
+
+
+_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+_MESSAGE_OVERHEAD = 4
+_PROMPT_OVERHEAD = 6
+
+
+def count_tokens(text: str) -> int:
+    """Approximate BPE token count: one per word or symbol, long words two or more."""
+    n = 0
+    for m in _TOKEN_RE.finditer(text):
+        n += 1 + (len(m.group()) - 1) // 8
+    return n
+
+
+def _message_text(message: Any) -> str:
+    if not isinstance(message, dict):
+        return str(message)
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+        return "\n".join(parts)
+    return ""
+
+
+def prompt_tokens(messages: list[Any]) -> int:
+    """Prompt tokens as the emulator bills them: content tokens plus chat-template
+    overhead (6 per request, 4 per message; a one-message prompt of 7 words costs
+    17, as Groq billed "What is the capital of India?" in the real cassettes)."""
+    return _PROMPT_OVERHEAD + sum(_MESSAGE_OVERHEAD + count_tokens(_message_text(m)) for m in messages)
+
+
+def _digest(*parts: Any) -> int:
+    raw = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return int.from_bytes(hashlib.sha256(raw.encode()).digest()[:8], "big")
+
+
+_NUMBER_WORDS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "single": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "twelve": 12,
+    "twenty": 20,
+    "fifty": 50,
+    "hundred": 100,
+}
+_NUM = r"(\d+|a single|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
+_APPROX = r"(?:about|around|roughly|approximately|~)?\s*"
+_CAP = r"(?:at most|no more than|up to|under|fewer than|less than|max(?:imum)?(?: of)?)\s+"
+_LENGTH_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(_CAP + _NUM + r"\s+tokens?\b"), "cap_tokens"),
+    (re.compile(_APPROX + _NUM + r"\s+tokens?\b"), "tokens"),
+    (re.compile(_CAP + _NUM + r"\s+words?\b"), "cap_words"),
+    (re.compile(_APPROX + _NUM + r"\s+words?\b"), "words"),
+    (re.compile(_APPROX + _NUM + r"\s+sentences?\b"), "sentences"),
+    (re.compile(_APPROX + _NUM + r"\s+paragraphs?\b"), "paragraphs"),
+]
+# tokens per unit, as the rough English averages the emulator assumes
+_PER_UNIT = {"words": 1.3, "cap_words": 1.3, "sentences": 20.0, "paragraphs": 90.0}
+
+
+def _parse_number(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    return _NUMBER_WORDS.get(text.split()[-1], 1)
+
+
+def requested_length(prompt: str) -> tuple[str, int] | None:
+    """The length a prompt asks for, as (rule, number), or None."""
+    lowered = prompt.lower()
+    for pattern, rule in _LENGTH_RULES:
+        m = pattern.search(lowered)
+        if m:
+            return rule, _parse_number(m.group(1))
+    return None
+
+
+def natural_length(model: str, messages: list[Any], profile: ModelProfile) -> int:
+    """Content tokens of the natural answer (before any cap or stop sequence).
+
+    The last user message decides: an explicit request ("in about 300 words",
+    "in one word", "at most 40 tokens", "in two sentences") is honoured within
+    +-10% (caps land at 80-100% of the cap); otherwise the length is drawn,
+    deterministically from the model and messages, from the profile's typical range.
+    """
+    rng = random.Random(_digest("length", model, messages))
+    user = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    prompt = _message_text(user[-1]) if user else ""
+    asked = requested_length(prompt)
+    lo, hi = profile.typical_answer
+    if asked is None:
+        return rng.randint(lo, hi)
+    rule, number = asked
+    if rule == "cap_tokens":
+        return max(1, int(number * rng.uniform(0.8, 1.0)))
+    if rule == "tokens":
+        return max(1, round(number * rng.uniform(0.9, 1.1)))
+    if rule == "cap_words":
+        return max(1, int(number * _PER_UNIT[rule] * rng.uniform(0.8, 1.0)))
+    if rule == "words" and number <= 2:
+        return number + 1  # the word(s) and a full stop
+    return max(1, round(number * _PER_UNIT[rule] * rng.uniform(0.9, 1.1)))
+
+
+_REASONING_RANGES: dict[str, tuple[int, int]] = {
+    "low": (16, 48),
+    "medium": (120, 360),
+    "high": (500, 1500),
+    "default": (150, 450),
+    "none": (0, 0),
+}
+_EFFORTS = {"gpt-oss": ("low", "medium", "high"), "qwen3": ("none", "default")}
+_DEFAULT_EFFORT = {"gpt-oss": "medium", "qwen3": "default"}
+
+
+def reasoning_length(model: str, messages: list[Any], effort: str) -> int:
+    lo, hi = _REASONING_RANGES[effort]
+    if hi == 0:
+        return 0
+    rng = random.Random(_digest("reasoning", model, messages, effort))
+    return rng.randint(lo, hi)
+
+
+_WORDS = tuple(
+    "the model latency request token stream answer system user response time fast "
+    "server queue prompt output input data value result service client network call "
+    "budget test change fit speed rate limit cache batch score class label intent "
+    "order refund account billing support question reply message context detail "
+    "example case point reason step plan goal team build check run check is are can "
+    "will should may often usually always never also then so and but or because while "
+    "when if which that this these those it they we you its their our your more less "
+    "most least very quite rather simply clearly important useful simple common "
+    "different specific general small large long short low high new good better best "
+    "quick slow steady real main key open measure compare improve reduce increase "
+    "keep make take give use find show help need want know think consider explain "
+    "describe return send read write".split()
+)
+_INTENTS = ("billing", "refund", "shipping", "account", "support", "cancel", "greeting")
+
+
+def _prose(rng: random.Random, n: int) -> list[str]:
+    """n tokens of plausible prose: words, commas, full stops, paragraph breaks."""
+    out: list[str] = []
+    sentence = 0
+    sentence_len = rng.randint(8, 20)
+    sentences_in_para = 0
+    para_len = rng.randint(3, 5)
+    while len(out) < n:
+        remaining = n - len(out)
+        if sentence >= sentence_len or remaining == 1:
+            out.append(".")
+            sentence = 0
+            sentence_len = rng.randint(8, 20)
+            sentences_in_para += 1
+            if sentences_in_para >= para_len and len(out) < n:
+                out.append("\n\n")
+                sentences_in_para = 0
+                para_len = rng.randint(3, 5)
+            continue
+        word = rng.choice(_WORDS)
+        if sentence == 0:
+            word = word.capitalize()
+            out.append(word if not out or out[-1] == "\n\n" else " " + word)
+        else:
+            if sentence > 3 and rng.random() < 0.08:
+                out.append(",")
+                if len(out) >= n:
+                    break
+            out.append(" " + word)
+        sentence += 1
+    return out[:n]
+
+
+def _answer_tokens(rng: random.Random, n: int, prompt: str, single_word: bool) -> list[str]:
+    lowered = prompt.lower()
+    if "json" in lowered:
+        label = rng.choice(_INTENTS)
+        head = ['{"', "intent", '":', ' "', label, '"}']
+        if n <= len(head):
+            return head[:n]
+        return [*head, "\n\n", *_prose(rng, n - len(head) - 1)]
+    if single_word:
+        word = rng.choice(_INTENTS if "intent" in lowered else _WORDS).capitalize()
+        return ([word] + ["."] + [" " + rng.choice(_WORDS)] * n)[:n]
+    return _prose(rng, n)
+
+
+@dataclass
+class Timing:
+    """Model seconds (before time scaling) of each phase of one request."""
+
+    queue_s: float
+    prompt_s: float
+    token_s: float
+    """Decode time of one completion token."""
+
+
+@dataclass
+class Plan:
+    model: str
+    profile: ModelProfile
+    stream: bool
+    include_usage: bool
+    prompt_tokens: int
+    reasoning: list[str]
+    """Reasoning deltas, one per token."""
+    content: list[str]
+    """Content deltas, one per token (the last may be cut short by a stop sequence)."""
+    completion_tokens: int
+    finish_reason: str
+    show_reasoning: str
+    """Where reasoning text goes: ``"field"``, ``"raw"`` (think tags in content) or ``"hidden"``."""
+    service_tier: str
+    seed: int
+    timing: Timing
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return len(self.reasoning)
+
+    @property
+    def duration_s(self) -> float:
+        t = self.timing
+        return t.queue_s + t.prompt_s + self.completion_tokens * t.token_s
+
+
+def _require(cond: bool, message: str, param: str | None = None) -> None:
+    if not cond:
+        raise APIError(400, message, param=param)
+
+
+def _int_param(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+        f"'{name}' : number must be at least 1",
+        name,
+    )
+    return int(value)
+
+
+def _stop_sequences(body: dict[str, Any]) -> list[str]:
+    stop = body.get("stop")
+    if stop is None:
+        return []
+    if isinstance(stop, str):
+        stop = [stop]
+    _require(
+        isinstance(stop, list) and all(isinstance(s, str) for s in stop),
+        "'stop' : value must be a string or an array of strings",
+        "stop",
+    )
+    _require(len(stop) <= 4, "'stop' : maximum 4 items allowed", "stop")
+    return [s for s in stop if s]
+
+
+def _apply_stop(content: list[str], stops: list[str]) -> tuple[list[str], int] | None:
+    """Cut content at the first stop sequence: (emitted deltas, tokens generated)."""
+    if not stops:
+        return None
+    text = ""
+    starts = []
+    for piece in content:
+        starts.append(len(text))
+        text += piece
+    best = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
+    if best < 0:
+        return None
+    # the token holding the start of the stop sequence is generated (and billed)
+    # but only its part before the stop sequence is returned
+    index = max(i for i, s in enumerate(starts) if s <= best)
+    emitted = content[:index]
+    head = content[index][: best - starts[index]]
+    if head:
+        emitted.append(head)
+    return emitted, index + 1
+
+
+def plan_request(
+    body: Any,
+    *,
+    seed: int = 0,
+    occurrence: int = 0,
+    jitter: float = 0.05,
+    queue_ms: float | None = None,
+) -> Plan:
+    """Validate a chat-completions request body as Groq does and plan its answer."""
+    if not isinstance(body, dict):
+        raise APIError(400, "request body must be a JSON object")
+    model = body.get("model")
+    _require(isinstance(model, str) and model != "", "'model' : property 'model' is missing", "model")
+    assert isinstance(model, str)
+    messages = body.get("messages")
+    _require(
+        isinstance(messages, list) and len(messages) > 0,
+        "'messages' : minimum number of items is 1",
+        "messages",
+    )
+    assert isinstance(messages, list)
+    for i, m in enumerate(messages):
+        _require(
+            isinstance(m, dict) and m.get("role") in {"system", "user", "assistant", "tool", "developer"},
+            f"'messages.{i}' : discriminator property 'role' has invalid value",
+            f"messages.{i}",
+        )
+    profile = PROFILES.get(model)
+    if profile is None:
+        raise APIError(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            code="model_not_found",
+        )
+    n = body.get("n")
+    _require(n is None or n == 1, "'n' : number must be at most 1", "n")
+    stops = _stop_sequences(body)
+    for name, lo, hi in (("temperature", 0.0, 2.0), ("top_p", 0.0, 1.0)):
+        value = body.get(name)
+        _require(
+            value is None or (isinstance(value, (int, float)) and lo <= value <= hi),
+            f"'{name}' : number must be between {lo:g} and {hi:g}",
+            name,
+        )
+    cap = _int_param(body, "max_completion_tokens")
+    if cap is None:
+        cap = _int_param(body, "max_tokens")
+    if cap is not None and cap > profile.max_completion_tokens:
+        raise APIError(
+            400,
+            f"`max_completion_tokens` must be less than or equal to "
+            f"`{profile.max_completion_tokens}`, the maximum value for "
+            f"`max_completion_tokens` is less than the `context_window` for this model",
+            param="max_completion_tokens",
+        )
+    limit = cap if cap is not None else profile.max_completion_tokens
+    stream = bool(body.get("stream"))
+    stream_options = body.get("stream_options") or {}
+    include_usage = bool(isinstance(stream_options, dict) and stream_options.get("include_usage"))
+
+    effort = body.get("reasoning_effort")
+    if profile.reasoning is None:
+        _require(effort is None, "`reasoning_effort` is not supported with this model", "reasoning_effort")
+        effort_used = "none"
+    else:
+        allowed = _EFFORTS[profile.reasoning]
+        _require(
+            effort is None or effort in allowed,
+            f"`reasoning_effort` must be one of: {', '.join(allowed)}",
+            "reasoning_effort",
+        )
+        effort_used = effort if isinstance(effort, str) else _DEFAULT_EFFORT[profile.reasoning]
+
+    fmt = body.get("reasoning_format")
+    include_reasoning = body.get("include_reasoning")
+    if profile.reasoning == "gpt-oss":
+        _require(
+            fmt is None,
+            "`reasoning_format` is not supported with this model, use `include_reasoning` instead",
+            "reasoning_format",
+        )
+        show = "hidden" if include_reasoning is False else "field"
+    elif profile.reasoning == "qwen3":
+        _require(
+            fmt is None or fmt in ("raw", "parsed", "hidden"),
+            "`reasoning_format` must be one of: raw, parsed, hidden",
+            "reasoning_format",
+        )
+        show = {"raw": "raw", "parsed": "field", "hidden": "hidden"}[fmt or "raw"]
+        if include_reasoning is False:
+            show = "hidden"
+    else:
+        show = "hidden"
+
+    prompt_n = prompt_tokens(messages)
+    user = [m for m in messages if m.get("role") == "user"]
+    prompt_text = _message_text(user[-1]) if user else ""
+    text_rng = random.Random(
+        _digest("text", model, messages, body.get("temperature"), body.get("top_p"), body.get("seed"))
+    )
+    content_n = natural_length(model, messages, profile)
+    asked = requested_length(prompt_text)
+    single_word = asked is not None and asked[0] == "words" and asked[1] <= 2
+    content = _answer_tokens(text_rng, content_n, prompt_text, single_word)
+    reasoning_n = reasoning_length(model, messages, effort_used)
+    reasoning = _prose(text_rng, reasoning_n) if reasoning_n else []
+
+    finish = "stop"
+    content_billed = len(content)
+    stopped = _apply_stop(content, stops)
+    if stopped is not None:
+        content, content_billed = stopped
+    if len(reasoning) >= limit:
+        reasoning = reasoning[:limit]
+        content, content_billed = [], 0
+        finish = "length"
+    elif len(reasoning) + content_billed > limit:
+        content_billed = limit - len(reasoning)
+        content = content[:content_billed]
+        finish = "length"
+
+    timing_rng = random.Random(_digest("timing", seed, model, messages, occurrence))
+    if queue_ms is not None:
+        queue_s = queue_ms / 1000.0
+    else:
+        median = profile.queue_median_ms / 1000.0
+        queue_s = min(median * math.exp(profile.queue_sigma * timing_rng.gauss(0, 1)), 20 * median)
+    rate_factor = max(0.5, 1.0 + jitter * timing_rng.gauss(0, 1)) if jitter > 0 else 1.0
+    tier = body.get("service_tier")
+    return Plan(
+        model=model,
+        profile=profile,
+        stream=stream,
+        include_usage=include_usage,
+        prompt_tokens=prompt_n,
+        reasoning=reasoning,
+        content=content,
+        completion_tokens=len(reasoning) + content_billed,
+        finish_reason=finish,
+        show_reasoning=show,
+        service_tier="flex" if tier == "flex" else "on_demand",
+        seed=body["seed"] if isinstance(body.get("seed"), int) else text_rng.randrange(2**31),
+        timing=Timing(
+            queue_s=queue_s,
+            prompt_s=prompt_n / (profile.prefill_tps * rate_factor),
+            token_s=1.0 / (profile.decode_tps * rate_factor),
+        ),
+        params={k: v for k, v in body.items() if k not in ("messages",)},
+    )

@@ -1,0 +1,168 @@
+"""Groq's wire format: response bodies, stream chunks, headers and error bodies.
+
+Key order and nesting follow the real responses in ``shared/real-cassettes``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from typing import Any
+
+from .model import Plan
+from .profiles import PROFILES
+
+__all__ = [
+    "chunk",
+    "completion_body",
+    "final_chunk",
+    "models_body",
+    "new_ids",
+    "role_chunk",
+    "usage_body",
+    "usage_chunk",
+]
+
+_B32 = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def new_ids() -> tuple[str, str]:
+    """A completion id (``chatcmpl-<uuid>``) and a Groq request id (``req_01...``)."""
+    rand = secrets.token_bytes(24)
+    req = "req_01" + "".join(_B32[b % 32] for b in rand)
+    return f"chatcmpl-{uuid.uuid4()}", req
+
+
+def fingerprint(model: str) -> str:
+    return "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]
+
+
+def usage_body(plan: Plan, *, queue_s: float, prompt_s: float, completion_s: float) -> dict[str, Any]:
+    """Groq's ``usage``: total_time is prompt_time + completion_time (queue excluded),
+    as in every real cassette."""
+    return {
+        "queue_time": round(queue_s, 9),
+        "prompt_tokens": plan.prompt_tokens,
+        "prompt_time": round(prompt_s, 9),
+        "completion_tokens": plan.completion_tokens,
+        "completion_time": round(completion_s, 9),
+        "total_tokens": plan.prompt_tokens + plan.completion_tokens,
+        "total_time": round(prompt_s + completion_s, 9),
+        "completion_tokens_details": {"reasoning_tokens": plan.reasoning_tokens},
+    }
+
+
+def _message(plan: Plan) -> dict[str, Any]:
+    reasoning = "".join(plan.reasoning)
+    content = "".join(plan.content)
+    message: dict[str, Any] = {"role": "assistant"}
+    if plan.show_reasoning == "raw" and plan.reasoning:
+        content = f"<think>\n{reasoning}\n</think>\n\n{content}"
+    message["content"] = content
+    if plan.show_reasoning == "field" and plan.reasoning:
+        message["reasoning"] = reasoning
+    return message
+
+
+def completion_body(plan: Plan, completion_id: str, request_id: str, usage: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": plan.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": _message(plan),
+                "logprobs": None,
+                "finish_reason": plan.finish_reason,
+            }
+        ],
+        "usage": usage,
+        "usage_breakdown": None,
+        "system_fingerprint": fingerprint(plan.model),
+        "x_groq": {"id": request_id, "seed": plan.seed},
+        "service_tier": plan.service_tier,
+    }
+
+
+def _chunk_base(plan: Plan, completion_id: str, created: int) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": plan.model,
+        "system_fingerprint": fingerprint(plan.model),
+    }
+
+
+def role_chunk(plan: Plan, completion_id: str, request_id: str, created: int) -> dict[str, Any]:
+    """The first chunk: role only, empty content, carrying ``x_groq.id``."""
+    body = _chunk_base(plan, completion_id, created)
+    body["choices"] = [
+        {
+            "index": 0,
+            "delta": {"role": "assistant", "content": ""},
+            "logprobs": None,
+            "finish_reason": None,
+        }
+    ]
+    body["x_groq"] = {"id": request_id, "seed": plan.seed}
+    return body
+
+
+def chunk(
+    plan: Plan,
+    completion_id: str,
+    created: int,
+    *,
+    content: str | None = None,
+    reasoning: str | None = None,
+) -> dict[str, Any]:
+    delta: dict[str, Any] = {}
+    if reasoning is not None:
+        delta["reasoning"] = reasoning
+    if content is not None:
+        delta["content"] = content
+    body = _chunk_base(plan, completion_id, created)
+    body["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}]
+    return body
+
+
+def final_chunk(
+    plan: Plan, completion_id: str, request_id: str, created: int, usage: dict[str, Any]
+) -> dict[str, Any]:
+    """Empty delta with ``finish_reason``, ``x_groq.usage`` and top-level ``usage``."""
+    body = _chunk_base(plan, completion_id, created)
+    body["choices"] = [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": plan.finish_reason}]
+    body["x_groq"] = {"id": request_id, "usage": usage}
+    body["usage"] = usage
+    return body
+
+
+def usage_chunk(plan: Plan, completion_id: str, created: int, usage: dict[str, Any]) -> dict[str, Any]:
+    """The extra chunk sent with ``stream_options.include_usage``: no choices, usage."""
+    body = _chunk_base(plan, completion_id, created)
+    body["choices"] = []
+    body["usage"] = usage
+    return body
+
+
+def models_body() -> dict[str, Any]:
+    return {"object": "list", "data": [model_body(m) for m in PROFILES]}
+
+
+def model_body(model_id: str) -> dict[str, Any]:
+    p = PROFILES[model_id]
+    return {
+        "id": p.id,
+        "object": "model",
+        "created": 1693721698,
+        "owned_by": p.owned_by,
+        "active": True,
+        "context_window": p.context_window,
+        "public_apps": None,
+        "max_completion_tokens": p.max_completion_tokens,
+    }

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_llmlatency.emulator import GroqEmulator
+
+pytest_plugins = ["pytester"]
+
+REAL_CASSETTES = Path(__file__).resolve().parent / "fixtures" / "real-cassettes"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def exact_emulator() -> Iterator[GroqEmulator]:
+    """An emulator with an exact schedule: no jitter, 5 ms queue, real time."""
+    with GroqEmulator(jitter=0, queue_ms=5) as emu:
+        yield emu
+
+
+@pytest.fixture
+def fast_emulator() -> Iterator[GroqEmulator]:
+    """An emulator 20 times faster than Groq, exact schedule: for behaviour, not timing."""
+    with GroqEmulator(jitter=0, queue_ms=5, time_scale=20) as emu:
+        yield emu
