@@ -1,12 +1,10 @@
-"""Point the application at the built-in Groq emulator (no key, no network).
-
-To run this suite against the real Groq API instead, set GROQ_API_KEY and
-LLM_LIVE_GROQ=1: the application then reads GROQ_API_KEY / GROQ_BASE_URL itself.
+"""The example suite runs against whatever ``--llm-base-url`` names: by default the
+built-in Groq emulator (no key, no network). ``groq_env`` points the application's
+own ``groq.Groq()`` clients there through GROQ_BASE_URL / GROQ_API_KEY.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,9 +14,5 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(autouse=True)
-def _groq_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    if os.environ.get("LLM_LIVE_GROQ") != "1":
-        emulator = request.getfixturevalue("groq_emulator")
-        monkeypatch.setenv("GROQ_BASE_URL", emulator.base_url)
-        monkeypatch.setenv("GROQ_API_KEY", "gsk_emulator_no_key_needed")
-    return
+def _app_env(groq_env: str) -> None:
+    """Every example test talks to the configured target."""

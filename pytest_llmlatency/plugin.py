@@ -1,17 +1,250 @@
 """pytest-llmlatency's pytest hooks and fixtures (the ``pytest11`` entry point).
 
-Kept thin: the emulator and everything heavy load on first use.
+Kept thin: measurement, the emulator and the reports load on first use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .markerdefs import MARKERS
+from .settings import EMULATOR, Settings, add_options, load_settings
+
 if TYPE_CHECKING:
+    import groq
+
     from .emulator import GroqEmulator
+    from .fixtures import LLMCalls
+    from .intercept import Recorder
+
+EMULATOR_KEY = "gsk_emulator_no_key_needed"
+REPORT_ATTR = "llmlatency"
+
+_plugin_key: pytest.StashKey[LLMLatencyPlugin] = pytest.StashKey()
+_recorder_key: pytest.StashKey[Recorder] = pytest.StashKey()
+_result_key: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", description.replace(f"{name}(", f"{name}(", 1))
+    settings = load_settings(config)
+    plugin = LLMLatencyPlugin(config, settings)
+    config.stash[_plugin_key] = plugin
+    config.pluginmanager.register(plugin, "llmlatency-session")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin = config.stash.get(_plugin_key, None)
+    if plugin is not None:
+        config.pluginmanager.unregister(plugin)
+        del config.stash[_plugin_key]
+
+
+def _uses_plugin(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) is not None for name in MARKERS) or "llm_calls" in getattr(
+        item, "fixturenames", ()
+    )
+
+
+class LLMLatencyPlugin:
+    """Session state: settings, per-test results gathered on the controller."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.results: list[dict[str, Any]] = []
+        self.is_worker = hasattr(config, "workerinput")
+
+    # -- llm_repeat -------------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+        recorder = pyfuncitem.stash.get(_recorder_key, None)
+        if recorder is None or recorder.repeat is None or recorder.repeating:
+            return (yield)
+        repeat = recorder.repeat
+        recorder.repeating = True
+        try:
+            runs = repeat.warmup + repeat.n
+            for i in range(runs - 1):
+                recorder.warmup = i < repeat.warmup
+                recorder.iteration = i - repeat.warmup if i >= repeat.warmup else i
+                pyfuncitem.ihook.pytest_pyfunc_call(pyfuncitem=pyfuncitem)
+            recorder.warmup = runs - 1 < repeat.warmup
+            recorder.iteration = repeat.n - 1
+            return (yield)
+        finally:
+            recorder.repeating = False
+
+    # -- budgets, in the call phase ---------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        try:
+            yield
+        except BaseException:
+            self._judge(item, raise_on_failure=False)
+            raise
+        self._judge(item, raise_on_failure=True)
+
+    def _judge(self, item: pytest.Item, *, raise_on_failure: bool) -> None:
+        recorder = item.stash.get(_recorder_key, None)
+        if recorder is None:
+            return
+        from .fixtures import judge
+
+        result, failures = judge(item.nodeid, recorder, recorder.budgets)
+        item.stash[_result_key] = result
+        for key, value in result["junit"].items():
+            item.user_properties.append((key, value))
+        if failures and raise_on_failure:
+            pytest.fail("\n".join(failures), pytrace=False)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        result = item.stash.get(_result_key, None)
+        if result is not None and report.when == "call":
+            result = dict(result)
+            result.pop("junit", None)
+            result["verdict"] = _verdict(report, bool(result.get("failures")))
+            report.__dict__[REPORT_ATTR] = result  # JSON-safe: travels to the xdist controller
+        elif report.when == "setup" and report.failed and _uses_plugin(item):
+            report.__dict__[REPORT_ATTR] = {
+                "nodeid": item.nodeid,
+                "verdict": "error",
+                "verdicts": [],
+                "calls": [],
+                "summary": {"calls": 0},
+            }
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        result = report.__dict__.get(REPORT_ATTR)
+        if result is not None and not self.is_worker:
+            self.results.append(result)
+
+    # -- end of session -----------------------------------------------------------------------
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.is_worker or not self.results or not self.settings.summary:
+            return
+        if config.get_verbosity() < -1:
+            return
+        from .report import render_table
+
+        tr = terminalreporter
+        tr.write_sep("=", "LLM latency")
+        width = max(30, min(70, tr._tw.fullwidth // 3))
+        for line in render_table(self.results, name_width=width):
+            tr.write_line(line)
+        for result in self.results:
+            if result.get("failures"):
+                tr.write_line("")
+                tr.write_line(
+                    f"{result['verdict']} {result['nodeid']}",
+                    red=result["verdict"] == "FAIL",
+                    yellow=result["verdict"] != "FAIL",
+                )
+                for message in result["failures"]:
+                    tr.write_line(f"  {message}")
+        tr.write_line("")
+        failed = sum(1 for r in self.results if r.get("failures"))
+        calls = sum((r.get("summary") or {}).get("calls", 0) for r in self.results)
+        target = (
+            "the built-in Groq emulator" if self.settings.base_url == EMULATOR else self.settings.base_url
+        )
+        tr.write_line(
+            f"{len(self.results)} test(s), {calls} LLM call(s), {failed} over budget; "
+            f"fixtures' target: {target}"
+        )
+        workers = getattr(config.option, "numprocesses", None)
+        if workers and workers != 0 and hasattr(config, "workerinput") is False and _xdist_active(config):
+            tr.write_line(
+                "note: tests ran in parallel (pytest-xdist); concurrent calls contend for the LLM server, "
+                "so latencies may be higher than in a serial run"
+            )
+        if self.settings.report_json is not None:
+            tr.write_line(f"LLM latency report written to {self.settings.report_json}")
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.is_worker or self.settings.report_json is None:
+            return
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            return  # an interrupted run writes nothing: the previous report stays
+        from .files import atomic_write_text
+        from .report import build_json
+
+        path = self.settings.report_json
+        try:
+            atomic_write_text(path, build_json(self.results, base_url=self.settings.base_url))
+        except OSError as err:
+            session.config.get_terminal_writer().line(
+                f"pytest-llmlatency: cannot write --llm-report-json {path}: {err}", red=True
+            )
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+
+def _verdict(report: pytest.TestReport, over_budget: bool) -> str:
+    if hasattr(report, "wasxfail"):
+        return "xfail" if report.skipped else "XPASS"
+    if report.passed:
+        return "pass"
+    if report.skipped:
+        return "skip"
+    return "FAIL" if over_budget else "FAIL (test)"
+
+
+def _xdist_active(config: pytest.Config) -> bool:
+    return config.pluginmanager.hasplugin("dsession")
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _llmlatency_markers(request: pytest.FixtureRequest) -> None:
+    """Tests with a latency marker are measured as if they asked for ``llm_calls``."""
+    item = request.node
+    if isinstance(item, pytest.Item) and any(item.get_closest_marker(name) is not None for name in MARKERS):
+        request.getfixturevalue("llm_calls")
+
+
+@pytest.fixture
+def llm_calls(request: pytest.FixtureRequest) -> Iterator[LLMCalls]:
+    """The LLM calls the test has made so far (``.last``, iteration, summaries, asserts).
+
+    Asking for it switches measurement on for the test: every chat-completions
+    request made through httpx while the test runs is recorded.
+    """
+    from .fixtures import LLMCalls, setup_recorder
+    from .intercept import Interceptor
+
+    item = request.node
+    try:
+        recorder = setup_recorder(item)
+    except ValueError as err:
+        pytest.fail(f"{item.nodeid}: {err}", pytrace=False)
+    item.stash[_recorder_key] = recorder
+    interceptor = Interceptor(recorder)
+    interceptor.install()
+    try:
+        yield LLMCalls(recorder)
+    finally:
+        interceptor.uninstall()
+        recorder.finish_open()
+
+
+def _plugin(config: pytest.Config) -> LLMLatencyPlugin:
+    return config.stash[_plugin_key]
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +262,66 @@ def groq_emulator() -> Iterator[GroqEmulator]:
         yield emulator
     finally:
         emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def groq_base_url(request: pytest.FixtureRequest) -> str:
+    """The base URL the ``groq_client`` fixtures use: the emulator's unless
+    ``--llm-base-url`` / ``llm_base_url`` / ``$GROQ_BASE_URL`` names a server."""
+    base = _plugin(request.config).settings.base_url
+    if base == EMULATOR:
+        emulator: GroqEmulator = request.getfixturevalue("groq_emulator")
+        return emulator.base_url
+    return base
+
+
+def _api_key(request: pytest.FixtureRequest) -> str:
+    key = os.environ.get("GROQ_API_KEY")
+    if key:
+        return key
+    if _plugin(request.config).settings.base_url == EMULATOR:
+        return EMULATOR_KEY
+    pytest.fail(
+        "GROQ_API_KEY is not set: it is needed for live calls to "
+        f"{_plugin(request.config).settings.base_url}. "
+        "Set it, or leave --llm-base-url / GROQ_BASE_URL unset to use the built-in emulator.",
+        pytrace=False,
+    )
+
+
+@pytest.fixture
+def groq_client(request: pytest.FixtureRequest, groq_base_url: str) -> Iterator[groq.Groq]:
+    """A ``groq.Groq`` client for the configured target (the emulator by default)."""
+    import groq
+
+    client = groq.Groq(base_url=groq_base_url, api_key=_api_key(request))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def async_groq_client(request: pytest.FixtureRequest, groq_base_url: str) -> Iterator[groq.AsyncGroq]:
+    """A ``groq.AsyncGroq`` client for the configured target (the emulator by default).
+
+    Each test gets its own underlying ``httpx.AsyncClient``, closed after the test
+    on the loop the test ran on when possible."""
+    import groq
+
+    from .fixtures import close_async_client
+
+    client = groq.AsyncGroq(base_url=groq_base_url, api_key=_api_key(request))
+    try:
+        yield client
+    finally:
+        close_async_client(client)
+
+
+@pytest.fixture
+def groq_env(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, groq_base_url: str) -> str:
+    """Sets ``GROQ_BASE_URL`` and ``GROQ_API_KEY`` for clients the application builds
+    itself (``groq.Groq()`` reads them); returns the base URL."""
+    monkeypatch.setenv("GROQ_BASE_URL", groq_base_url)
+    monkeypatch.setenv("GROQ_API_KEY", _api_key(request))
+    return groq_base_url

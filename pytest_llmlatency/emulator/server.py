@@ -10,6 +10,7 @@ a stalled stream at once.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import socket
 import threading
@@ -237,10 +238,13 @@ class _Handler(BaseHTTPRequestHandler):
         record.request_id = request_id
         record.usage = usage
         data = json.dumps(wire.completion_body(plan, completion_id, request_id, usage)).encode()
+        gzipped = "gzip" in self.headers.get("accept-encoding", "")
+        if gzipped:  # Groq compresses JSON bodies for clients that accept it
+            data = gzip.compress(data, compresslevel=5)
         record.t_headers_ns = record.t_first_token_ns = record.t_last_token_ns = time.perf_counter_ns()
         if fault is not None and fault.name in ("cut", "stall"):
             # a non-streaming body cut or stalled half-way
-            self._start(200, "application/json", request_id, plan, length=len(data))
+            self._start(200, "application/json", request_id, plan, length=len(data), gzipped=gzipped)
             half = len(data) // 2
             self.wfile.write(data[:half])
             if fault.name == "stall":
@@ -249,7 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._cut()
             return
-        self._start(200, "application/json", request_id, plan, length=len(data))
+        self._start(200, "application/json", request_id, plan, length=len(data), gzipped=gzipped)
         self.wfile.write(data)
         record.t_done_ns = time.perf_counter_ns()
 
@@ -342,10 +346,13 @@ class _Handler(BaseHTTPRequestHandler):
         *,
         length: int | None = None,
         extra: dict[str, str] | None = None,
+        gzipped: bool = False,
     ) -> None:
         emu = self.server.emulator
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        if gzipped:
+            self.send_header("Content-Encoding", "gzip")
         if length is None:
             self.send_header("Transfer-Encoding", "chunked")
             self.send_header("Cache-Control", "no-cache")

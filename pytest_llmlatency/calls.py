@@ -1,0 +1,327 @@
+"""``LLMCall``: one logical LLM call with its timings and token counts (pure data).
+
+Timestamps are ``time.perf_counter_ns()`` values taken by the interceptor as the
+client sent the request and read the response. Every derived metric is a
+property, and every formula is stated in ``docs/metrics.md``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Attempt", "LLMCall", "percentile", "LATENCY_PARAMS"]
+
+# request parameters that change how long a call takes (shown in failure messages)
+LATENCY_PARAMS = (
+    "max_completion_tokens",
+    "max_tokens",
+    "reasoning_effort",
+    "reasoning_format",
+    "include_reasoning",
+    "stop",
+    "stream",
+    "service_tier",
+    "response_format",
+    "tools",
+    "tool_choice",
+)
+
+
+@dataclass
+class Attempt:
+    """One HTTP attempt of a logical call (the SDK retries 408/409/429/5xx)."""
+
+    start_ns: int
+    end_ns: int | None = None
+    status: int | None = None
+    error: str | None = None
+    request_id: str | None = None
+
+    @property
+    def ms(self) -> float | None:
+        return None if self.end_ns is None else (self.end_ns - self.start_ns) / 1e6
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ms": self.ms, "status": self.status, "error": self.error, "request_id": self.request_id}
+
+
+def _ms(start: int | None, end: int | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start) / 1e6
+
+
+@dataclass
+class LLMCall:
+    """One logical chat-completion call, retries included.
+
+    Client timings describe the last attempt (the one that produced the answer);
+    retries and their backoff are in :attr:`attempts`, :attr:`retries`,
+    :attr:`backoff_ms` and :attr:`wall_ms`.
+    """
+
+    model: str
+    params: dict[str, Any]
+    """The request's parameters except ``messages`` (and ``model``), as sent."""
+    messages: list[Any] = field(default_factory=list)
+    url: str = ""
+    streamed: bool = False
+    replayed: bool = False
+    attempts: list[Attempt] = field(default_factory=list)
+    headers_ns: int | None = None
+    token_times_ns: list[int] = field(default_factory=list)
+    """When each SSE event carrying content or reasoning text was read."""
+    end_ns: int | None = None
+    completed: bool = False
+    """The whole response was read (a stream up to its end)."""
+    abandoned: bool = False
+    """The client closed a stream before its end."""
+    error: str | None = None
+    status: int | None = None
+    finish_reason: str | None = None
+    request_id: str | None = None
+    usage: dict[str, Any] | None = None
+    """Groq's ``usage`` exactly as the response held it."""
+    content: str = ""
+    iteration: int = 0
+    """Index of the ``llm_repeat`` iteration the call was made in (0 without repeats)."""
+    warmup: bool = False
+    request_body: bytes = field(default=b"", repr=False)
+    """The request body as sent (used to match retries and recordings)."""
+
+    # -- timings --------------------------------------------------------------------
+    @property
+    def start_ns(self) -> int:
+        return self.attempts[-1].start_ns if self.attempts else 0
+
+    @property
+    def ok(self) -> bool:
+        """A 2xx response read to its end."""
+        return self.status is not None and 200 <= self.status < 300 and self.completed
+
+    @property
+    def e2e_ms(self) -> float | None:
+        """Request sent -> last byte of the response read (last attempt)."""
+        return _ms(self.start_ns, self.end_ns)
+
+    @property
+    def ttfb_ms(self) -> float | None:
+        """Request sent -> response headers received."""
+        return _ms(self.start_ns, self.headers_ns)
+
+    @property
+    def ttft_ms(self) -> float | None:
+        """Request sent -> first content or reasoning token read. Without streaming
+        the first token arrives with the whole body: TTFT equals e2e."""
+        if not self.streamed:
+            return self.e2e_ms
+        if not self.token_times_ns:
+            return None
+        return _ms(self.start_ns, self.token_times_ns[0])
+
+    @property
+    def itl_ms(self) -> list[float]:
+        """Gaps between consecutive token events (streams only)."""
+        t = self.token_times_ns
+        return [(b - a) / 1e6 for a, b in itertools.pairwise(t)]
+
+    @property
+    def output_tokens(self) -> int | None:
+        """Completion tokens (reasoning included) from usage, else the token events seen."""
+        if self.completion_tokens is not None:
+            return self.completion_tokens
+        return len(self.token_times_ns) if self.streamed else None
+
+    @property
+    def tpot_ms(self) -> float | None:
+        """(e2e - TTFT) / (output tokens - 1): time per output token after the first."""
+        e2e, ttft, n = self.e2e_ms, self.ttft_ms, self.output_tokens
+        if not self.streamed or e2e is None or ttft is None or n is None or n < 2:
+            return None
+        return (e2e - ttft) / (n - 1)
+
+    @property
+    def output_tokens_per_s(self) -> float | None:
+        """Decode speed seen by the client: (output tokens - 1) / (e2e - TTFT) for a
+        stream; output tokens / e2e without streaming."""
+        n, e2e = self.output_tokens, self.e2e_ms
+        if n is None or e2e is None:
+            return None
+        if self.streamed:
+            tpot = self.tpot_ms
+            return None if not tpot else 1000.0 / tpot
+        return n / (e2e / 1000.0) if e2e > 0 else None
+
+    @property
+    def retries(self) -> int:
+        return max(0, len(self.attempts) - 1)
+
+    @property
+    def backoff_ms(self) -> float:
+        """Time between attempts: the SDK's retry waits."""
+        total = 0.0
+        for prev, nxt in zip(self.attempts, self.attempts[1:], strict=False):
+            if prev.end_ns is not None:
+                total += (nxt.start_ns - prev.end_ns) / 1e6
+        return total
+
+    @property
+    def wall_ms(self) -> float | None:
+        """First attempt sent -> last byte read: e2e plus failed attempts and backoff."""
+        if not self.attempts:
+            return None
+        return _ms(self.attempts[0].start_ns, self.end_ns)
+
+    # -- Groq's usage -----------------------------------------------------------------
+    def _usage_int(self, key: str) -> int | None:
+        value = (self.usage or {}).get(key)
+        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    def _usage_ms(self, key: str) -> float | None:
+        value = (self.usage or {}).get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value) * 1000.0
+        return None
+
+    @property
+    def prompt_tokens(self) -> int | None:
+        return self._usage_int("prompt_tokens")
+
+    @property
+    def completion_tokens(self) -> int | None:
+        return self._usage_int("completion_tokens")
+
+    @property
+    def total_tokens(self) -> int | None:
+        return self._usage_int("total_tokens")
+
+    @property
+    def reasoning_tokens(self) -> int | None:
+        details = (self.usage or {}).get("completion_tokens_details") or {}
+        value = details.get("reasoning_tokens") if isinstance(details, dict) else None
+        if isinstance(value, int):
+            return value
+        return 0 if self.usage is not None else None
+
+    @property
+    def cached_tokens(self) -> int | None:
+        details = (self.usage or {}).get("prompt_tokens_details") or {}
+        value = details.get("cached_tokens") if isinstance(details, dict) else None
+        return value if isinstance(value, int) else None
+
+    @property
+    def queue_ms(self) -> float | None:
+        return self._usage_ms("queue_time")
+
+    @property
+    def prompt_ms(self) -> float | None:
+        return self._usage_ms("prompt_time")
+
+    @property
+    def completion_ms(self) -> float | None:
+        return self._usage_ms("completion_time")
+
+    @property
+    def server_ms(self) -> float | None:
+        """Groq's ``total_time``: prompt_time + completion_time (queue excluded)."""
+        return self._usage_ms("total_time")
+
+    # -- presentation -------------------------------------------------------------------
+    def metric(self, name: str) -> float | None:
+        """A metric by its budget name: e2e, ttfb, ttft, server, queue, wall, tpot, tokens_per_s."""
+        return {
+            "e2e": lambda: self.e2e_ms,
+            "ttfb": lambda: self.ttfb_ms,
+            "ttft": lambda: self.ttft_ms,
+            "server": lambda: self.server_ms,
+            "queue": lambda: self.queue_ms,
+            "wall": lambda: self.wall_ms,
+            "tpot": lambda: self.tpot_ms,
+            "tokens_per_s": lambda: self.output_tokens_per_s,
+        }[name]()
+
+    def latency_params(self) -> dict[str, Any]:
+        return {k: self.params[k] for k in LATENCY_PARAMS if k in self.params}
+
+    def describe_params(self) -> str:
+        params = self.latency_params()
+        if not params:
+            return "request set none of max_completion_tokens, reasoning_effort, stop"
+        return "request had " + ", ".join(f"{k}={_short(v)}" for k, v in params.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe record (for reports, xdist and baselines). Holds no secrets:
+        neither headers nor the API key are part of an ``LLMCall``."""
+        return {
+            "model": self.model,
+            "params": self.params,
+            "streamed": self.streamed,
+            "replayed": self.replayed,
+            "status": self.status,
+            "ok": self.ok,
+            "abandoned": self.abandoned,
+            "error": self.error,
+            "iteration": self.iteration,
+            "warmup": self.warmup,
+            "attempts": [a.to_dict() for a in self.attempts],
+            "retries": self.retries,
+            "backoff_ms": self.backoff_ms,
+            "wall_ms": self.wall_ms,
+            "e2e_ms": self.e2e_ms,
+            "ttfb_ms": self.ttfb_ms,
+            "ttft_ms": self.ttft_ms,
+            "tpot_ms": self.tpot_ms,
+            "itl_ms": self.itl_ms,
+            "output_tokens_per_s": self.output_tokens_per_s,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "total_tokens": self.total_tokens,
+            "cached_tokens": self.cached_tokens,
+            "queue_ms": self.queue_ms,
+            "prompt_ms": self.prompt_ms,
+            "completion_ms": self.completion_ms,
+            "server_ms": self.server_ms,
+            "finish_reason": self.finish_reason,
+            "request_id": self.request_id,
+            "prompt_chars": sum(len(str(m.get("content", ""))) for m in self.messages if isinstance(m, dict)),
+        }
+
+    def __repr__(self) -> str:
+        e2e = self.e2e_ms
+        return (
+            f"<LLMCall {self.model} status={self.status} "
+            f"e2e={'?' if e2e is None else f'{e2e:.1f}'}ms tokens={self.completion_tokens}>"
+        )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) with linear interpolation between closest ranks
+    (numpy's default, ``method="linear"``)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * q / 100.0
+    lo = math.floor(rank)
+    hi = math.ceil(rank)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
+
+
+def values(calls: Iterable[LLMCall], metric: str) -> list[float]:
+    out = []
+    for call in calls:
+        v = call.metric(metric)
+        if v is not None:
+            out.append(v)
+    return out

@@ -1,0 +1,259 @@
+"""What the fixtures hand to tests: the ``llm_calls`` view, and per-test judging."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+import pytest
+
+from .calls import LLMCall, percentile, values
+from .intercept import Recorder
+from .markerdefs import BUDGET_MARKERS
+from .markers import (
+    Budget,
+    LatencyBudget,
+    MarkerError,
+    ServerTimeBudget,
+    ThroughputBudget,
+    TokenBudget,
+    budgets_for,
+    repeat_for,
+)
+
+__all__ = ["LLMCalls", "close_async_client", "judge", "setup_recorder"]
+
+
+def setup_recorder(item: pytest.Item) -> Recorder:
+    """A recorder carrying the item's budgets and repeat count; ``ValueError`` on a bad marker."""
+    recorder = Recorder()
+    try:
+        recorder.budgets = budgets_for(m for name in BUDGET_MARKERS for m in item.iter_markers(name))
+        recorder.repeat = repeat_for(item.get_closest_marker("llm_repeat"))
+    except MarkerError as err:
+        raise ValueError(str(err)) from None
+    return recorder
+
+
+class LLMCalls(Sequence[LLMCall]):
+    """The LLM calls a test has made so far, oldest first (warmup runs excluded).
+
+    Index it, iterate it, take ``.last``; ``summary()`` gives percentiles, and the
+    ``assert_*`` helpers judge budgets with the same messages as the markers.
+    """
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+
+    def _calls(self) -> list[LLMCall]:
+        return self._recorder.measured()
+
+    @overload
+    def __getitem__(self, index: int) -> LLMCall: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[LLMCall]: ...
+
+    def __getitem__(self, index: int | slice) -> LLMCall | list[LLMCall]:
+        return self._calls()[index]
+
+    def __len__(self) -> int:
+        return len(self._calls())
+
+    def __iter__(self) -> Iterator[LLMCall]:
+        return iter(self._calls())
+
+    def __repr__(self) -> str:
+        return f"<LLMCalls {self._calls()!r}>"
+
+    @property
+    def last(self) -> LLMCall:
+        calls = self._calls()
+        if not calls:
+            raise LookupError("no LLM call has been made in this test yet")
+        return calls[-1]
+
+    def clear(self) -> None:
+        """Forget the calls so far (e.g. after a warm-up call made by hand)."""
+        with self._recorder._lock:
+            self._recorder.calls.clear()
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and p50/p95/max of the main metrics over the calls so far."""
+        return summarize(self._calls())
+
+    # -- assertion helpers ----------------------------------------------------------
+    def _check(self, budget: Budget) -> None:
+        failures = [v.message for v in budget.judge(self._calls()) if not v.passed]
+        if failures:
+            raise AssertionError("\n".join(failures))
+
+    def assert_max_latency(
+        self,
+        ms: float,
+        metric: str = "e2e",
+        *,
+        percentile: float | None = None,
+        call: int | str | None = None,
+    ) -> None:
+        self._check(_build("max_latency", ms=ms, metric=metric, percentile=percentile, call=call))
+
+    def assert_max_ttft(
+        self, ms: float, *, percentile: float | None = None, call: int | str | None = None
+    ) -> None:
+        self._check(_build("max_ttft", ms=ms, percentile=percentile, call=call))
+
+    def assert_max_tokens(
+        self,
+        *,
+        prompt: int | None = None,
+        completion: int | None = None,
+        reasoning: int | None = None,
+        total: int | None = None,
+        call: int | str | None = None,
+    ) -> None:
+        self._check(
+            _build(
+                "max_tokens",
+                prompt=prompt,
+                completion=completion,
+                reasoning=reasoning,
+                total=total,
+                call=call,
+            )
+        )
+
+    def assert_min_throughput(
+        self, tokens_per_s: float, *, percentile: float | None = None, call: int | str | None = None
+    ) -> None:
+        self._check(_build("min_throughput", tokens_per_s=tokens_per_s, percentile=percentile, call=call))
+
+    def assert_max_server_time(
+        self,
+        *,
+        queue_ms: float | None = None,
+        prompt_ms: float | None = None,
+        completion_ms: float | None = None,
+        total_ms: float | None = None,
+        call: int | str | None = None,
+    ) -> None:
+        self._check(
+            _build(
+                "max_server_time",
+                queue_ms=queue_ms,
+                prompt_ms=prompt_ms,
+                completion_ms=completion_ms,
+                total_ms=total_ms,
+                call=call,
+            )
+        )
+
+
+class _Mark:
+    def __init__(self, name: str, kwargs: dict[str, Any]) -> None:
+        self.name = name
+        self.args = ()
+        self.kwargs = {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _build(name: str, **kwargs: Any) -> Budget:
+    budgets = budgets_for([_Mark(name, kwargs)])
+    return budgets[0]
+
+
+def summarize(calls: Sequence[LLMCall]) -> dict[str, Any]:
+    ok = [c for c in calls if c.ok or c.abandoned]
+
+    def pct(metric: str, q: float) -> float | None:
+        vals = values(ok, metric)
+        return percentile(vals, q) if vals else None
+
+    def total(attr: str) -> int | None:
+        vals = [getattr(c, attr) for c in calls if getattr(c, attr) is not None]
+        return sum(vals) if vals else None
+
+    return {
+        "calls": len(calls),
+        "failed": sum(1 for c in calls if not c.ok and not c.abandoned),
+        "abandoned": sum(1 for c in calls if c.abandoned),
+        "retries": sum(c.retries for c in calls),
+        "models": sorted({c.model for c in calls}),
+        "prompt_tokens": total("prompt_tokens"),
+        "completion_tokens": total("completion_tokens"),
+        "reasoning_tokens": total("reasoning_tokens"),
+        "ttft_p50": pct("ttft", 50),
+        "e2e_p50": pct("e2e", 50),
+        "e2e_p95": pct("e2e", 95),
+        "e2e_max": pct("e2e", 100),
+        "server_p50": pct("server", 50),
+        "tokens_per_s_p50": pct("tokens_per_s", 50),
+    }
+
+
+def judge(nodeid: str, recorder: Recorder, budgets: Sequence[Budget]) -> tuple[dict[str, Any], list[str]]:
+    """Judge the test's budgets on its measured calls; a JSON-safe result and the failures."""
+    recorder.finish_open()
+    calls = recorder.measured()
+    verdicts = [v for b in budgets for v in b.judge(calls)]
+    failures = [v.message for v in verdicts if not v.passed]
+    summary = summarize(calls)
+    junit = {
+        "llm_calls": summary["calls"],
+        "llm_models": ",".join(summary["models"]),
+        "llm_e2e_p50_ms": _round(summary["e2e_p50"]),
+        "llm_e2e_p95_ms": _round(summary["e2e_p95"]),
+        "llm_ttft_p50_ms": _round(summary["ttft_p50"]),
+        "llm_completion_tokens": summary["completion_tokens"],
+        "llm_budgets": "; ".join(dict.fromkeys(v.budget for v in verdicts)),
+        "llm_budget_failures": len(failures),
+    }
+    result = {
+        "nodeid": nodeid,
+        "budgets": [_budget_dict(b) for b in budgets],
+        "verdicts": [
+            {
+                "budget": v.budget,
+                "passed": v.passed,
+                "message": v.message,
+                "observed": v.observed,
+                "limit": v.limit,
+            }
+            for v in verdicts
+        ],
+        "failures": failures,
+        "summary": summary,
+        "calls": [c.to_dict() for c in calls],
+        "junit": {k: v for k, v in junit.items() if v is not None},
+    }
+    return result, failures
+
+
+def _budget_dict(budget: Budget) -> dict[str, Any]:
+    kind = {
+        LatencyBudget: "latency",
+        TokenBudget: "tokens",
+        ThroughputBudget: "throughput",
+        ServerTimeBudget: "server_time",
+    }[type(budget)]
+    fields = {k: v for k, v in vars(budget).items() if v is not None}
+    return {"kind": kind, "label": budget.label(), **fields}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def close_async_client(client: Any) -> None:
+    """Close an ``AsyncGroq`` after its test's event loop has gone.
+
+    Its pooled connections belong to that loop; closing them on a fresh loop can
+    fail, so failures are ignored and the sockets are left to the garbage collector."""
+    if client.is_closed():
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        with contextlib.suppress(Exception):
+            asyncio.run(client.close())

@@ -1,0 +1,26 @@
+"""Marker names and their documented signatures (imported at start-up: keep it tiny)."""
+
+from __future__ import annotations
+
+__all__ = ["BUDGET_MARKERS", "LATENCY_METRICS", "MARKERS"]
+
+LATENCY_METRICS = ("e2e", "ttfb", "ttft", "server", "queue", "wall")
+BUDGET_MARKERS = ("max_latency", "max_ttft", "max_tokens", "min_throughput", "max_server_time")
+
+# name -> the signature shown by ``pytest --markers``
+MARKERS = {
+    "max_latency": "max_latency(*, ms, metric='e2e', percentile=None, call=None): fail the test when an LLM "
+    "call's latency exceeds ms. metric: e2e, ttfb, ttft, server (Groq total_time), queue (Groq "
+    "queue_time) or wall (with retries). percentile: judge that percentile over all calls (e.g. 95 "
+    "with llm_repeat) instead of every call. call: an index into the test's calls or a model name.",
+    "max_ttft": "max_ttft(*, ms, percentile=None, call=None): shorthand for "
+    "max_latency(ms=..., metric='ttft').",
+    "max_tokens": "max_tokens(*, prompt=None, completion=None, reasoning=None, total=None, call=None): fail "
+    "the test when an LLM call used more tokens than given (Groq's usage).",
+    "min_throughput": "min_throughput(*, tokens_per_s, percentile=None, call=None): fail the test when an "
+    "LLM call's output tokens per second fall below tokens_per_s.",
+    "max_server_time": "max_server_time(*, queue_ms=None, prompt_ms=None, completion_ms=None, "
+    "total_ms=None, call=None): fail the test when Groq's reported server timings exceed these.",
+    "llm_repeat": "llm_repeat(*, n, warmup=0): run the test body warmup + n times; budgets judge the n "
+    "measured runs, so percentiles mean something.",
+}

@@ -1,0 +1,550 @@
+"""Markers -> validated budgets, and budgets judged on recorded calls.
+
+Every marker takes keyword arguments only; a wrong one raises :class:`MarkerError`
+naming the marker and the argument, and the plugin errors that test alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .calls import LLMCall, percentile
+from .markerdefs import BUDGET_MARKERS, LATENCY_METRICS, MARKERS
+
+__all__ = [
+    "MARKERS",
+    "Budget",
+    "LatencyBudget",
+    "MarkerError",
+    "Repeat",
+    "ServerTimeBudget",
+    "ThroughputBudget",
+    "TokenBudget",
+    "Verdict",
+    "budgets_for",
+    "repeat_for",
+]
+
+
+class MarkerError(ValueError):
+    """A marker with a bad argument; the message names the marker and the argument."""
+
+
+def _check_kwargs(
+    name: str, mark: Any, allowed: Sequence[str], required: Sequence[str] = ()
+) -> dict[str, Any]:
+    if mark.args:
+        raise MarkerError(
+            f"@pytest.mark.{name} takes keyword arguments only, got positional {list(mark.args)!r}; "
+            f"write e.g. @pytest.mark.{name}({allowed[0]}=...)"
+        )
+    kwargs = dict(mark.kwargs)
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise MarkerError(
+            f"@pytest.mark.{name} got unknown argument {unknown[0]!r}; allowed: {', '.join(allowed)}"
+        )
+    for key in required:
+        if key not in kwargs:
+            raise MarkerError(f"@pytest.mark.{name} needs the argument {key}=")
+    return kwargs
+
+
+def _positive(name: str, key: str, value: Any, *, integer: bool = False) -> float:
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type:
+        kind = "a positive integer" if integer else "a positive number"
+        raise MarkerError(f"@pytest.mark.{name}: {key}= must be {kind}, got {value!r}")
+    if not value > 0 or value != value or value == float("inf"):
+        raise MarkerError(f"@pytest.mark.{name}: {key}= must be > 0, got {value!r}")
+    return float(value)
+
+
+def _percentile(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 100:
+        raise MarkerError(f"@pytest.mark.{name}: percentile= must be a number in (0, 100], got {value!r}")
+    return float(value)
+
+
+def _call_selector(name: str, value: Any) -> int | str | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str) and value:
+        return value
+    raise MarkerError(
+        f"@pytest.mark.{name}: call= must be an index into the test's calls (0 is the first, -1 "
+        f"the last) or a model name, got {value!r}"
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    budget: str
+    passed: bool
+    message: str
+    observed: float | None = None
+    limit: float | None = None
+
+
+class Budget:
+    """A limit judged on the calls a test made."""
+
+    marker: str = ""
+    call: int | str | None = None
+
+    def label(self) -> str:
+        raise NotImplementedError
+
+    def key(self) -> tuple[Any, ...]:
+        """Budgets with the same key replace each other (the closest marker wins)."""
+        return (self.marker, self.call)
+
+    def select(self, calls: Sequence[LLMCall]) -> tuple[list[tuple[int, LLMCall]], str | None]:
+        """The calls this budget judges, with their indices, or an explanation of why none."""
+        indexed = list(enumerate(calls))
+        if not indexed:
+            return [], (
+                f"{self.label()}: the test made no LLM call (no chat-completions request went "
+                f"through httpx while it ran)"
+            )
+        if isinstance(self.call, int):
+            try:
+                index = range(len(calls))[self.call]
+            except IndexError:
+                return [], f"{self.label()}: call={self.call} but the test made {len(calls)} LLM call(s)"
+            indexed = [(index, calls[index])]
+        elif isinstance(self.call, str):
+            indexed = [(i, c) for i, c in indexed if c.model == self.call]
+            if not indexed:
+                models = sorted({c.model for c in calls})
+                return [], f"{self.label()}: no LLM call to model {self.call!r}; the test called {models}"
+        failed = [(i, c) for i, c in indexed if not c.ok and not c.abandoned]
+        usable = [(i, c) for i, c in indexed if c.ok or c.abandoned]
+        if not usable:
+            i, c = failed[-1]
+            return [], f"{self.label()}: no LLM call succeeded; call {i + 1} of {len(calls)} ({c.model}) " + (
+                f"failed: {_failure(c)}"
+            )
+        return usable, None
+
+    def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
+        raise NotImplementedError
+
+
+def _failure(call: LLMCall) -> str:
+    attempts = f" after {len(call.attempts)} attempt(s)" if len(call.attempts) > 1 else ""
+    if call.error:
+        return f"{call.error}{attempts}"
+    detail = call.attempts[-1].error if call.attempts else None
+    return f"HTTP {call.status}{attempts}" + (f": {detail}" if detail else "")
+
+
+def _fmt(ms: float | None) -> str:
+    if ms is None:
+        return "?"
+    return f"{ms:,.0f}" if ms >= 100 else f"{ms:,.1f}"
+
+
+def explain(call: LLMCall) -> str:
+    """e2e = TTFT (queue, prompt) + output tokens at a decode speed; the request's knobs."""
+    parts = [f"e2e {_fmt(call.e2e_ms)} ms"]
+    ttft = call.ttft_ms
+    n = call.output_tokens
+    server = []
+    if call.queue_ms is not None:
+        server.append(f"queue {_fmt(call.queue_ms)}")
+    if call.prompt_ms is not None:
+        server.append(f"prompt {_fmt(call.prompt_ms)}")
+    if call.streamed and ttft is not None and call.e2e_ms is not None:
+        decode = call.e2e_ms - ttft
+        speed = call.output_tokens_per_s
+        text = f" = TTFT {_fmt(ttft)} ms"
+        if server:
+            text += f" (server {', '.join(server)})"
+        text += f" + {n if n is not None else '?'} tokens in {_fmt(decode)} ms"
+        if speed:
+            text += f" at {speed:,.0f} tok/s"
+        parts[0] += text
+    elif call.server_ms is not None:
+        server.append(f"completion {_fmt(call.completion_ms)}")
+        parts[0] += f", not streamed; server {', '.join(server)} for {n} tokens"
+        if call.completion_ms:
+            parts[0] += f" ({(call.completion_tokens or 0) / call.completion_ms * 1000:,.0f} tok/s)"
+    tokens = []
+    if call.reasoning_tokens:
+        tokens.append(f"{call.reasoning_tokens} of the {call.completion_tokens} output tokens were reasoning")
+    if call.finish_reason == "length":
+        tokens.append("finish_reason=length: the answer was cut at the token cap")
+    if call.abandoned:
+        tokens.append("the stream was abandoned by the client")
+    if call.retries:
+        tokens.append(
+            f"{call.retries} retr{'y' if call.retries == 1 else 'ies'}, backoff {_fmt(call.backoff_ms)} ms"
+        )
+    text = parts[0]
+    if tokens:
+        text += "; " + "; ".join(tokens)
+    return f"{text}; {call.describe_params()}"
+
+
+def _who(index: int, total: int, call: LLMCall) -> str:
+    return f"call {index + 1} of {total} ({call.model})"
+
+
+@dataclass(frozen=True)
+class LatencyBudget(Budget):
+    ms: float
+    metric: str = "e2e"
+    percentile: float | None = None
+    call: int | str | None = None
+    marker: str = "max_latency"
+
+    def key(self) -> tuple[Any, ...]:
+        return ("latency", self.metric, self.call)
+
+    def label(self) -> str:
+        args = [f"ms={self.ms:g}"]
+        if self.marker == "max_latency" and self.metric != "e2e":
+            args.append(f"metric={self.metric!r}")
+        if self.percentile is not None:
+            args.append(f"percentile={self.percentile:g}")
+        if self.call is not None:
+            args.append(f"call={self.call!r}")
+        return f"{self.marker}({', '.join(args)})"
+
+    def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
+        selected, problem = self.select(calls)
+        if problem:
+            return [Verdict(self.label(), False, problem)]
+        missing = [(i, c) for i, c in selected if c.metric(self.metric) is None]
+        if missing:
+            i, c = missing[0]
+            return [
+                Verdict(
+                    self.label(),
+                    False,
+                    f"{self.label()}: {_who(i, len(calls), c)} has no "
+                    f"{self.metric} timing{_why_missing(c, self.metric)}",
+                )
+            ]
+        if self.percentile is not None:
+            samples = [c.metric(self.metric) or 0.0 for _, c in selected]
+            value = percentile(samples, self.percentile)
+            ok = value <= self.ms
+            msg = (
+                f"{self.label()} {'met' if ok else 'exceeded'}: p{self.percentile:g} {self.metric} "
+                f"{_fmt(value)} ms over {len(samples)} call(s) (p50 {_fmt(percentile(samples, 50))}, "
+                f"max {_fmt(max(samples))})"
+            )
+            if not ok:
+                worst_i, worst = max(selected, key=lambda ic: ic[1].metric(self.metric) or 0.0)
+                msg += f"; slowest, {_who(worst_i, len(calls), worst)}: {explain(worst)}"
+            return [Verdict(self.label(), ok, msg, value, self.ms)]
+        verdicts = []
+        for i, c in selected:
+            value = c.metric(self.metric) or 0.0
+            ok = value <= self.ms
+            head = f"{self.label()} {'met' if ok else 'exceeded'} by {_who(i, len(calls), c)}: "
+            detail = (
+                explain(c)
+                if self.metric in ("e2e", "ttft", "wall")
+                else (f"{self.metric} {_fmt(value)} ms; {explain(c)}")
+            )
+            verdicts.append(Verdict(self.label(), ok, head + detail, value, self.ms))
+        return verdicts
+
+
+def _why_missing(call: LLMCall, metric: str) -> str:
+    if call.abandoned:
+        return " (the client abandoned the stream before it ended: read the stream to the end to measure it)"
+    if metric in ("server", "queue"):
+        return " (the response's usage has no " + ("total_time" if metric == "server" else "queue_time") + ")"
+    if metric == "ttft" and call.streamed:
+        return " (the stream carried no content or reasoning token)"
+    return ""
+
+
+@dataclass(frozen=True)
+class TokenBudget(Budget):
+    prompt: int | None = None
+    completion: int | None = None
+    reasoning: int | None = None
+    total: int | None = None
+    call: int | str | None = None
+    marker: str = "max_tokens"
+
+    def label(self) -> str:
+        args = [
+            f"{k}={v}"
+            for k, v in (
+                ("prompt", self.prompt),
+                ("completion", self.completion),
+                ("reasoning", self.reasoning),
+                ("total", self.total),
+            )
+            if v is not None
+        ]
+        if self.call is not None:
+            args.append(f"call={self.call!r}")
+        return f"max_tokens({', '.join(args)})"
+
+    def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
+        selected, problem = self.select(calls)
+        if problem:
+            return [Verdict(self.label(), False, problem)]
+        verdicts = []
+        for i, c in selected:
+            for kind, limit in (
+                ("prompt", self.prompt),
+                ("completion", self.completion),
+                ("reasoning", self.reasoning),
+                ("total", self.total),
+            ):
+                if limit is None:
+                    continue
+                value = getattr(c, f"{kind}_tokens")
+                if value is None:
+                    verdicts.append(
+                        Verdict(
+                            self.label(),
+                            False,
+                            f"{self.label()}: {_who(i, len(calls), c)} "
+                            f"reported no {kind}_tokens ("
+                            + (
+                                "the stream was abandoned before its final chunk, which carries usage"
+                                if c.abandoned
+                                else "the response had no usage"
+                            )
+                            + ")",
+                        )
+                    )
+                    continue
+                ok = value <= limit
+                msg = (
+                    f"{self.label()} {'met' if ok else 'exceeded'} by {_who(i, len(calls), c)}: "
+                    f"{kind}_tokens {value:,} {'<=' if ok else '>'} {limit:,}"
+                )
+                if kind == "completion" and c.reasoning_tokens:
+                    msg += f" (reasoning {c.reasoning_tokens:,})"
+                msg += f"; finish_reason={c.finish_reason}; {c.describe_params()}"
+                verdicts.append(Verdict(self.label(), ok, msg, float(value), float(limit)))
+        return verdicts
+
+
+@dataclass(frozen=True)
+class ThroughputBudget(Budget):
+    tokens_per_s: float
+    percentile: float | None = None
+    call: int | str | None = None
+    marker: str = "min_throughput"
+
+    def label(self) -> str:
+        args = [f"tokens_per_s={self.tokens_per_s:g}"]
+        if self.percentile is not None:
+            args.append(f"percentile={self.percentile:g}")
+        if self.call is not None:
+            args.append(f"call={self.call!r}")
+        return f"min_throughput({', '.join(args)})"
+
+    def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
+        selected, problem = self.select(calls)
+        if problem:
+            return [Verdict(self.label(), False, problem)]
+        rated = [(i, c, c.output_tokens_per_s) for i, c in selected]
+        missing = [(i, c) for i, c, v in rated if v is None]
+        if missing:
+            i, c = missing[0]
+            return [
+                Verdict(
+                    self.label(),
+                    False,
+                    f"{self.label()}: {_who(i, len(calls), c)} has no throughput "
+                    "(fewer than two output tokens, or no token count)",
+                )
+            ]
+        if self.percentile is not None:
+            # the p-th percentile of slowness: the (100 - p)-th percentile of speed
+            samples = [v or 0.0 for _, _, v in rated]
+            value = percentile(samples, 100 - self.percentile)
+            ok = value >= self.tokens_per_s
+            return [
+                Verdict(
+                    self.label(),
+                    ok,
+                    f"{self.label()} {'met' if ok else 'missed'}: "
+                    f"p{self.percentile:g} (slowest side) {value:,.0f} tok/s over {len(samples)} call(s)",
+                    value,
+                    self.tokens_per_s,
+                )
+            ]
+        verdicts = []
+        for i, c, v in rated:
+            value = v or 0.0
+            ok = value >= self.tokens_per_s
+            verdicts.append(
+                Verdict(
+                    self.label(),
+                    ok,
+                    f"{self.label()} {'met' if ok else 'missed'} by "
+                    f"{_who(i, len(calls), c)}: {value:,.0f} tok/s; {explain(c)}",
+                    value,
+                    self.tokens_per_s,
+                )
+            )
+        return verdicts
+
+
+@dataclass(frozen=True)
+class ServerTimeBudget(Budget):
+    queue_ms: float | None = None
+    prompt_ms: float | None = None
+    completion_ms: float | None = None
+    total_ms: float | None = None
+    call: int | str | None = None
+    marker: str = "max_server_time"
+
+    def label(self) -> str:
+        args = [
+            f"{k}={v:g}"
+            for k, v in (
+                ("queue_ms", self.queue_ms),
+                ("prompt_ms", self.prompt_ms),
+                ("completion_ms", self.completion_ms),
+                ("total_ms", self.total_ms),
+            )
+            if v is not None
+        ]
+        if self.call is not None:
+            args.append(f"call={self.call!r}")
+        return f"max_server_time({', '.join(args)})"
+
+    def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
+        selected, problem = self.select(calls)
+        if problem:
+            return [Verdict(self.label(), False, problem)]
+        verdicts = []
+        for i, c in selected:
+            for kind, limit, attr, field in (
+                ("queue", self.queue_ms, "queue_ms", "queue_time"),
+                ("prompt", self.prompt_ms, "prompt_ms", "prompt_time"),
+                ("completion", self.completion_ms, "completion_ms", "completion_time"),
+                ("total", self.total_ms, "server_ms", "total_time"),
+            ):
+                if limit is None:
+                    continue
+                value = getattr(c, attr)
+                if value is None:
+                    verdicts.append(
+                        Verdict(
+                            self.label(),
+                            False,
+                            f"{self.label()}: {_who(i, len(calls), c)} reported no usage.{field}",
+                        )
+                    )
+                    continue
+                ok = value <= limit
+                msg = (
+                    f"{self.label()} {'met' if ok else 'exceeded'} by {_who(i, len(calls), c)}: Groq "
+                    f"{field} {_fmt(value)} ms {'<=' if ok else '>'} {limit:g} ms"
+                )
+                if kind in ("completion", "total"):
+                    msg += f" for {c.completion_tokens} output tokens"
+                msg += f"; {c.describe_params()}"
+                verdicts.append(Verdict(self.label(), ok, msg, value, limit))
+        return verdicts
+
+
+@dataclass(frozen=True)
+class Repeat:
+    n: int
+    warmup: int = 0
+
+
+def _parse(mark: Any) -> Budget | None:
+    name = mark.name
+    if name in ("max_latency", "max_ttft"):
+        allowed = (
+            ["ms", "metric", "percentile", "call"] if name == "max_latency" else ["ms", "percentile", "call"]
+        )
+        kw = _check_kwargs(name, mark, allowed, ["ms"])
+        metric = kw.get("metric", "e2e") if name == "max_latency" else "ttft"
+        if metric not in LATENCY_METRICS:
+            raise MarkerError(
+                f"@pytest.mark.{name}: metric= must be one of {', '.join(LATENCY_METRICS)}, got {metric!r}"
+            )
+        return LatencyBudget(
+            ms=_positive(name, "ms", kw["ms"]),
+            metric=metric,
+            percentile=_percentile(name, kw.get("percentile")),
+            call=_call_selector(name, kw.get("call")),
+            marker=name,
+        )
+    if name == "max_tokens":
+        kinds = ["prompt", "completion", "reasoning", "total"]
+        kw = _check_kwargs(name, mark, [*kinds, "call"])
+        limits = {k: kw.get(k) for k in kinds}
+        if all(v is None for v in limits.values()):
+            raise MarkerError(
+                "@pytest.mark.max_tokens needs at least one of prompt=, completion=, reasoning=, total="
+            )
+        ints = {k: None if v is None else int(_positive(name, k, v, integer=True)) for k, v in limits.items()}
+        return TokenBudget(
+            prompt=ints["prompt"],
+            completion=ints["completion"],
+            reasoning=ints["reasoning"],
+            total=ints["total"],
+            call=_call_selector(name, kw.get("call")),
+        )
+    if name == "min_throughput":
+        kw = _check_kwargs(name, mark, ["tokens_per_s", "percentile", "call"], ["tokens_per_s"])
+        return ThroughputBudget(
+            tokens_per_s=_positive(name, "tokens_per_s", kw["tokens_per_s"]),
+            percentile=_percentile(name, kw.get("percentile")),
+            call=_call_selector(name, kw.get("call")),
+        )
+    if name == "max_server_time":
+        kinds = ["queue_ms", "prompt_ms", "completion_ms", "total_ms"]
+        kw = _check_kwargs(name, mark, [*kinds, "call"])
+        limits = {k: kw.get(k) for k in kinds}
+        if all(v is None for v in limits.values()):
+            raise MarkerError(
+                "@pytest.mark.max_server_time needs at least one of "
+                "queue_ms=, prompt_ms=, completion_ms=, total_ms="
+            )
+        ms = {k: None if v is None else _positive(name, k, v) for k, v in limits.items()}
+        return ServerTimeBudget(
+            queue_ms=ms["queue_ms"],
+            prompt_ms=ms["prompt_ms"],
+            completion_ms=ms["completion_ms"],
+            total_ms=ms["total_ms"],
+            call=_call_selector(name, kw.get("call")),
+        )
+    return None
+
+
+def budgets_for(marks: Iterable[Any]) -> list[Budget]:
+    """Budgets from an item's markers, closest first; a farther marker with the same
+    key (same kind, metric and call) is overridden by the closer one."""
+    seen: dict[tuple[Any, ...], Budget] = {}
+    for mark in marks:
+        if mark.name not in BUDGET_MARKERS:
+            continue
+        budget = _parse(mark)
+        if budget is not None and budget.key() not in seen:
+            seen[budget.key()] = budget
+    return list(seen.values())
+
+
+def repeat_for(mark: Any) -> Repeat | None:
+    if mark is None:
+        return None
+    kw = _check_kwargs("llm_repeat", mark, ["n", "warmup"], ["n"])
+    n = int(_positive("llm_repeat", "n", kw["n"], integer=True))
+    warmup = kw.get("warmup", 0)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise MarkerError(f"@pytest.mark.llm_repeat: warmup= must be an integer >= 0, got {warmup!r}")
+    return Repeat(n=n, warmup=warmup)

@@ -1,0 +1,70 @@
+"""The terminal summary table: one row per test that used the plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["render_table"]
+
+_HEADERS = (
+    "test",
+    "model",
+    "calls",
+    "tokens in/out",
+    "TTFT p50",
+    "e2e p50",
+    "e2e p95",
+    "tok/s",
+    "budget",
+    "verdict",
+)
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def _row(result: dict[str, Any], width: int) -> tuple[str, ...]:
+    s = result.get("summary") or {}
+    name = result["nodeid"]
+    if len(name) > width:
+        name = "..." + name[-(width - 3) :]
+    tokens = "-"
+    if s.get("prompt_tokens") is not None or s.get("completion_tokens") is not None:
+        tokens = f"{s.get('prompt_tokens') or 0:,}/{s.get('completion_tokens') or 0:,}"
+    speed = s.get("tokens_per_s_p50")
+    budgets = ", ".join(v["budget"] for v in result.get("verdicts", [])) or "-"
+    budgets = ", ".join(dict.fromkeys(budgets.split(", ")))
+    if len(budgets) > 48:
+        budgets = budgets[:45] + "..."
+    return (
+        name,
+        ", ".join(s.get("models") or []) or "-",
+        str(s.get("calls", 0)) + (f" ({s['failed']} failed)" if s.get("failed") else ""),
+        tokens,
+        _ms(s.get("ttft_p50")),
+        _ms(s.get("e2e_p50")),
+        _ms(s.get("e2e_p95")),
+        "-" if speed is None else f"{speed:,.0f}",
+        budgets,
+        result.get("verdict", "-"),
+    )
+
+
+def render_table(results: Sequence[dict[str, Any]], *, name_width: int = 60) -> list[str]:
+    rows = [_HEADERS] + [_row(r, name_width) for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
+    right = {2, 3, 4, 5, 6, 7}
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
