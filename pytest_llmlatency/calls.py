@@ -40,6 +40,8 @@ class Attempt:
     status: int | None = None
     error: str | None = None
     request_id: str | None = None
+    retryable: bool = False
+    """The attempt failed in a way the SDK retries (408/409/429/5xx, transport error)."""
 
     @property
     def ms(self) -> float | None:
@@ -87,13 +89,25 @@ class LLMCall:
     usage: dict[str, Any] | None = None
     """Groq's ``usage`` exactly as the response held it."""
     content: str = ""
+    reasoning_streamed: bool = False
+    """The stream carried reasoning text (``delta.reasoning``)."""
     iteration: int = 0
     """Index of the ``llm_repeat`` iteration the call was made in (0 without repeats)."""
     warmup: bool = False
     request_body: bytes = field(default=b"", repr=False)
     """The request body as sent (used to match retries and recordings)."""
+    capture_error: str | None = None
+    """Why the response could not be parsed (the application's request was unaffected)."""
+    undecodable: str | None = None
+    """A content-encoding the plugin could not decode: timings only, no tokens or usage."""
+    client_timing: bool = True
+    """False for a call replayed from a cassette recorded without this plugin: it
+    holds the response but no client timing, so e2e, TTFB, TTFT, ITL are None."""
 
     # -- timings --------------------------------------------------------------------
+    def _client_ms(self, start: int | None, end: int | None) -> float | None:
+        return _ms(start, end) if self.client_timing else None
+
     @property
     def start_ns(self) -> int:
         return self.attempts[-1].start_ns if self.attempts else 0
@@ -106,12 +120,12 @@ class LLMCall:
     @property
     def e2e_ms(self) -> float | None:
         """Request sent -> last byte of the response read (last attempt)."""
-        return _ms(self.start_ns, self.end_ns)
+        return self._client_ms(self.start_ns, self.end_ns)
 
     @property
     def ttfb_ms(self) -> float | None:
         """Request sent -> response headers received."""
-        return _ms(self.start_ns, self.headers_ns)
+        return self._client_ms(self.start_ns, self.headers_ns)
 
     @property
     def ttft_ms(self) -> float | None:
@@ -121,7 +135,7 @@ class LLMCall:
             return self.e2e_ms
         if not self.token_times_ns:
             return None
-        return _ms(self.start_ns, self.token_times_ns[0])
+        return self._client_ms(self.start_ns, self.token_times_ns[0])
 
     @property
     def itl_ms(self) -> list[float]:
@@ -137,9 +151,19 @@ class LLMCall:
         return len(self.token_times_ns) if self.streamed else None
 
     @property
+    def streamed_tokens(self) -> int | None:
+        """Output tokens that arrived as stream events: completion tokens, less reasoning
+        tokens the server did not stream (``include_reasoning=False``, hidden format)."""
+        n = self.output_tokens
+        if n is None or not self.streamed:
+            return n
+        hidden = (self.reasoning_tokens or 0) if not self.reasoning_streamed else 0
+        return max(len(self.token_times_ns), n - hidden) if hidden else n
+
+    @property
     def tpot_ms(self) -> float | None:
-        """(e2e - TTFT) / (output tokens - 1): time per output token after the first."""
-        e2e, ttft, n = self.e2e_ms, self.ttft_ms, self.output_tokens
+        """(e2e - TTFT) / (streamed tokens - 1): time per output token after the first."""
+        e2e, ttft, n = self.e2e_ms, self.ttft_ms, self.streamed_tokens
         if not self.streamed or e2e is None or ttft is None or n is None or n < 2:
             return None
         return (e2e - ttft) / (n - 1)
@@ -174,7 +198,7 @@ class LLMCall:
         """First attempt sent -> last byte read: e2e plus failed attempts and backoff."""
         if not self.attempts:
             return None
-        return _ms(self.attempts[0].start_ns, self.end_ns)
+        return self._client_ms(self.attempts[0].start_ns, self.end_ns)
 
     # -- Groq's usage -----------------------------------------------------------------
     def _usage_int(self, key: str) -> int | None:
@@ -261,10 +285,12 @@ class LLMCall:
             "params": self.params,
             "streamed": self.streamed,
             "replayed": self.replayed,
+            "client_timing": self.client_timing,
             "status": self.status,
             "ok": self.ok,
             "abandoned": self.abandoned,
             "error": self.error,
+            "capture_error": self.capture_error,
             "iteration": self.iteration,
             "warmup": self.warmup,
             "attempts": [a.to_dict() for a in self.attempts],

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, overload
 
 import pytest
@@ -24,14 +21,16 @@ from .markers import (
     repeat_for,
 )
 
-__all__ = ["LLMCalls", "close_async_client", "judge", "setup_recorder"]
+__all__ = ["LLMCalls", "async_client", "judge", "setup_recorder"]
 
 
 def setup_recorder(item: pytest.Item) -> Recorder:
     """A recorder carrying the item's budgets and repeat count; ``ValueError`` on a bad marker."""
     recorder = Recorder()
     try:
-        recorder.budgets = budgets_for(m for name in BUDGET_MARKERS for m in item.iter_markers(name))
+        # closest first across all budget markers, so max_ttft and max_latency(metric="ttft")
+        # override each other by distance, not by name
+        recorder.budgets = budgets_for(m for m in item.iter_markers() if m.name in BUDGET_MARKERS)
         recorder.repeat = repeat_for(item.get_closest_marker("llm_repeat"))
     except MarkerError as err:
         raise ValueError(str(err)) from None
@@ -246,14 +245,31 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def close_async_client(client: Any) -> None:
-    """Close an ``AsyncGroq`` after its test's event loop has gone.
+def async_client(base_url: str, api_key: str) -> Any:
+    """An ``AsyncGroq`` that closes itself on the event loop it was used on.
 
-    Its pooled connections belong to that loop; closing them on a fresh loop can
-    fail, so failures are ignored and the sockets are left to the garbage collector."""
-    if client.is_closed():
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        with contextlib.suppress(Exception):
-            asyncio.run(client.close())
+    A sync fixture cannot await ``close()``, and after the test its loop is gone, so
+    its pooled connections would leak. On its first request in a loop, the client
+    starts a suspended async generator there; event loops finalize such generators
+    when they shut down (``asyncio.run``, ``asyncio.Runner``, anyio and pytest-asyncio
+    all do), and its ``finally`` closes the client inside the right loop."""
+    import groq
+
+    state: dict[str, Any] = {}
+
+    async def closer() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await state["client"].close()
+
+    async def on_request(request: Any) -> None:
+        if "closer" not in state:
+            gen = closer()
+            await gen.__anext__()
+            state["closer"] = gen  # a strong reference: the loop only keeps a weak one
+
+    http_client = groq.DefaultAsyncHttpxClient(event_hooks={"request": [on_request]})
+    client = groq.AsyncGroq(base_url=base_url, api_key=api_key, http_client=http_client)
+    state["client"] = client
+    return client

@@ -6,9 +6,12 @@ runs, so clients built anywhere (fixtures, application code, sync or async) are
 seen. Only ``POST .../chat/completions`` is captured; everything else goes to the
 handler that was installed before (the original, vcrpy's or pytest-httpx's).
 
-The response body is not read ahead: it is wrapped in a tee that timestamps each
-chunk as the client reads it and parses SSE events incrementally, so the caller
-still streams in real time.
+Live, the response body is not read ahead: it is wrapped in a tee that timestamps
+each chunk as the client reads it and parses SSE events incrementally, so the
+caller still streams in real time. With a cassette (:class:`~.cassettes.Tape`),
+a matching recording is replayed instead: the original chunks, in order, at once
+(or paced), each stamped with its recorded offset, so the ``LLMCall`` carries the
+recorded timings.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import json
 import sys
 import threading
 import time
-import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -28,6 +30,7 @@ from .sse import SSEEvent, SSEParser
 __all__ = ["Interceptor", "Recorder", "is_chat_request"]
 
 CHAT_SUFFIX = "/chat/completions"
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
 def is_chat_request(request: Any) -> bool:
@@ -41,18 +44,20 @@ def _now() -> int:
 class Recorder:
     """The calls of one test, in the order they were made (thread-safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tape: Any = None) -> None:
         self._lock = threading.Lock()
         self.calls: list[LLMCall] = []
         self.iteration = 0
         self.warmup = False
+        self.tape = tape
+        """The test's cassette (``cassettes.Tape``), or None."""
         self.budgets: list[Any] = []
         """The test's budgets (``markers.Budget``), judged after the call phase."""
         self.repeat: Any = None
         """The test's ``llm_repeat`` (``markers.Repeat``), or None."""
         self.repeating = False
 
-    def begin(self, request: Any) -> _Capture:
+    def begin(self, request: Any, flavour: ModuleType | None = None) -> _Capture:
         try:
             raw = bytes(request.content)
         except Exception:  # a streaming request body: not something the SDKs send
@@ -71,9 +76,11 @@ class Recorder:
         with self._lock:
             call = None
             if retry > 0:
-                # a retry of the latest call with the same body that has not succeeded
+                # a retry of the latest call with the same body whose last attempt failed in a way
+                # the SDK retries, and that no other retry has claimed yet
                 for previous in reversed(self.calls):
-                    if previous.request_body == raw and not previous.ok:
+                    if previous.request_body == raw and previous.attempts and previous.attempts[-1].retryable:
+                        previous.attempts[-1].retryable = False
                         call = previous
                         break
             if call is None:
@@ -92,12 +99,12 @@ class Recorder:
             call.attempts.append(attempt)
             call.headers_ns = call.end_ns = None
             call.token_times_ns = []
-            call.completed = call.abandoned = False
-            call.error = call.finish_reason = None
+            call.completed = call.abandoned = call.reasoning_streamed = False
+            call.error = call.finish_reason = call.capture_error = call.undecodable = None
             call.status = None
             call.usage = None
             call.content = ""
-        return _Capture(call, attempt)
+        return _Capture(call, attempt, flavour)
 
     def finish_open(self) -> None:
         """Close calls whose stream the test never closed: marked abandoned."""
@@ -117,46 +124,80 @@ class Recorder:
 class _Capture:
     """Observes one attempt: headers, then the body as the client reads it."""
 
-    def __init__(self, call: LLMCall, attempt: Attempt) -> None:
+    def __init__(self, call: LLMCall, attempt: Attempt, flavour: ModuleType | None = None) -> None:
         self.call = call
         self.attempt = attempt
+        self._flavour = flavour
         self._sse: SSEParser | None = None
         self._body: list[bytes] = []
         self._decoder: Any = None
         self._done = False
+        # recording: the tape, the vcr request, and (offset_ns, decoded bytes) per chunk
+        self._tape: Any = None
+        self._vcr_request: Any = None
+        self._chunks: list[tuple[int, bytes]] | None = None
+        self._reason = ""
+        self._headers: list[tuple[str, str]] = []
+
+    def record_to(self, tape: Any, vcr_request: Any) -> None:
+        self._tape = tape
+        self._vcr_request = vcr_request
+        self._chunks = []
 
     # -- request phase -------------------------------------------------------------
     def failed(self, exc: BaseException) -> None:
         now = _now()
         self.attempt.end_ns = now
+        self.attempt.retryable = isinstance(exc, Exception)
         self.attempt.error = _describe(exc)
         self.call.error = self.attempt.error
         self.call.end_ns = now
 
-    def response(self, response: Any) -> None:
-        now = _now()
+    def response(
+        self, status: int, headers: Any, *, at: int | None = None, reason: str = "", decode: bool = True
+    ) -> None:
         call = self.call
-        call.headers_ns = now
-        call.status = self.attempt.status = int(response.status_code)
-        request_id = response.headers.get("x-request-id")
+        call.headers_ns = _now() if at is None else at
+        call.status = self.attempt.status = int(status)
+        self.attempt.retryable = call.status in RETRYABLE_STATUS
+        request_id = headers.get("x-request-id")
         call.request_id = self.attempt.request_id = request_id
-        ctype = response.headers.get("content-type", "")
-        if "text/event-stream" in ctype:
+        self._reason = reason
+        self._headers = (
+            [(str(k), str(v)) for k, v in headers.multi_items()] if hasattr(headers, "multi_items") else []
+        )
+        if "text/event-stream" in headers.get("content-type", ""):
             self._sse = SSEParser()
-        encoding = response.headers.get("content-encoding", "").lower()
-        if encoding in ("gzip", "x-gzip"):
-            self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            self._decoder = zlib.decompressobj()
-        elif encoding not in ("", "identity"):
-            self._decoder = False  # an encoding we cannot decode: timings only
+        encoding = headers.get("content-encoding", "").lower().strip() if decode else ""
+        if encoding and encoding != "identity":
+            self._decoder = _decoder_for(self._flavour, encoding)
+            if self._decoder is None:
+                # an encoding we cannot decode: timings only, nothing to parse or record
+                self._decoder = False
+                self._chunks = None
+                self.call.undecodable = encoding
 
     # -- response body ---------------------------------------------------------------
-    def feed(self, chunk: bytes) -> None:
-        now = _now()
+    def feed(self, chunk: bytes, at: int | None = None) -> None:
+        now = _now() if at is None else at
         if self._decoder is False or not chunk:
             return
-        data = self._decoder.decompress(chunk) if self._decoder is not None else chunk
+        try:
+            self._feed(chunk, now)
+        except Exception as exc:  # measuring must never break the application's request
+            self._give_up(exc)
+
+    def _give_up(self, exc: Exception) -> None:
+        self._decoder = False
+        self._chunks = None
+        self._sse = None
+        self._body = []
+        self.call.capture_error = _describe(exc)
+
+    def _feed(self, chunk: bytes, now: int) -> None:
+        data = self._decoder.decode(chunk) if self._decoder is not None else chunk
+        if self._chunks is not None and data:
+            self._chunks.append((now - self.attempt.start_ns, data))
         if self._sse is not None:
             for event in self._sse.feed(data):
                 self._event(event, now)
@@ -192,6 +233,8 @@ class _Capture:
                 reasoning = delta.get("reasoning")
                 if text or reasoning:
                     call.token_times_ns.append(now)
+                if reasoning:
+                    call.reasoning_streamed = True
                 if isinstance(text, str):
                     call.content += text
             if choice.get("finish_reason"):
@@ -202,14 +245,26 @@ class _Capture:
             self.call.end_ns = self.attempt.end_ns = now
             self.call.completed = True
 
-    def eof(self) -> None:
-        now = _now()
+    def eof(self, at: int | None = None) -> None:
+        now = _now() if at is None else at
         if self._done:
             return
         self._done = True
-        if self._decoder not in (None, False):
+        try:
+            self._eof(now)
+        except Exception as exc:  # measuring must never break the application's request
+            self._give_up(exc)
+        self._finish(now)
+        self._commit()
+
+    def _eof(self, now: int) -> None:
+        if self._decoder is False:
+            return
+        if self._decoder is not None:
             tail = self._decoder.flush()
             if tail:
+                if self._chunks is not None:
+                    self._chunks.append((now - self.attempt.start_ns, tail))
                 if self._sse is not None:
                     for event in self._sse.feed(tail):
                         self._event(event, now)
@@ -221,7 +276,6 @@ class _Capture:
         elif self._body:
             self._parse_json(b"".join(self._body))
             self._body = []
-        self._finish(now)
 
     def _parse_json(self, raw: bytes) -> None:
         try:
@@ -250,6 +304,7 @@ class _Capture:
     def stream_error(self, exc: BaseException) -> None:
         now = _now()
         self._done = True
+        self._chunks = None  # a broken response is never recorded
         self.attempt.end_ns = now
         self.attempt.error = self.call.error = _describe(exc)
         self.call.end_ns = now
@@ -258,9 +313,51 @@ class _Capture:
         if not self._done and not self.call.completed:
             now = _now()
             self._done = True
+            self._chunks = None  # an abandoned stream is never recorded
             call = self.call
             call.abandoned = True
             call.end_ns = self.attempt.end_ns = call.token_times_ns[-1] if call.token_times_ns else now
+        self._commit()
+
+    def _commit(self) -> None:
+        """Hand a complete, successful response to the tape (once)."""
+        chunks, self._chunks = self._chunks, None
+        call = self.call
+        if chunks is None or self._tape is None or not call.completed or call.status is None:
+            return
+        if not 200 <= call.status < 300:
+            return  # failed attempts are not recorded: replay gives the final answer at once
+        from .cassettes import TIMING_KEY, timing_meta
+
+        start = self.attempt.start_ns
+        headers: dict[str, list[str]] = {}
+        for key, value in self._headers:
+            headers.setdefault(key, []).append(value)
+        response = {
+            "status": {"code": call.status, "message": self._reason or "OK"},
+            "headers": headers,
+            "body": {"string": b"".join(data for _, data in chunks)},
+            TIMING_KEY: timing_meta(
+                None if call.headers_ns is None else call.headers_ns - start,
+                None if call.end_ns is None else call.end_ns - start,
+                [(offset, len(data)) for offset, data in chunks],
+            ),
+        }
+        self._tape.record(self._vcr_request, response)
+
+
+def _decoder_for(flavour: ModuleType | None, encoding: str) -> Any:
+    """httpx's own decoder for a content-encoding (gzip, deflate, br and zstd when httpx
+    supports them), so we read the body exactly as the client does; None if unsupported."""
+    decoders = getattr(getattr(flavour, "_decoders", None), "SUPPORTED_DECODERS", None)
+    if decoders is None:
+        import httpx
+
+        decoders = httpx._decoders.SUPPORTED_DECODERS
+    names = [e.strip() for e in encoding.split(",") if e.strip() and e.strip() != "identity"]
+    if len(names) != 1 or names[0] not in decoders:
+        return None
+    return decoders[names[0]]()
 
 
 def _describe(exc: BaseException) -> str:
@@ -268,8 +365,49 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _tee_classes(mod: ModuleType) -> tuple[type, type]:
-    """Tee stream classes deriving from this httpx flavour's byte stream bases."""
+# -- replay ----------------------------------------------------------------------------------
+
+
+class _Replay:
+    """A recorded response: status, headers, and body chunks at their recorded offsets."""
+
+    def __init__(self, response: dict[str, Any], start_ns: int, pace: float | None) -> None:
+        from .cassettes import read_timing
+
+        self.status = int(response["status"]["code"])
+        self.reason = str(response["status"].get("message") or "")
+        self.headers = [(k, str(v)) for k, values in (response.get("headers") or {}).items() for v in values]
+        body = response.get("body", {}).get("string", b"")
+        body = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
+        meta = read_timing(response)
+        self.start_ns = start_ns
+        self.pace = pace
+        self.real_start = time.perf_counter()
+        sizes = [int(size) for _, size in meta["chunks"]] if meta else []
+        if meta is not None and sum(sizes) == len(body):
+            self.timed = True
+            self.ttfb_ns = round(float(meta.get("ttfb_ms") or 0) * 1e6)
+            self.end_ns = round(float(meta.get("e2e_ms") or 0) * 1e6)
+            self.chunks: list[tuple[int, bytes]] = []
+            pos = 0
+            for (offset, _), size in zip(meta["chunks"], sizes, strict=True):
+                self.chunks.append((round(float(offset) * 1e6), body[pos : pos + size]))
+                pos += size
+        else:
+            # recorded without pytest-llmlatency: the body, no timing
+            self.timed = False
+            self.ttfb_ns = self.end_ns = 0
+            self.chunks = [(0, body)] if body else []
+
+    def delay(self, offset_ns: int) -> float:
+        """Seconds to wait (paced replay) before something recorded at offset_ns."""
+        if not self.pace:
+            return 0.0
+        return max(0.0, self.real_start + offset_ns / 1e9 * self.pace - time.perf_counter())
+
+
+def _tee_classes(mod: ModuleType) -> tuple[type, type, type]:
+    """Stream classes deriving from this httpx flavour's byte stream bases."""
 
     class TeeSyncStream(mod.SyncByteStream):  # type: ignore[name-defined,misc]
         def __init__(self, inner: Any, capture: _Capture) -> None:
@@ -313,7 +451,45 @@ def _tee_classes(mod: ModuleType) -> tuple[type, type]:
             self._capture.close()
             await self._inner.aclose()
 
-    return TeeSyncStream, TeeAsyncStream
+    class ReplayStream(mod.SyncByteStream, mod.AsyncByteStream):  # type: ignore[name-defined,misc]
+        def __init__(self, replay: _Replay, capture: _Capture) -> None:
+            self._replay = replay
+            self._capture = capture
+
+        def __iter__(self) -> Iterator[bytes]:
+            replay = self._replay
+            for offset, chunk in replay.chunks:
+                wait = replay.delay(offset)
+                if wait:
+                    time.sleep(wait)
+                self._capture.feed(chunk, at=replay.start_ns + offset)
+                yield chunk
+            self._capture.eof(at=replay.start_ns + replay.end_ns)
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            import anyio
+
+            replay = self._replay
+            for offset, chunk in replay.chunks:
+                wait = replay.delay(offset)
+                if wait:
+                    await anyio.sleep(wait)
+                self._capture.feed(chunk, at=replay.start_ns + offset)
+                yield chunk
+            self._capture.eof(at=replay.start_ns + replay.end_ns)
+
+        def close(self) -> None:
+            self._capture.close()
+
+        async def aclose(self) -> None:
+            self._capture.close()
+
+    return TeeSyncStream, TeeAsyncStream, ReplayStream
+
+
+def _bearer(request: Any) -> str | None:
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else (auth.strip() or None)
 
 
 class Interceptor:
@@ -345,36 +521,102 @@ class Interceptor:
     def __exit__(self, *exc: object) -> None:
         self.uninstall()
 
+    def _prepare(self, request: Any, flavour: ModuleType) -> tuple[_Capture, _Replay | None]:
+        """Start a capture; with a cassette, find its recording or arrange to record it."""
+        capture = self.recorder.begin(request, flavour)
+        tape = self.recorder.tape
+        if tape is None:
+            return capture, None
+        from .cassettes import ReplayMismatch
+
+        tape.add_secret(_bearer(request))
+        vcr_request = tape.vcr_request(
+            request.method, str(request.url), capture.call.request_body, dict(request.headers)
+        )
+        message: str | None = None
+        try:
+            decision = tape.decide(vcr_request)
+        except ReplayMismatch as err:
+            message = str(err)
+        if message is not None:
+            capture.call.error = f"ReplayMismatch: {message}"
+            import pytest
+
+            # a BaseException: the SDK neither retries nor wraps it in APIConnectionError
+            pytest.fail(message, pytrace=False)
+        if decision.response is not None:
+            capture.call.replayed = True
+            replay = _Replay(decision.response, capture.attempt.start_ns, tape.pace)
+            capture.call.client_timing = replay.timed
+            return capture, replay
+        if decision.record:
+            capture.record_to(tape, vcr_request)
+        return capture, None
+
     def _patch(self, mod: ModuleType) -> None:
-        recorder = self.recorder
-        tee_sync, tee_async = _tee_classes(mod)
+        tee_sync, tee_async, replay_stream = _tee_classes(mod)
         sync_cls, async_cls = mod.HTTPTransport, mod.AsyncHTTPTransport
         prev_sync = sync_cls.handle_request
         prev_async = async_cls.handle_async_request
+        prepare = self._prepare
+
+        def replayed(capture: _Capture, replay: _Replay) -> Any:
+            headers = mod.Headers(replay.headers)
+            capture.response(
+                replay.status, headers, at=replay.start_ns + replay.ttfb_ns, reason=replay.reason
+            )
+            return mod.Response(
+                status_code=replay.status,
+                headers=replay.headers,
+                stream=replay_stream(replay, capture),
+                extensions={"http_version": b"HTTP/1.1", "reason_phrase": replay.reason.encode()},
+            )
+
+        active = [True]
 
         def handle_request(transport: Any, request: Any) -> Any:
-            if not is_chat_request(request):
+            if not active[0] or not is_chat_request(request):
                 return prev_sync(transport, request)
-            capture = recorder.begin(request)
+            capture, replay = prepare(request, mod)
+            if replay is not None:
+                wait = replay.delay(replay.ttfb_ns)
+                if wait:
+                    time.sleep(wait)
+                return replayed(capture, replay)
             try:
                 response = prev_sync(transport, request)
             except BaseException as exc:
                 capture.failed(exc)
                 raise
-            capture.response(response)
+            capture.response(
+                response.status_code,
+                response.headers,
+                reason=response.extensions.get("reason_phrase", b"").decode("ascii", "replace"),
+            )
             response.stream = tee_sync(response.stream, capture)
             return response
 
         async def handle_async_request(transport: Any, request: Any) -> Any:
-            if not is_chat_request(request):
+            if not active[0] or not is_chat_request(request):
                 return await prev_async(transport, request)
-            capture = recorder.begin(request)
+            capture, replay = prepare(request, mod)
+            if replay is not None:
+                wait = replay.delay(replay.ttfb_ns)
+                if wait:
+                    import anyio
+
+                    await anyio.sleep(wait)
+                return replayed(capture, replay)
             try:
                 response = await prev_async(transport, request)
             except BaseException as exc:
                 capture.failed(exc)
                 raise
-            capture.response(response)
+            capture.response(
+                response.status_code,
+                response.headers,
+                reason=response.extensions.get("reason_phrase", b"").decode("ascii", "replace"),
+            )
             response.stream = tee_async(response.stream, capture)
             return response
 
@@ -384,7 +626,12 @@ class Interceptor:
         async_cls.handle_async_request = handle_async_request
 
         def undo() -> None:
-            sync_cls.handle_request = prev_sync
-            async_cls.handle_async_request = prev_async
+            # something patched over us meanwhile (a test's monkeypatch, another plugin):
+            # leave it in place, and our wrapper passes everything through from now on
+            active[0] = False
+            if sync_cls.__dict__.get("handle_request") is handle_request:
+                sync_cls.handle_request = prev_sync
+            if async_cls.__dict__.get("handle_async_request") is handle_async_request:
+                async_cls.handle_async_request = prev_async
 
         self._undo.append(undo)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["BUDGET_MARKERS", "LATENCY_METRICS", "MARKERS"]
+__all__ = ["BUDGET_MARKERS", "LATENCY_METRICS", "MARKERS", "RECORD_MODES"]
 
 LATENCY_METRICS = ("e2e", "ttfb", "ttft", "server", "queue", "wall")
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 BUDGET_MARKERS = ("max_latency", "max_ttft", "max_tokens", "min_throughput", "max_server_time")
 
 # name -> the signature shown by ``pytest --markers``

@@ -57,9 +57,13 @@ def _positive(name: str, key: str, value: Any, *, integer: bool = False) -> floa
     if isinstance(value, bool) or not ok_type:
         kind = "a positive integer" if integer else "a positive number"
         raise MarkerError(f"@pytest.mark.{name}: {key}= must be {kind}, got {value!r}")
-    if not value > 0 or value != value or value == float("inf"):
+    try:
+        number = float(value)
+    except OverflowError:
+        raise MarkerError(f"@pytest.mark.{name}: {key}= is too large, got {value!r}") from None
+    if not number > 0 or number != number or number == float("inf"):
         raise MarkerError(f"@pytest.mark.{name}: {key}= must be > 0, got {value!r}")
-    return float(value)
+    return number
 
 
 def _percentile(name: str, value: Any) -> float | None:
@@ -71,10 +75,13 @@ def _percentile(name: str, value: Any) -> float | None:
 
 
 def _call_selector(name: str, value: Any) -> int | str | None:
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
+    # plain int / str (an IntEnum or StrEnum member becomes its value): JSON-safe for xdist
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
     if isinstance(value, str) and value:
-        return value
+        return str.__str__(value)
     raise MarkerError(
         f"@pytest.mark.{name}: call= must be an index into the test's calls (0 is the first, -1 "
         f"the last) or a model name, got {value!r}"
@@ -536,7 +543,8 @@ def budgets_for(marks: Iterable[Any]) -> list[Budget]:
         budget = _parse(mark)
         if budget is not None and budget.key() not in seen:
             seen[budget.key()] = budget
-    return list(seen.values())
+    # in the order a reader sees the decorators (pytest yields the bottom one first)
+    return list(reversed(seen.values()))
 
 
 def repeat_for(mark: Any) -> Repeat | None:

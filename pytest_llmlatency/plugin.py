@@ -87,24 +87,53 @@ class LLMLatencyPlugin:
     # -- budgets, in the call phase ---------------------------------------------------------
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        recorder = item.stash.get(_recorder_key, None)
+        if recorder is None:
+            return (yield)
+        from .intercept import Interceptor
+
+        # installed after every fixture (pytest-recording's vcr included) is set up, so the
+        # LLM calls of the test body reach this patch first; undone before any teardown
+        interceptor = Interceptor(recorder)
+        interceptor.install()
         try:
             yield
         except BaseException:
-            self._judge(item, raise_on_failure=False)
+            interceptor.uninstall()
+            self._judge(item, recorder, passed=False)
             raise
-        self._judge(item, raise_on_failure=True)
+        interceptor.uninstall()
+        self._judge(item, recorder, passed=True)
 
-    def _judge(self, item: pytest.Item, *, raise_on_failure: bool) -> None:
-        recorder = item.stash.get(_recorder_key, None)
-        if recorder is None:
-            return
+    def _judge(self, item: pytest.Item, recorder: Recorder, *, passed: bool) -> None:
         from .fixtures import judge
 
         result, failures = judge(item.nodeid, recorder, recorder.budgets)
+        tape = recorder.tape
+        if tape is not None:
+            # a cassette is written only when the test body completed: never from a run that
+            # raised or was interrupted. Budget misses do not stop it: the recording is complete.
+            note = None
+            if tape.recorded and not passed:
+                note = "not written: the test did not complete"
+            elif tape.recorded:
+                try:
+                    tape.save()
+                except OSError as err:
+                    note = f"not written: {err}"
+            result["cassette"] = {
+                "path": _relpath(tape.path, self.config.rootpath),
+                "mode": tape.mode or "default",
+                "existed": tape.existed,
+                "replayed": tape.replayed,
+                "recorded": tape.recorded,
+                "saved": tape.saved,
+                "note": note,
+            }
         item.stash[_result_key] = result
         for key, value in result["junit"].items():
             item.user_properties.append((key, value))
-        if failures and raise_on_failure:
+        if failures and passed:
             pytest.fail("\n".join(failures), pytrace=False)
 
     @pytest.hookimpl(wrapper=True)
@@ -157,6 +186,17 @@ class LLMLatencyPlugin:
                 for message in result["failures"]:
                     tr.write_line(f"  {message}")
         tr.write_line("")
+        tapes = [r["cassette"] for r in self.results if r.get("cassette")]
+        replayed = sum(t["replayed"] for t in tapes)
+        recorded = sum(t["recorded"] for t in tapes)
+        if replayed or recorded:
+            written = sum(1 for t in tapes if t["saved"])
+            tr.write_line(
+                f"cassettes: {replayed} call(s) replayed, {recorded} recorded, {written} cassette(s) written"
+            )
+            for t in tapes:
+                if t.get("note"):
+                    tr.write_line(f"  {t['path']}: {t['note']}", yellow=True)
         failed = sum(1 for r in self.results if r.get("failures"))
         calls = sum((r.get("summary") or {}).get("calls", 0) for r in self.results)
         target = (
@@ -225,22 +265,47 @@ def llm_calls(request: pytest.FixtureRequest) -> Iterator[LLMCalls]:
     Asking for it switches measurement on for the test: every chat-completions
     request made through httpx while the test runs is recorded.
     """
+    from .cassettes import CassetteError
     from .fixtures import LLMCalls, setup_recorder
-    from .intercept import Interceptor
 
     item = request.node
     try:
         recorder = setup_recorder(item)
-    except ValueError as err:
+        recorder.tape = _tape_for(item, _plugin(request.config).settings)
+    except (ValueError, CassetteError) as err:
         pytest.fail(f"{item.nodeid}: {err}", pytrace=False)
     item.stash[_recorder_key] = recorder
-    interceptor = Interceptor(recorder)
-    interceptor.install()
     try:
         yield LLMCalls(recorder)
     finally:
-        interceptor.uninstall()
         recorder.finish_open()
+
+
+def _tape_for(item: pytest.Item, settings: Settings) -> Any:
+    from pathlib import Path
+
+    from .cassettes import Tape, cassette_path, ci_environment
+
+    test_file = Path(str(item.path))
+    cls = getattr(item, "cls", None)
+    path = cassette_path(test_file, test_file.stem, item.name, cls.__name__ if cls else None)
+    return Tape(
+        path,
+        nodeid=item.nodeid,
+        mode=settings.record_mode,
+        live=settings.live,
+        # implicit recording: live calls to a real server, outside CI
+        record_missing=settings.base_url != EMULATOR and not ci_environment(),
+        pace=settings.replay_pace,
+        secrets=[os.environ.get("GROQ_API_KEY", ""), os.environ.get("OPENAI_API_KEY", "")],
+    )
+
+
+def _relpath(path: Any, root: Any) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _plugin(config: pytest.Config) -> LLMLatencyPlugin:
@@ -302,20 +367,15 @@ def groq_client(request: pytest.FixtureRequest, groq_base_url: str) -> Iterator[
 
 
 @pytest.fixture
-def async_groq_client(request: pytest.FixtureRequest, groq_base_url: str) -> Iterator[groq.AsyncGroq]:
+def async_groq_client(request: pytest.FixtureRequest, groq_base_url: str) -> groq.AsyncGroq:
     """A ``groq.AsyncGroq`` client for the configured target (the emulator by default).
 
-    Each test gets its own underlying ``httpx.AsyncClient``, closed after the test
-    on the loop the test ran on when possible."""
-    import groq
+    It closes itself on the event loop the test used when that loop shuts down, so
+    no connection outlives the test's loop (anyio, pytest-asyncio or ``asyncio.run``)."""
+    from .fixtures import async_client
 
-    from .fixtures import close_async_client
-
-    client = groq.AsyncGroq(base_url=groq_base_url, api_key=_api_key(request))
-    try:
-        yield client
-    finally:
-        close_async_client(client)
+    client: groq.AsyncGroq = async_client(groq_base_url, _api_key(request))
+    return client
 
 
 @pytest.fixture

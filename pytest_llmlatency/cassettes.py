@@ -1,0 +1,452 @@
+"""Cassettes: vcrpy's format and ``Cassette`` for storage and playback order, plus timing.
+
+A test's cassette lives where pytest-recording puts it,
+``<test dir>/cassettes/<module>/<test>.yaml``, in vcrpy's YAML format, so vcrpy,
+pytest-recording and a reviewer's diff read it. Each chat-completion interaction
+recorded by this plugin carries an extra ``llmlatency`` key in its response:
+TTFB, end-to-end time and the offset and size of every body chunk as the client
+read it. Bodies are stored decoded (no gzip), so they read as text.
+
+vcrpy's HTTP patchers are not used (they read the whole body before the client
+sees it); the interceptor asks a :class:`Tape` what to do with each request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "RECORD_MODES",
+    "CassetteError",
+    "Decision",
+    "ReplayMismatch",
+    "Tape",
+    "cassette_path",
+    "normalized_body",
+    "request_diff",
+]
+
+from .markerdefs import RECORD_MODES
+
+TIMING_KEY = "llmlatency"
+TIMING_VERSION = 1
+REDACTED = "<REDACTED>"
+
+# request headers that never reach a cassette (compared lower-case)
+_DROP_REQUEST_HEADERS = {
+    "authorization",
+    "api-key",
+    "x-api-key",
+    "cookie",
+    "proxy-authorization",
+    "openai-organization",
+    "openai-project",
+    "x-emulator-fault",
+}
+# response headers that never reach a cassette; the encodings go because bodies are stored decoded
+_DROP_RESPONSE_HEADERS = {"set-cookie", "content-encoding", "content-length", "transfer-encoding"}
+
+
+class CassetteError(Exception):
+    """A cassette file that cannot be used; the message names the file."""
+
+
+class ReplayMismatch(Exception):
+    """No recording answers this request and the record mode forbids a live call."""
+
+
+def cassette_path(test_file: Path, module_name: str, test_name: str, class_name: str | None = None) -> Path:
+    """pytest-recording's default: ``<dir>/cassettes/<module>/<[Class.]test>.yaml``."""
+    name = test_name
+    for ch in "<>?%*:|\"'/\\":
+        name = name.replace(ch, "-")
+    if class_name:
+        name = f"{class_name}.{name}"
+    return test_file.parent / "cassettes" / module_name / f"{name}.yaml"
+
+
+def _decode(body: Any) -> Any:
+    if body is None:
+        return None
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            body = bytes(body).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if isinstance(body, str):
+        try:
+            return json.loads(body) if body.strip() else None
+        except ValueError:
+            return body
+    return body
+
+
+def normalized_body(body: Any) -> dict[str, Any] | None:
+    """A request body as a dict (JSON parsed, key order irrelevant), or None."""
+    data = _decode(body)
+    return data if isinstance(data, dict) else None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _messages_diff(old: list[Any], new: list[Any]) -> list[str]:
+    if len(old) != len(new):
+        return [f"messages: {len(old)} -> {len(new)} message(s)"]
+    out = []
+    for i, (a, b) in enumerate(zip(old, new, strict=True)):
+        if a == b:
+            continue
+        role = b.get("role") if isinstance(b, dict) else "?"
+        if isinstance(a, dict) and isinstance(b, dict) and a.get("role") == b.get("role"):
+            ca, cb = a.get("content"), b.get("content")
+            if ca != cb:
+                la = len(ca) if isinstance(ca, str) else None
+                lb = len(cb) if isinstance(cb, str) else None
+                size = f" ({la} -> {lb} chars)" if la is not None and lb is not None else ""
+                out.append(f"message {i + 1} ({role}) content {_short(ca, 40)} -> {_short(cb, 40)}{size}")
+                continue
+        out.append(f"message {i + 1} changed: {_short(a, 40)} -> {_short(b, 40)}")
+    return out
+
+
+def request_diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[str]:
+    """What changed between a recorded request body and a new one, one item per parameter."""
+    if old is None or new is None:
+        return ["request body is not JSON"] if old != new else []
+    out = []
+    for key in sorted(set(old) | set(new), key=lambda k: (k != "model", k != "messages", k)):
+        a, b = old.get(key, _MISSING), new.get(key, _MISSING)
+        if a == b:
+            continue
+        if key == "messages" and isinstance(a, list) and isinstance(b, list):
+            out.extend(_messages_diff(a, b))
+            continue
+        left = "(none)" if a is _MISSING else _short(a)
+        right = "(none)" if b is _MISSING else _short(b)
+        out.append(f"{key} {left} -> {right}")
+    return out
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(none)"
+
+
+_MISSING = _Missing()
+
+
+def _is_chat(uri: str) -> bool:
+    return uri.split("?", 1)[0].rstrip("/").endswith("/chat/completions")
+
+
+def _path(uri: str) -> str:
+    return re.sub(r"^[a-z]+://[^/]+", "", uri.split("?", 1)[0])
+
+
+def llm_request(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: same method, same endpoint, same request meaning.
+
+    Chat-completion requests match on the JSON body (model, messages and every
+    parameter; key order, whitespace, headers and host ignored), so a cassette
+    recorded against api.groq.com replays against any base URL."""
+    assert r1.method == r2.method, f"method {r2.method} -> {r1.method}"
+    if _is_chat(r1.uri) and _is_chat(r2.uri):
+        b1, b2 = normalized_body(r1.body), normalized_body(r2.body)
+        if b1 != b2:
+            raise AssertionError("; ".join(request_diff(b2, b1)) or "body differs")
+        return
+    assert _path(r1.uri) == _path(r2.uri), f"path {_path(r2.uri)} -> {_path(r1.uri)}"
+    assert r1.body == r2.body, "body differs"
+
+
+class _Persister:
+    """vcrpy persister that names the file in every error and writes atomically."""
+
+    @staticmethod
+    def load_cassette(cassette_path: Any, serializer: Any) -> Any:
+        from vcr.persisters.filesystem import CassetteNotFoundError
+        from vcr.serialize import deserialize
+
+        path = Path(cassette_path)
+        if not path.is_file():
+            raise CassetteNotFoundError()
+        try:
+            data = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise CassetteError(f"cassette {path} cannot be read: {err}") from None
+        if not data.strip():
+            raise CassetteError(f"cassette {path} is empty; delete it or re-record it")
+        try:
+            return deserialize(data, serializer)
+        except Exception as err:  # yaml errors, missing keys, old formats
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise CassetteError(
+                f"cassette {path} is not a valid vcrpy cassette ({type(err).__name__}: {first}); "
+                "it was left untouched"
+            ) from None
+
+    @staticmethod
+    def save_cassette(cassette_path: Any, cassette_dict: Any, serializer: Any) -> None:
+        from vcr.serialize import serialize
+
+        from .files import atomic_write_text
+
+        atomic_write_text(Path(cassette_path), serialize(cassette_dict, serializer))
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _scrub_bytes(data: bytes, secrets: Iterable[str]) -> bytes:
+    for secret in secrets:
+        if secret and len(secret) >= 8:
+            data = data.replace(secret.encode(), REDACTED.encode())
+    return data
+
+
+@dataclass
+class Decision:
+    """What to do with one request: replay ``response``, or go live (and maybe record)."""
+
+    response: dict[str, Any] | None = None
+    record: bool = False
+
+    @property
+    def replay(self) -> bool:
+        return self.response is not None
+
+
+class Tape:
+    """One test's cassette: decides replay or live per request, records, saves.
+
+    Modes follow pytest-recording: ``none`` replays only; ``once`` records a
+    cassette that does not exist yet and otherwise replays only; ``new_episodes``
+    replays what matches and records the rest; ``all`` records every request
+    (replacing the recordings it matches); ``rewrite`` records a fresh cassette
+    that replaces the old one. ``mode=None`` (the default) replays when the
+    cassette exists and otherwise calls live, recording only when ``record_missing``.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        nodeid: str,
+        mode: str | None = None,
+        live: bool = False,
+        record_missing: bool = False,
+        pace: float | None = None,
+        secrets: Iterable[str] = (),
+        shared: Any = None,
+    ) -> None:
+        from vcr.cassette import Cassette
+        from vcr.record_mode import RecordMode
+
+        if mode is not None and mode not in RECORD_MODES:
+            raise ValueError(f"unknown record mode {mode!r}; use one of {', '.join(RECORD_MODES)}")
+        self.nodeid = nodeid
+        self.mode = mode
+        self.live = live
+        self.pace = pace
+        self.secrets = {s for s in secrets if s}
+        self.replayed = 0
+        self.recorded = 0
+        self.saved = False
+        self.shared = shared is not None
+        if shared is not None:
+            # pytest-recording's cassette for this test (same file): LLM interactions go
+            # into it, and vcrpy saves it when the test ends
+            self.cassette = shared
+            self.path = Path(shared._path)
+            self.existed = self.path.is_file()
+        else:
+            self.path = path
+            self.existed = path.is_file()
+            self.cassette = Cassette(
+                path=str(path),
+                record_mode=RecordMode.ALL if mode == "all" else RecordMode.NEW_EPISODES,
+                match_on=(llm_request,),
+                persister=_Persister,
+                allow_playback_repeats=False,
+                drop_unused_requests=False,
+            )
+            if mode != "rewrite":
+                # a broken file raises CassetteError here and is never overwritten;
+                # with rewrite, a fresh cassette replaces the file once the test completes
+                self.cassette._load()
+        self.may_record = (
+            mode in ("new_episodes", "all", "rewrite")
+            or (mode == "once" and not self.existed)
+            or (mode is None and not self.existed and record_missing)
+        )
+        self.replays = not live and mode not in ("all", "rewrite")
+
+    # -- filters ----------------------------------------------------------------------
+    def add_secret(self, secret: str | None) -> None:
+        if secret:
+            self.secrets.add(secret)
+
+    def _filter_request(self, request: Any) -> Any:
+        import copy
+
+        request = copy.copy(request)
+        headers = {
+            k: _scrub(str(v), self.secrets)
+            for k, v in request.headers.items()
+            if k.lower() not in _DROP_REQUEST_HEADERS and not k.lower().startswith("x-stainless-")
+        }
+        request.headers = headers
+        request.uri = _scrub(request.uri, self.secrets)
+        body = request.body
+        if isinstance(body, bytes):
+            request.body = _scrub_bytes(body, self.secrets)
+        elif isinstance(body, str):
+            request.body = _scrub(body, self.secrets)
+        return request
+
+    def _filter_response(self, response: dict[str, Any]) -> dict[str, Any]:
+        headers = {}
+        for key, values in (response.get("headers") or {}).items():
+            if key.lower() in _DROP_RESPONSE_HEADERS and TIMING_KEY in response:
+                continue
+            if key.lower() == "set-cookie":
+                continue
+            headers[key] = [_scrub(str(v), self.secrets) for v in values]
+        response["headers"] = headers
+        body = response.get("body", {}).get("string")
+        if isinstance(body, bytes):
+            response["body"]["string"] = _scrub_bytes(body, self.secrets)
+        elif isinstance(body, str):
+            response["body"]["string"] = _scrub(body, self.secrets)
+        return response
+
+    # -- decisions ----------------------------------------------------------------------
+    def vcr_request(self, method: str, uri: str, body: bytes, headers: dict[str, str]) -> Any:
+        from vcr.request import Request
+
+        return Request(method, uri, body, headers)
+
+    def decide(self, request: Any) -> Decision:
+        """Replay a matching recording, or go live (``record`` says whether to keep it);
+        raises :class:`ReplayMismatch` when neither is allowed."""
+        if self.replays:
+            index = self._find(request)
+            if index is not None:
+                self.cassette.play_counts[index] += 1
+                self.replayed += 1
+                return Decision(response=self.cassette.data[index][1])
+        if self.live or self.may_record or (self.mode is None and not self.existed):
+            return Decision(record=self.may_record)
+        raise ReplayMismatch(self._mismatch_message(request))
+
+    def _find(self, request: Any) -> int | None:
+        """The first recording of this request not yet played (identical requests are
+        answered in recorded order)."""
+        wanted = self._filter_request(request)
+        for index, (stored, _) in enumerate(self.cassette.data):
+            if self.cassette.play_counts[index] or not _is_chat(stored.uri):
+                continue
+            try:
+                llm_request(wanted, stored)
+            except AssertionError:
+                continue
+            return index
+        return None
+
+    def record(self, request: Any, response: dict[str, Any]) -> None:
+        """Keep a complete response, secrets scrubbed."""
+        self.cassette.append(self._filter_request(request), self._filter_response(response))
+        self.recorded += 1
+
+    def save(self) -> bool:
+        """Write the cassette if anything was recorded (atomically, via the persister).
+        A shared pytest-recording cassette is saved by vcrpy when the test ends."""
+        if not self.recorded or self.shared:
+            return False
+        self.cassette._save()
+        self.saved = True
+        return True
+
+    # -- messages ----------------------------------------------------------------------
+    def rerecord_hint(self, mode: str = "rewrite") -> str:
+        return (
+            f"Re-record with: pytest --llm-record-mode={mode} {self.nodeid} "
+            "(needs GROQ_API_KEY, or --llm-base-url for another server)"
+        )
+
+    def _mismatch_message(self, request: Any) -> str:
+        if not self.existed:
+            return (
+                f"no cassette for this test: {self.path} does not exist, and record mode "
+                f"'{self.mode}' does not record. Record it with: pytest --llm-record-mode=once "
+                f"{self.nodeid} (needs GROQ_API_KEY, or --llm-base-url for another server)"
+            )
+        new = normalized_body(request.body)
+        candidates = []
+        for index, (stored, _) in enumerate(self.cassette.data):
+            if not (_is_chat(stored.uri) and stored.method == request.method):
+                continue
+            old = normalized_body(stored.body)
+            diff = request_diff(old, new)
+            played = self.cassette.play_counts[index] > 0
+            candidates.append((len(diff), played, index, diff))
+        total = len(self.cassette.data)
+        where = f"the cassette {self.path} holds no recording of this request"
+        if not candidates:
+            return (
+                f"{where} (it holds {total} interaction(s), none a chat completion). {self.rerecord_hint()}"
+            )
+        candidates.sort(key=lambda c: (c[0], c[1], c[2]))
+        n_diff, played, index, diff = candidates[0]
+        if n_diff == 0:
+            same = sum(1 for c in candidates if c[0] == 0)
+            return (
+                f"{where} that has not been replayed already: the cassette has {same} recording(s) of it "
+                f"and the test made more identical calls than when it was recorded. {self.rerecord_hint()}"
+            )
+        return (
+            f"{where}; request changed since recording: {'; '.join(diff)} "
+            f"(closest: interaction {index + 1} of {total}). {self.rerecord_hint()}"
+        )
+
+
+def timing_meta(ttfb_ns: int | None, end_ns: int | None, chunks: list[tuple[int, int]]) -> dict[str, Any]:
+    """The ``llmlatency`` key stored beside a recorded response: milliseconds from
+    the request being sent; ``chunks`` is ``[[offset_ms, size_bytes], ...]`` of the
+    decoded body as the client read it."""
+    return {
+        "version": TIMING_VERSION,
+        "ttfb_ms": None if ttfb_ns is None else round(ttfb_ns / 1e6, 3),
+        "e2e_ms": None if end_ns is None else round(end_ns / 1e6, 3),
+        "chunks": [[round(offset / 1e6, 3), size] for offset, size in chunks],
+    }
+
+
+def read_timing(response: dict[str, Any]) -> dict[str, Any] | None:
+    meta = response.get(TIMING_KEY)
+    if not isinstance(meta, dict) or meta.get("version") != TIMING_VERSION:
+        return None
+    chunks = meta.get("chunks")
+    if not isinstance(chunks, list) or not all(
+        isinstance(c, list) and len(c) == 2 and all(isinstance(x, (int, float)) for x in c) for c in chunks
+    ):
+        return None
+    return meta
+
+
+def ci_environment() -> bool:
+    value = os.environ.get("CI", "")
+    return value.strip().lower() not in ("", "0", "false", "no")
