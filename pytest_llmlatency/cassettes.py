@@ -287,6 +287,8 @@ class Tape:
                 # a broken file raises CassetteError here and is never overwritten;
                 # with rewrite, a fresh cassette replaces the file once the test completes
                 self.cassette._load()
+        # only recordings that came from the file replay; those made in this run do not
+        self.loaded = len(self.cassette.data)
         self.may_record = (
             mode in ("new_episodes", "all", "rewrite")
             or (mode == "once" and not self.existed)
@@ -356,7 +358,7 @@ class Tape:
         """The first recording of this request not yet played (identical requests are
         answered in recorded order)."""
         wanted = self._filter_request(request)
-        for index, (stored, _) in enumerate(self.cassette.data):
+        for index, (stored, _) in enumerate(self.cassette.data[: self.loaded]):
             if self.cassette.play_counts[index] or not _is_chat(stored.uri):
                 continue
             try:

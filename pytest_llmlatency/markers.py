@@ -266,6 +266,11 @@ class LatencyBudget(Budget):
 
 
 def _why_missing(call: LLMCall, metric: str) -> str:
+    if call.replayed and not call.client_timing and metric not in ("server", "queue"):
+        return (
+            " (replayed from a cassette recorded without pytest-llmlatency: it holds no client timing; "
+            "re-record it with --llm-record-mode=rewrite, or judge Groq's own timing with metric='server')"
+        )
     if call.abandoned:
         return " (the client abandoned the stream before it ended: read the stream to the end to measure it)"
     if metric in ("server", "queue"):

@@ -271,7 +271,7 @@ def llm_calls(request: pytest.FixtureRequest) -> Iterator[LLMCalls]:
     item = request.node
     try:
         recorder = setup_recorder(item)
-        recorder.tape = _tape_for(item, _plugin(request.config).settings)
+        recorder.tape = _tape_for(item, _plugin(request.config).settings, _vcr_cassette(request))
     except (ValueError, CassetteError) as err:
         pytest.fail(f"{item.nodeid}: {err}", pytrace=False)
     item.stash[_recorder_key] = recorder
@@ -281,7 +281,16 @@ def llm_calls(request: pytest.FixtureRequest) -> Iterator[LLMCalls]:
         recorder.finish_open()
 
 
-def _tape_for(item: pytest.Item, settings: Settings) -> Any:
+def _vcr_cassette(request: pytest.FixtureRequest) -> Any:
+    """pytest-recording's cassette when the test is marked ``vcr`` (the same file as ours)."""
+    item = request.node
+    if item.get_closest_marker("vcr") is None or "vcr" not in getattr(item, "fixturenames", ()):
+        return None
+    cassette = request.getfixturevalue("vcr")
+    return cassette if hasattr(cassette, "play_counts") and hasattr(cassette, "data") else None
+
+
+def _tape_for(item: pytest.Item, settings: Settings, shared: Any = None) -> Any:
     from pathlib import Path
 
     from .cassettes import Tape, cassette_path, ci_environment
@@ -298,6 +307,7 @@ def _tape_for(item: pytest.Item, settings: Settings) -> Any:
         record_missing=settings.base_url != EMULATOR and not ci_environment(),
         pace=settings.replay_pace,
         secrets=[os.environ.get("GROQ_API_KEY", ""), os.environ.get("OPENAI_API_KEY", "")],
+        shared=shared,
     )
 
 

@@ -34,9 +34,10 @@ def test_usage_timings_equal_the_servers_own_waits(exact_emulator: GroqEmulator)
     t_back = time.perf_counter_ns()
     served = exact_emulator.requests[-1]
     usage = resp.usage
-    server_wait_s = (served.t_headers_ns - served.t_received_ns) / 1e9
-    # the body is built after the last wait: usage accounts for the whole wait but the JSON encoding
-    assert usage.queue_time + usage.total_time == pytest.approx(server_wait_s, abs=0.002)
+    server_wait_s = (served.t_last_token_ns - served.t_received_ns) / 1e9
+    # usage is the server's own measurement of its waits (rounded to the nanosecond in JSON)
+    assert usage.queue_time + usage.total_time == pytest.approx(server_wait_s, abs=1e-6)
+    assert served.t_last_token_ns <= served.t_headers_ns, "the body is sent after generation ends"
     assert usage.total_time == pytest.approx(usage.prompt_time + usage.completion_time, abs=1e-8)
     # the client saw at least that much, and everything it saw happened after it sent
     assert t_sent <= served.t_received_ns and served.t_done_ns <= t_back
@@ -96,7 +97,10 @@ def test_completion_time_grows_linearly_with_tokens() -> None:
     sxy = sum((x - mx) * (y - my) for x, y in points)
     slope = sxy / sxx
     expected = 1 / (profile.decode_tps * 2)
-    assert slope == pytest.approx(expected, rel=0.1)
+    # the server waits until each deadline, never less: every point is at or above the line
+    for tokens, seconds in points:
+        assert seconds >= tokens * expected - 1e-4
+    assert slope == pytest.approx(expected, rel=0.25)  # lateness on a loaded machine bends it little
     assert points[0][0] < points[-1][0] and points[0][1] < points[-1][1]
 
 

@@ -38,7 +38,7 @@ def _calls(emulator: GroqEmulator, n: int, *, stream: bool) -> list[tuple[LLMCal
         for i in range(n):
             out = client.chat.completions.create(
                 model="openai/gpt-oss-20b",
-                messages=[{"role": "user", "content": f"Question {i}: describe queues in 80 words."}],
+                messages=[{"role": "user", "content": f"Question {i}: describe queues in 200 words."}],
                 reasoning_effort="low",
                 stream=stream,
             )
@@ -78,7 +78,7 @@ def test_streamed_timings_agree_with_the_servers_schedule(emulator: GroqEmulator
     # the read path adds little: a few ms typically; bounded loosely for loaded machines
     assert statistics.median(ttft_gaps) < 20
     assert statistics.median(e2e_gaps) < 20
-    assert min(ttft_gaps) < 5
+    assert min(ttft_gaps) < 10
 
 
 def test_non_streamed_timings(emulator: GroqEmulator) -> None:

@@ -241,7 +241,8 @@ class _Handler(BaseHTTPRequestHandler):
         gzipped = "gzip" in self.headers.get("accept-encoding", "")
         if gzipped:  # Groq compresses JSON bodies for clients that accept it
             data = gzip.compress(data, compresslevel=5)
-        record.t_headers_ns = record.t_first_token_ns = record.t_last_token_ns = time.perf_counter_ns()
+        record.t_last_token_ns = t_end  # generation ended; the body is encoded and sent next
+        record.t_headers_ns = record.t_first_token_ns = time.perf_counter_ns()
         if fault is not None and fault.name in ("cut", "stall"):
             # a non-streaming body cut or stalled half-way
             self._start(200, "application/json", request_id, plan, length=len(data), gzipped=gzipped)
