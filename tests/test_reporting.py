@@ -35,7 +35,7 @@ def test_terminal_table(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "*= LLM latency =*",
-            "test*model*calls*tokens in/out*TTFT p50*e2e p50*e2e p95*tok/s*budget*verdict",
+            "test*model*src*calls*tokens in/out*TTFT p50*e2e p50*e2e p95*tok/s*budget*verdict",
             "*test_pass*llama-3.1-8b-instant*1*/*ms*ms*ms*max_latency(ms=5000), max_tokens(completion=500)*pass",
             "*test_over*llama-3.1-8b-instant, openai/gpt-oss-20b*2*FAIL",
             "FAIL test_suite.py::test_over",

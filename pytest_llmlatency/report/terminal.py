@@ -10,6 +10,7 @@ __all__ = ["render_table"]
 _HEADERS = (
     "test",
     "model",
+    "src",
     "calls",
     "tokens in/out",
     "TTFT p50",
@@ -40,9 +41,13 @@ def _row(result: dict[str, Any], width: int) -> tuple[str, ...]:
     budgets = ", ".join(dict.fromkeys(budgets.split(", ")))
     if len(budgets) > 48:
         budgets = budgets[:45] + "..."
+    calls = result.get("calls") or []
+    replayed = sum(1 for c in calls if c.get("replayed"))
+    source = "-" if not calls else "replay" if replayed == len(calls) else "live" if not replayed else "mixed"
     return (
         name,
         ", ".join(s.get("models") or []) or "-",
+        source,
         str(s.get("calls", 0)) + (f" ({s['failed']} failed)" if s.get("failed") else ""),
         tokens,
         _ms(s.get("ttft_p50")),
@@ -57,7 +62,7 @@ def _row(result: dict[str, Any], width: int) -> tuple[str, ...]:
 def render_table(results: Sequence[dict[str, Any]], *, name_width: int = 60) -> list[str]:
     rows = [_HEADERS] + [_row(r, name_width) for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
-    right = {2, 3, 4, 5, 6, 7}
+    right = {3, 4, 5, 6, 7, 8}
     lines = []
     for n, row in enumerate(rows):
         cells = [
