@@ -17,6 +17,7 @@ from .markers import (
     ServerTimeBudget,
     ThroughputBudget,
     TokenBudget,
+    baseline_options_for,
     budgets_for,
     repeat_for,
 )
@@ -32,6 +33,7 @@ def setup_recorder(item: pytest.Item) -> Recorder:
         # override each other by distance, not by name
         recorder.budgets = budgets_for(m for m in item.iter_markers() if m.name in BUDGET_MARKERS)
         recorder.repeat = repeat_for(item.get_closest_marker("llm_repeat"))
+        recorder.baseline = baseline_options_for(item.get_closest_marker("llm_baseline"))
     except MarkerError as err:
         raise ValueError(str(err)) from None
     return recorder

@@ -56,6 +56,8 @@ class Recorder:
         """The test's budgets (``markers.Budget``), judged after the call phase."""
         self.repeat: Any = None
         """The test's ``llm_repeat`` (``markers.Repeat``), or None."""
+        self.baseline: Any = None
+        """The test's ``llm_baseline`` (``markers.BaselineOptions``), or None."""
         self.repeating = False
 
     def begin(self, request: Any, flavour: ModuleType | None = None) -> _Capture:

@@ -22,6 +22,9 @@ MARKERS = {
     "LLM call's output tokens per second fall below tokens_per_s.",
     "max_server_time": "max_server_time(*, queue_ms=None, prompt_ms=None, completion_ms=None, "
     "total_ms=None, call=None): fail the test when Groq's reported server timings exceed these.",
+    "llm_baseline": "llm_baseline(*, tolerance=None, compare=True): this test's regression tolerance "
+    "against the baseline (e.g. tolerance='e2e:25%' or ['e2e:25%', 'completion_tokens:0']), overriding "
+    "--llm-compare-fail; compare=False leaves the test out of the comparison.",
     "llm_repeat": "llm_repeat(*, n, warmup=0): run the test body warmup + n times; budgets judge the n "
     "measured runs, so percentiles mean something.",
 }

@@ -471,6 +471,45 @@ class ServerTimeBudget(Budget):
 
 
 @dataclass(frozen=True)
+class BaselineOptions:
+    tolerance: tuple[str, ...] | None = None
+    compare: bool = True
+
+
+def baseline_options_for(mark: Any) -> BaselineOptions | None:
+    """``llm_baseline(tolerance=..., compare=...)``; the thresholds are parsed by the gate."""
+    if mark is None:
+        return None
+    kw = _check_kwargs("llm_baseline", mark, ["tolerance", "compare"])
+    tolerance = kw.get("tolerance")
+    parts: tuple[str, ...] | None
+    if tolerance is None:
+        parts = None
+    elif isinstance(tolerance, str):
+        parts = (tolerance,)
+    elif isinstance(tolerance, (list, tuple)) and all(isinstance(t, str) for t in tolerance):
+        parts = tuple(tolerance)
+    elif isinstance(tolerance, dict) and all(isinstance(k, str) for k in tolerance):
+        parts = tuple(f"{k}:{v}" for k, v in tolerance.items())
+    else:
+        raise MarkerError(
+            "@pytest.mark.llm_baseline: tolerance= must be a string like 'e2e:25%', a list of them, or a "
+            f"dict like {{'e2e': '25%'}}, got {tolerance!r}"
+        )
+    if parts is not None:
+        from .baseline import BaselineError, parse_thresholds
+
+        try:
+            parse_thresholds(parts, source="@pytest.mark.llm_baseline: tolerance=")
+        except BaselineError as err:
+            raise MarkerError(str(err)) from None
+    compare = kw.get("compare", True)
+    if not isinstance(compare, bool):
+        raise MarkerError(f"@pytest.mark.llm_baseline: compare= must be True or False, got {compare!r}")
+    return BaselineOptions(tolerance=parts, compare=compare)
+
+
+@dataclass(frozen=True)
 class Repeat:
     n: int
     warmup: int = 0

@@ -5,8 +5,10 @@ Kept thin: measurement, the emulator and the reports load on first use.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -63,6 +65,17 @@ class LLMLatencyPlugin:
         self.settings = settings
         self.results: list[dict[str, Any]] = []
         self.is_worker = hasattr(config, "workerinput")
+        self.baseline: Any = None
+        self.thresholds: list[Any] = []
+        self.written: list[str] = []
+        if settings.compare is not None:
+            from .baseline import BaselineError, load_baseline, parse_thresholds, resolve_compare
+
+            try:
+                self.baseline = load_baseline(resolve_compare(settings.storage, settings.compare or None))
+                self.thresholds = parse_thresholds(settings.compare_fail)
+            except BaselineError as err:
+                raise pytest.UsageError(str(err)) from None
 
     # -- llm_repeat -------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True)
@@ -130,11 +143,52 @@ class LLMLatencyPlugin:
                 "saved": tape.saved,
                 "note": note,
             }
+        calls = result["calls"]
+        if calls and all(c["replayed"] for c in calls):
+            result["source"] = "replay"
+        else:
+            result["source"] = "emulator" if self.settings.base_url == EMULATOR else "live"
+        regression = self._compare(item, recorder, result)
+        if regression:
+            failures = [*failures, regression]
+            result["failures"] = failures
         item.stash[_result_key] = result
         for key, value in result["junit"].items():
             item.user_properties.append((key, value))
         if failures and passed:
             pytest.fail("\n".join(failures), pytrace=False)
+
+    def _compare(self, item: pytest.Item, recorder: Recorder, result: dict[str, Any]) -> str | None:
+        """Compare the test with the baseline; the regression message when the gate fails it."""
+        options = recorder.baseline
+        if self.baseline is None or not result["calls"] or (options is not None and not options.compare):
+            return None
+        from .baseline import compare_test, parse_thresholds
+
+        base = self.baseline.tests.get(item.nodeid)
+        if base is None:
+            result["comparison"] = {
+                "baseline": self.baseline.label,
+                "new": True,
+                "shifts": [],
+                "regressed": False,
+                "message": "no baseline for this test yet",
+            }
+            return None
+        thresholds = self.thresholds
+        if options is not None and options.tolerance is not None:
+            thresholds = parse_thresholds(options.tolerance, source="@pytest.mark.llm_baseline: tolerance=")
+        comparison = compare_test(
+            item.nodeid,
+            result["calls"],
+            result["source"],
+            base,
+            thresholds,
+            method=self.settings.compare_method,
+            baseline_label=self.baseline.label,
+        )
+        result["comparison"] = comparison.to_dict()
+        return comparison.message() if comparison.regressions else None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -176,6 +230,16 @@ class LLMLatencyPlugin:
         for line in render_table(self.results, name_width=width):
             tr.write_line(line)
         for result in self.results:
+            comparison = result.get("comparison") or {}
+            if (
+                not result.get("failures")
+                and comparison.get("message")
+                and comparison.get("shifts")
+                and any(s["verdict"] in ("improved", "inconclusive") for s in comparison["shifts"])
+            ):
+                tr.write_line("")
+                tr.write_line(f"baseline {result['nodeid']}")
+                tr.write_line(f"  {comparison['message']}")
             if result.get("failures"):
                 tr.write_line("")
                 tr.write_line(
@@ -212,25 +276,74 @@ class LLMLatencyPlugin:
                 "note: tests ran in parallel (pytest-xdist); concurrent calls contend for the LLM server, "
                 "so latencies may be higher than in a serial run"
             )
-        if self.settings.report_json is not None:
-            tr.write_line(f"LLM latency report written to {self.settings.report_json}")
+        if self.baseline is not None:
+            gate = ", ".join(str(t) for t in self.thresholds) or "report only (no --llm-compare-fail)"
+            tr.write_line(f"compared with baseline {self.baseline.label}: {gate}")
+        for line in self.written:
+            tr.write_line(f"written ({line})")
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.is_worker or self.settings.report_json is None:
+        if self.is_worker:
             return
         if exitstatus == pytest.ExitCode.INTERRUPTED:
-            return  # an interrupted run writes nothing: the previous report stays
-        from .files import atomic_write_text
-        from .report import build_json
+            return  # an interrupted run writes nothing: reports and baselines stay as they were
+        settings = self.settings
+        failed = False
+        if settings.report_json is not None:
+            from .report import build_json
 
-        path = self.settings.report_json
-        try:
-            atomic_write_text(path, build_json(self.results, base_url=self.settings.base_url))
-        except OSError as err:
-            session.config.get_terminal_writer().line(
-                f"pytest-llmlatency: cannot write --llm-report-json {path}: {err}", red=True
+            failed |= not self._write(
+                session,
+                "--llm-report-json",
+                settings.report_json,
+                lambda: build_json(self.results, base_url=settings.base_url),
             )
+        if settings.report_md is not None or os.environ.get("GITHUB_STEP_SUMMARY"):
+            from .report.markdown import render_markdown
+
+            markdown = render_markdown(
+                self.results, baseline=None if self.baseline is None else self.baseline.label
+            )
+            if settings.report_md is not None:
+                failed |= not self._write(session, "--llm-report-md", settings.report_md, lambda: markdown)
+            summary = os.environ.get("GITHUB_STEP_SUMMARY")
+            if summary:
+                try:
+                    with open(summary, "a", encoding="utf-8") as fh:  # GitHub's file: append, as the docs ask
+                        fh.write(markdown + "\n")
+                except OSError as err:
+                    self._error(session, f"cannot append to $GITHUB_STEP_SUMMARY {summary}: {err}")
+        if (settings.save or settings.autosave) and self.results:
+            from .baseline import BaselineError, autosave_name, build_document, resolve_save
+
+            try:
+                target = resolve_save(settings.storage, settings.save or autosave_name())
+            except BaselineError as err:
+                self._error(session, str(err))
+                failed = True
+            else:
+                failed |= not self._write(
+                    session,
+                    "--llm-save",
+                    target,
+                    lambda: json.dumps(build_document(self.results), indent=4) + "\n",
+                )
+        if failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+    def _write(self, session: pytest.Session, option: str, path: Path, render: Any) -> bool:
+        from .files import atomic_write_text
+
+        try:
+            atomic_write_text(path, render())
+        except OSError as err:
+            self._error(session, f"cannot write {option} {path}: {err}")
+            return False
+        self.written.append(f"{option}: {_relpath(path, self.config.rootpath)}")
+        return True
+
+    def _error(self, session: pytest.Session, message: str) -> None:
+        session.config.get_terminal_writer().line(f"pytest-llmlatency: {message}", red=True)
 
 
 def _verdict(report: pytest.TestReport, over_budget: bool) -> str:

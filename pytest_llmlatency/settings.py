@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 
-__all__ = ["Settings", "add_options", "load_settings", "EMULATOR"]
+__all__ = ["EMULATOR", "Settings", "add_options", "load_settings"]
 
 EMULATOR = "emulator"
+COMPARE_METHODS = ("auto", "deterministic", "rank")
+DEFAULT_STORAGE = ".benchmarks/llmlatency"
 
-# (flag, ini name, help); every option has an ini twin
-_OPTIONS: list[tuple[str, str, str]] = [
+# (flag, ini name, metavar, help); every option has an ini twin
+_OPTIONS: list[tuple[str, str, str, str]] = [
     (
         "--llm-base-url",
         "llm_base_url",
+        "URL",
         "where groq_client / async_groq_client / groq_env send calls: 'emulator' (the built-in Groq "
         "emulator) or a Groq-compatible base URL such as https://api.groq.com. "
         "Default: $GROQ_BASE_URL, else 'emulator'.",
@@ -26,6 +29,7 @@ _OPTIONS: list[tuple[str, str, str]] = [
     (
         "--llm-record-mode",
         "llm_record_mode",
+        "MODE",
         "cassette record mode, as pytest-recording's: none (replay only), once (record a missing "
         "cassette), new_episodes (record requests not in the cassette), all (record everything), "
         "rewrite (record a fresh cassette). Default: replay a cassette that exists, call live "
@@ -34,36 +38,80 @@ _OPTIONS: list[tuple[str, str, str]] = [
     (
         "--llm-replay-pace",
         "llm_replay_pace",
+        "FACTOR",
         "replay cassettes in real time, sleeping the recorded gaps multiplied by FACTOR (1 = as "
         "recorded, 0.5 = twice as fast). Default: replay at once.",
     ),
     (
+        "--llm-storage",
+        "llm_storage",
+        "PATH",
+        f"folder of saved runs (pytest-benchmark's layout: PATH/<machine id>/NNNN_name.json), relative "
+        f"to the rootdir. Default: {DEFAULT_STORAGE}.",
+    ),
+    (
+        "--llm-save",
+        "llm_save",
+        "NAME",
+        "save this run's measurements as a baseline: NAME gives <storage>/<machine>/NNNN_NAME.json; a "
+        "path (with a folder or ending in .json) is written as it is, e.g. a baseline committed with "
+        "the tests.",
+    ),
+    (
+        "--llm-compare-fail",
+        "llm_compare_fail",
+        "EXPR",
+        "fail a test that regressed against the baseline: METRIC:AMOUNT[%|ms|s], comma-separated or "
+        "repeated, e.g. e2e:10%,ttft:20%,server:5ms,completion_tokens:0.",
+    ),
+    (
+        "--llm-compare-method",
+        "llm_compare_method",
+        "METHOD",
+        "auto (replayed and emulator runs compared deterministically, live runs with a rank test), "
+        "deterministic or rank. Default: auto.",
+    ),
+    (
         "--llm-report-json",
         "llm_report_json",
-        "write every measured call and verdict to this JSON file at the end of the session.",
+        "PATH",
+        "write every measured call, verdict and comparison to this JSON file at the end of the session.",
+    ),
+    (
+        "--llm-report-md",
+        "llm_report_md",
+        "PATH",
+        "write a Markdown summary (tests, budgets, baseline deltas, verdicts) to this file; it is also "
+        "appended to $GITHUB_STEP_SUMMARY when that is set.",
     ),
 ]
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("llmlatency", "LLM latency budgets (pytest-llmlatency)")
-    for flag, ini, help_text in _OPTIONS:
+    for flag, ini, metavar, help_text in _OPTIONS:
+        kwargs: dict[str, Any] = {"action": "append"} if ini == "llm_compare_fail" else {}
         group.addoption(
-            flag,
-            dest=ini,
-            default=None,
-            metavar="VALUE" if "url" in flag else "PATH",
-            help=help_text + f" (ini: {ini})",
+            flag, dest=ini, default=None, metavar=metavar, help=help_text + f" (ini: {ini})", **kwargs
         )
         parser.addini(ini, help_text, default=None)
     group.addoption(
-        "--llm-live",
-        dest="llm_live",
-        action="store_true",
+        "--llm-compare",
+        dest="llm_compare",
+        nargs="?",
+        const="",
         default=None,
-        help="call the server even when a cassette exists, to re-measure (ini: llm_live).",
+        metavar="ID|PATH",
+        help="compare with a saved run: the latest one (no value), one by number or name prefix (0001, "
+        "0001_main), or a baseline file (ini: llm_compare).",
     )
-    parser.addini("llm_live", "call the server even when a cassette exists", type="bool", default=False)
+    parser.addini("llm_compare", "baseline to compare with (saved run id or file path)", default=None)
+    for flag, ini, help_text in (
+        ("--llm-autosave", "llm_autosave", "save this run as NNNN_<commit>_<date>.json in the storage"),
+        ("--llm-live", "llm_live", "call the server even when a cassette exists, to re-measure"),
+    ):
+        group.addoption(flag, dest=ini, action="store_true", default=None, help=f"{help_text} (ini: {ini}).")
+        parser.addini(ini, help_text, type="bool", default=False)
     group.addoption(
         "--llm-no-summary",
         dest="llm_no_summary",
@@ -82,6 +130,14 @@ class Settings:
     record_mode: str | None = None
     live: bool = False
     replay_pace: float | None = None
+    storage: Path = Path(DEFAULT_STORAGE)
+    save: str | None = None
+    autosave: bool = False
+    compare: str | None = None
+    """None: no comparison; "": the latest saved run; else an id or a path."""
+    compare_fail: tuple[str, ...] = field(default_factory=tuple)
+    compare_method: str = "auto"
+    report_md: Path | None = None
 
 
 def _value(config: pytest.Config, ini: str) -> Any:
@@ -90,6 +146,21 @@ def _value(config: pytest.Config, ini: str) -> Any:
         return cli, f"--{ini.replace('_', '-')}"
     value = config.getini(ini)
     return (value or None), f"ini option {ini}"
+
+
+def _bool(config: pytest.Config, name: str) -> bool:
+    value = config.getoption(name)
+    return bool(config.getini(name)) if value is None else bool(value)
+
+
+def _path(config: pytest.Config, ini: str) -> Path | None:
+    raw, source = _value(config, ini)
+    if not raw:
+        return None
+    path = Path(str(raw)).expanduser()
+    if path.is_dir():
+        raise pytest.UsageError(f"{source}: {path} is a directory; give a file path")
+    return path if path.is_absolute() else Path(config.invocation_params.dir, path)
 
 
 def load_settings(config: pytest.Config) -> Settings:
@@ -104,15 +175,6 @@ def load_settings(config: pytest.Config) -> Settings:
                 f"{source}: expected 'emulator' or an http(s) URL such as https://api.groq.com, got {base!r}"
             )
         base = base.rstrip("/")
-    report, source = _value(config, "llm_report_json")
-    report_path = None
-    if report:
-        report_path = Path(str(report)).expanduser()
-        if report_path.is_dir():
-            raise pytest.UsageError(f"{source}: {report_path} is a directory; give a file path")
-        report_path = (
-            report_path if report_path.is_absolute() else Path(config.invocation_params.dir, report_path)
-        )
     mode, source = _value(config, "llm_record_mode")
     if mode is not None:
         mode = str(mode).strip()
@@ -129,14 +191,54 @@ def load_settings(config: pytest.Config) -> Settings:
             raise pytest.UsageError(f"{source}: expected a positive number, got {pace_raw!r}") from None
         if not pace > 0 or pace == float("inf"):
             raise pytest.UsageError(f"{source}: expected a positive number, got {pace_raw!r}")
-    live = config.getoption("llm_live")
-    if live is None:
-        live = bool(config.getini("llm_live"))
+    storage_raw, _ = _value(config, "llm_storage")
+    storage = Path(str(storage_raw or DEFAULT_STORAGE)).expanduser()
+    if not storage.is_absolute():
+        storage = config.rootpath / storage
+    save, source = _value(config, "llm_save")
+    if save is not None:
+        save = str(save).strip()
+        if not save:
+            raise pytest.UsageError(f"{source}: give a name or a file path")
+    compare = config.getoption("llm_compare")
+    if compare is None:
+        compare = config.getini("llm_compare") or None
+    fail_cli = config.getoption("llm_compare_fail")
+    fail_raw = (
+        tuple(fail_cli)
+        if fail_cli
+        else ((config.getini("llm_compare_fail"),) if config.getini("llm_compare_fail") else ())
+    )
+    if fail_raw:
+        from .baseline import BaselineError, parse_thresholds
+
+        try:
+            parse_thresholds(
+                fail_raw, source="--llm-compare-fail" if fail_cli else "ini option llm_compare_fail"
+            )
+        except BaselineError as err:
+            raise pytest.UsageError(str(err)) from None
+        if compare is None and fail_cli:
+            raise pytest.UsageError(
+                "--llm-compare-fail needs a baseline: add --llm-compare (the latest saved run), "
+                "--llm-compare=ID or --llm-compare=path/to/baseline.json"
+            )
+    method, source = _value(config, "llm_compare_method")
+    method = str(method or "auto").strip()
+    if method not in COMPARE_METHODS:
+        raise pytest.UsageError(f"{source}: expected one of {', '.join(COMPARE_METHODS)}, got {method!r}")
     return Settings(
         base_url=base,
-        report_json=report_path,
+        report_json=_path(config, "llm_report_json"),
         summary=not config.getoption("llm_no_summary"),
         record_mode=mode,
-        live=bool(live),
+        live=_bool(config, "llm_live"),
         replay_pace=pace,
+        storage=storage,
+        save=save,
+        autosave=_bool(config, "llm_autosave"),
+        compare=None if compare is None else str(compare).strip(),
+        compare_fail=fail_raw,
+        compare_method=method,
+        report_md=_path(config, "llm_report_md"),
     )

@@ -453,3 +453,39 @@ def test_vcr_only(groq_base_url):
     result = pytester.runpytest("-p", "no:cacheprovider", f"--llm-base-url={url}", "--record-mode=none")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["cassettes: 1 call(s) replayed*"])
+
+
+def test_async_record_and_replay(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makeconftest("import pytest\n\n@pytest.fixture\ndef anyio_backend():\n    return 'asyncio'\n")
+    pytester.makepyfile(
+        test_async="""
+import json, os, pytest
+
+MSG = [{"role": "user", "content": "Describe queues in 40 words."}]
+
+@pytest.mark.anyio
+@pytest.mark.max_latency(ms=5000)
+async def test_both(async_groq_client, llm_calls):
+    resp = await async_groq_client.chat.completions.create(model="llama-3.1-8b-instant", messages=MSG)
+    stream = await async_groq_client.chat.completions.create(
+        model="llama-3.1-8b-instant", messages=MSG, stream=True)
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text == resp.choices[0].message.content
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps([[c.replayed, c.e2e_ms, c.ttft_ms, c.itl_ms] for c in llm_calls]) + "\\n")
+"""
+    )
+    monkeypatch.setenv("OUT", str(pytester.path / "out"))
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record-mode=once").assert_outcomes(passed=1)
+    monkeypatch.setenv("GROQ_API_KEY", "gsk_x")
+    pytester.runpytest("-p", "no:cacheprovider", f"--llm-base-url={DEAD}").assert_outcomes(passed=1)
+    pytester.runpytest(
+        "-p", "no:cacheprovider", f"--llm-base-url={DEAD}", "--llm-replay-pace=0.5"
+    ).assert_outcomes(passed=1)
+    live, replayed, paced = (json.loads(line) for line in (pytester.path / "out").read_text().splitlines())
+    assert [c[0] for c in live] == [False, False]
+    assert [c[0] for c in replayed] == [c[0] for c in paced] == [True, True]
+    for a, b in zip(live, replayed, strict=True):
+        assert b[1] == pytest.approx(a[1], abs=0.002) and b[2] == pytest.approx(a[2], abs=0.002)
+        assert b[3] == pytest.approx(a[3], abs=0.002)
+    assert paced == replayed, "pacing changes the wall time, never the recorded timings"

@@ -18,6 +18,7 @@ _HEADERS = (
     "e2e p95",
     "tok/s",
     "budget",
+    "baseline",
     "verdict",
 )
 
@@ -43,7 +44,12 @@ def _row(result: dict[str, Any], width: int) -> tuple[str, ...]:
         budgets = budgets[:45] + "..."
     calls = result.get("calls") or []
     replayed = sum(1 for c in calls if c.get("replayed"))
-    source = "-" if not calls else "replay" if replayed == len(calls) else "live" if not replayed else "mixed"
+    if not calls:
+        source = "-"
+    elif replayed and replayed < len(calls):
+        source = "mixed"
+    else:
+        source = str(result.get("source") or ("replay" if replayed else "live"))
     return (
         name,
         ", ".join(s.get("models") or []) or "-",
@@ -55,8 +61,25 @@ def _row(result: dict[str, Any], width: int) -> tuple[str, ...]:
         _ms(s.get("e2e_p95")),
         "-" if speed is None else f"{speed:,.0f}",
         budgets,
+        baseline_cell(result),
         result.get("verdict", "-"),
     )
+
+
+def baseline_cell(result: dict[str, Any]) -> str:
+    """The e2e shift against the baseline, marked when the gate judged it."""
+    comparison = result.get("comparison")
+    if not comparison:
+        return "-"
+    if comparison.get("new"):
+        return "new"
+    shifts = {s["metric"]: s for s in comparison.get("shifts", [])}
+    worst = next((s for s in comparison.get("shifts", []) if s["verdict"] == "regressed"), None)
+    shown = worst or shifts.get("e2e") or next(iter(shifts.values()), None)
+    if shown is None or shown.get("percent") is None:
+        return "-"
+    mark = {"regressed": " !", "improved": " +", "inconclusive": " ?"}.get(shown["verdict"], "")
+    return f"{shown['metric']} {shown['percent']:+.0f}%{mark}"
 
 
 def render_table(results: Sequence[dict[str, Any]], *, name_width: int = 60) -> list[str]:

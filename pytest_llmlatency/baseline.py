@@ -1,0 +1,607 @@
+"""Baselines: history files in pytest-benchmark's JSON schema, and the regression gate.
+
+A saved run is a pytest-benchmark document (``machine_info``, ``commit_info``,
+``benchmarks``, ``datetime``, ``version``) with one benchmark entry per measured
+test and latency metric; ``stats`` are pytest-benchmark's (seconds, computed by its
+own ``Stats``), and ``extra_info`` keeps the model, the request parameters, the
+token counts and the per-call records. So ``pytest-benchmark compare`` and
+``pytest-benchmark list`` read our runs, and tools that ingest pytest-benchmark
+JSON work unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .diffs import request_diff
+from .stats import MIN_SAMPLES, mann_whitney_greater, median
+
+__all__ = [
+    "METRICS",
+    "TOKEN_METRICS",
+    "Baseline",
+    "BaselineError",
+    "Comparison",
+    "Threshold",
+    "build_document",
+    "compare_test",
+    "load_baseline",
+    "parse_thresholds",
+    "resolve_compare",
+    "resolve_save",
+]
+
+METRICS = ("e2e", "ttft", "ttfb", "server", "queue")
+"""Time metrics saved as benchmark entries (milliseconds here, seconds in the file)."""
+TOKEN_METRICS = ("completion_tokens", "prompt_tokens", "reasoning_tokens", "total_tokens")
+GATE_METRICS = METRICS + TOKEN_METRICS
+FLOOR_MS = 2.0
+"""A time shift smaller than this never counts as a regression or an improvement."""
+ALPHA = 0.05
+"""Significance level of the live rank test."""
+FORMAT = "pytest-llmlatency/1"
+
+
+class BaselineError(Exception):
+    """A baseline that cannot be used; the message names the file or the option."""
+
+
+# -- thresholds ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Threshold:
+    metric: str
+    percent: float | None = None
+    absolute: float | None = None
+    """Milliseconds for time metrics, tokens for token metrics."""
+
+    def __str__(self) -> str:
+        if self.percent is not None:
+            return f"{self.metric}:{self.percent:g}%"
+        unit = "ms" if self.metric in METRICS else ""
+        return f"{self.metric}:{self.absolute:g}{unit}"
+
+    def exceeded(self, old: float, new: float) -> bool:
+        return self._beyond(new - old, old)
+
+    def improved(self, old: float, new: float) -> bool:
+        return self._beyond(old - new, old)
+
+    def _beyond(self, delta: float, old: float) -> bool:
+        if self.metric in METRICS and delta < FLOOR_MS:
+            return False
+        if self.percent is not None:
+            if old <= 0:
+                return delta > 0
+            return delta / old * 100 > self.percent
+        return delta > (self.absolute or 0)
+
+
+_THRESHOLD = re.compile(
+    r"^(?P<metric>[a-z0-9_]+):(?P<amount>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)(?P<unit>%|ms|s)?$"
+)
+
+
+def parse_thresholds(spec: str | Iterable[str], *, source: str = "--llm-compare-fail") -> list[Threshold]:
+    """``e2e:10%``, ``ttft:20%``, ``server:5ms``, ``e2e:0.05`` (seconds, as in
+    pytest-benchmark), ``completion_tokens:0``; several separated by commas."""
+    items = [spec] if isinstance(spec, str) else list(spec)
+    out = []
+    for item in items:
+        for part in str(item).split(","):
+            text = part.strip()
+            if not text:
+                continue
+            m = _THRESHOLD.match(text)
+            if not m:
+                raise BaselineError(
+                    f"{source}: cannot parse {text!r}; expected METRIC:AMOUNT[%|ms|s] such as e2e:10%, "
+                    f"ttft:20%, server:5ms or completion_tokens:0"
+                )
+            metric, amount, unit = m["metric"], float(m["amount"]), m["unit"]
+            if metric not in GATE_METRICS:
+                raise BaselineError(
+                    f"{source}: unknown metric {metric!r} in {text!r}; use one of {', '.join(GATE_METRICS)}"
+                )
+            if unit == "%":
+                out.append(Threshold(metric, percent=amount))
+            elif metric in TOKEN_METRICS:
+                if unit:
+                    raise BaselineError(f"{source}: {text!r}: token metrics take a count or a percentage")
+                out.append(Threshold(metric, absolute=amount))
+            else:
+                ms = amount if unit == "ms" else amount * 1000  # bare numbers are seconds
+                out.append(Threshold(metric, absolute=ms))
+    return out
+
+
+# -- storage ---------------------------------------------------------------------------------------
+
+
+def machine_id() -> str:
+    from pytest_benchmark.utils import get_machine_id
+
+    return str(get_machine_id())
+
+
+def _is_path(value: str) -> bool:
+    return value.endswith(".json") or "/" in value or "\\" in value
+
+
+def _numbered(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("[0-9][0-9][0-9][0-9]_*.json") if p.is_file())
+
+
+def resolve_save(storage: Path, name: str) -> Path:
+    """``NAME`` -> ``<storage>/<machine id>/NNNN_NAME.json`` (pytest-benchmark's numbering);
+    a value that is a path (contains a separator or ends in .json) is used as it is."""
+    if _is_path(name):
+        return Path(name)
+    illegal = "".join(c for c in r"\/:*?<>|" if c in name)
+    if illegal:
+        raise BaselineError(f"--llm-save: {name!r} must not contain any of {illegal!r}")
+    folder = storage / machine_id()
+    files = _numbered(folder)
+    number = int(files[-1].name[:4]) + 1 if files else 1
+    return folder / f"{number:04d}_{name}.json"
+
+
+def resolve_compare(storage: Path, value: str | None) -> Path:
+    """The run to compare with: the latest saved one (no value), a saved run by number or
+    name prefix (``0001``, ``0001_main``), or a file path."""
+    folder = storage / machine_id()
+    if value and Path(value).is_file():
+        return Path(value)
+    if value and _is_path(value):
+        raise BaselineError(f"--llm-compare: baseline file {value} does not exist")
+    files = _numbered(folder)
+    if value:
+        files = [f for f in files if f.name.startswith(value)]
+    if not files:
+        what = f"matching {value!r} " if value else ""
+        raise BaselineError(
+            f"--llm-compare: no saved run {what}in {folder} (save one with --llm-save=NAME or --llm-autosave)"
+        )
+    return files[-1]
+
+
+def autosave_name() -> str:
+    from pytest_benchmark.utils import get_tag
+
+    return str(get_tag())
+
+
+# -- documents -------------------------------------------------------------------------------------
+
+
+def _machine_info() -> dict[str, Any]:
+    import os
+    import platform
+
+    return {
+        "node": platform.node(),
+        "processor": platform.processor(),
+        "machine": platform.machine(),
+        "python_compiler": platform.python_compiler(),
+        "python_implementation": platform.python_implementation(),
+        "python_implementation_version": platform.python_version(),
+        "python_version": platform.python_version(),
+        "python_build": list(platform.python_build()),
+        "release": platform.release(),
+        "system": platform.system(),
+        "cpu": {"count": os.cpu_count(), "arch_string_raw": platform.machine()},
+    }
+
+
+def _commit_info() -> dict[str, Any]:
+    try:
+        from pytest_benchmark.utils import get_commit_info
+
+        return dict(get_commit_info())
+    except Exception as err:  # no git, no hg: what pytest-benchmark records then
+        return {
+            "id": "unversioned",
+            "time": None,
+            "author_time": None,
+            "dirty": False,
+            "project": "",
+            "branch": "(unknown)",
+            "error": str(err),
+        }
+
+
+def _call_record(call: dict[str, Any]) -> dict[str, Any]:
+    keep = (
+        "model",
+        "params",
+        "prompt_chars",
+        "streamed",
+        "replayed",
+        "client_timing",
+        "ok",
+        "iteration",
+        "e2e_ms",
+        "ttfb_ms",
+        "ttft_ms",
+        "tpot_ms",
+        "output_tokens_per_s",
+        "prompt_tokens",
+        "completion_tokens",
+        "reasoning_tokens",
+        "total_tokens",
+        "queue_ms",
+        "prompt_ms",
+        "completion_ms",
+        "server_ms",
+        "finish_reason",
+        "retries",
+        "backoff_ms",
+    )
+    return {k: call.get(k) for k in keep}
+
+
+def _samples(calls: Sequence[dict[str, Any]], key: str) -> list[float]:
+    return [float(c[key]) for c in calls if c.get("ok") and isinstance(c.get(key), (int, float))]
+
+
+def build_document(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """A pytest-benchmark document for the measured tests of a session."""
+    from pytest_benchmark import __version__ as pb_version
+    from pytest_benchmark.stats import Stats
+
+    from . import __version__
+
+    benchmarks = []
+    for result in results:
+        calls = [c for c in result.get("calls") or [] if not c.get("warmup")]
+        ok = [c for c in calls if c.get("ok")]
+        if not ok:
+            continue
+        nodeid = result["nodeid"]
+        name = nodeid.rsplit("::", 1)[-1]
+        records = [_call_record(c) for c in calls]
+        tokens = {k: _samples(calls, k) for k in TOKEN_METRICS}
+        for metric in METRICS:
+            values = _samples(calls, f"{metric}_ms")
+            if not values:
+                continue
+            stats = Stats()
+            for v in values:
+                stats.update(v / 1000.0)
+            as_dict = stats.as_dict()
+            as_dict["data"] = list(stats.data)
+            as_dict["iterations"] = 1
+            benchmarks.append(
+                {
+                    "group": f"llm {metric}",
+                    "name": f"{name}::{metric}",
+                    "fullname": f"{nodeid}::{metric}",
+                    "params": None,
+                    "param": None,
+                    "extra_info": {
+                        "llmlatency": FORMAT,
+                        "nodeid": nodeid,
+                        "metric": metric,
+                        "unit": "seconds",
+                        "source": result.get("source", "live"),
+                        "models": sorted({str(c.get("model")) for c in calls}),
+                        "tokens": {k: median(v) for k, v in tokens.items() if v},
+                        "calls": records,
+                    },
+                    "options": {
+                        "disable_gc": False,
+                        "timer": "perf_counter_ns",
+                        "min_rounds": len(values),
+                        "max_time": 0,
+                        "min_time": 0,
+                        "warmup": False,
+                    },
+                    "stats": as_dict,
+                }
+            )
+    return {
+        "machine_info": _machine_info(),
+        "commit_info": _commit_info(),
+        "benchmarks": benchmarks,
+        "datetime": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "version": pb_version,
+        "llmlatency": {"format": FORMAT, "version": __version__},
+    }
+
+
+@dataclass
+class TestBaseline:
+    nodeid: str
+    source: str = "live"
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    """Milliseconds per time metric; counts per token metric."""
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Baseline:
+    path: Path
+    tests: dict[str, TestBaseline]
+    label: str
+
+
+def load_baseline(path: Path) -> Baseline:
+    """Read a saved run; ``BaselineError`` names the file and says what is wrong with it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise BaselineError(f"baseline {path} cannot be read: {err}") from None
+    try:
+        doc = json.loads(text)
+    except ValueError as err:
+        raise BaselineError(f"baseline {path} is not valid JSON ({err}); it was left untouched") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        raise BaselineError(f"baseline {path} is not a pytest-benchmark file (no 'benchmarks' list)")
+    tests: dict[str, TestBaseline] = {}
+    for bench in doc["benchmarks"]:
+        extra = bench.get("extra_info") if isinstance(bench, dict) else None
+        if not isinstance(extra, dict) or not str(extra.get("llmlatency", "")).startswith(
+            "pytest-llmlatency/"
+        ):
+            continue
+        try:
+            nodeid = str(extra["nodeid"])
+            metric = str(extra["metric"])
+            data = [float(x) * 1000.0 for x in bench["stats"]["data"]]
+        except (KeyError, TypeError, ValueError) as err:
+            raise BaselineError(
+                f"baseline {path}: entry {bench.get('fullname')!r} is malformed ({err!r})"
+            ) from None
+        test = tests.setdefault(nodeid, TestBaseline(nodeid, str(extra.get("source", "live"))))
+        test.samples[metric] = data
+        if not test.calls and isinstance(extra.get("calls"), list):
+            test.calls = [c for c in extra["calls"] if isinstance(c, dict)]
+            for key in TOKEN_METRICS:
+                test.samples[key] = _samples(test.calls, key)
+    if not tests:
+        raise BaselineError(
+            f"baseline {path} holds no pytest-llmlatency entries (a pytest-benchmark file from another "
+            "tool?); save one with --llm-save"
+        )
+    commit = doc.get("commit_info") or {}
+    commit_id = str(commit.get("id") or "")
+    label = path.name + (f" (commit {commit_id[:10]})" if commit_id and commit_id != "unversioned" else "")
+    return Baseline(path=path, tests=tests, label=label)
+
+
+# -- comparison ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Shift:
+    metric: str
+    old: float
+    new: float
+    threshold: Threshold | None
+    verdict: str
+    """``regressed``, ``improved``, ``unchanged`` or ``inconclusive``."""
+    p: float | None = None
+
+    @property
+    def percent(self) -> float | None:
+        return None if not self.old else (self.new - self.old) / self.old * 100
+
+    def describe(self) -> str:
+        unit = " ms" if self.metric in METRICS else ""
+        pct = self.percent
+        change = f" ({pct:+.0f}%" if pct is not None else " ("
+        change += f", limit {_limit(self.threshold)}" if self.threshold else ""
+        if self.p is not None:
+            change += f", p={self.p:.3f}"
+        change += ")"
+        return f"{self.metric} {_num(self.old)}{unit} -> {_num(self.new)}{unit}{change}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "old": self.old,
+            "new": self.new,
+            "percent": self.percent,
+            "threshold": None if self.threshold is None else str(self.threshold),
+            "verdict": self.verdict,
+            "p": self.p,
+        }
+
+
+def _limit(threshold: Threshold) -> str:
+    if threshold.percent is not None:
+        return f"{threshold.percent:g}%"
+    return f"{threshold.absolute:g}{' ms' if threshold.metric in METRICS else ' tokens'}"
+
+
+def _num(value: float) -> str:
+    if abs(value) >= 100 or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.1f}"
+
+
+@dataclass
+class Comparison:
+    nodeid: str
+    method: str
+    shifts: list[Shift]
+    notes: list[str]
+    baseline: str
+
+    @property
+    def regressions(self) -> list[Shift]:
+        return [s for s in self.shifts if s.verdict == "regressed"]
+
+    @property
+    def improvements(self) -> list[Shift]:
+        return [s for s in self.shifts if s.verdict == "improved"]
+
+    @property
+    def inconclusive(self) -> list[Shift]:
+        return [s for s in self.shifts if s.verdict == "inconclusive"]
+
+    def message(self) -> str:
+        name = self.nodeid.rsplit("::", 1)[-1]
+        parts = []
+        if self.regressions:
+            parts.append(
+                f"{name} regressed against {self.baseline}: "
+                + "; ".join(s.describe() for s in self.regressions)
+                + "."
+            )
+        if self.improvements:
+            parts.append(
+                f"{name} improved: "
+                + "; ".join(s.describe() for s in self.improvements)
+                + " (refresh the baseline with --llm-save)."
+            )
+        if self.inconclusive:
+            parts.append(
+                f"{name}: inconclusive, too few samples for a live comparison "
+                f"(at least {MIN_SAMPLES} per side; use @pytest.mark.llm_repeat): "
+                + "; ".join(s.describe() for s in self.inconclusive)
+                + "."
+            )
+        if parts:
+            parts.extend(self.notes)
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "method": self.method,
+            "shifts": [s.to_dict() for s in self.shifts],
+            "notes": self.notes,
+            "regressed": bool(self.regressions),
+            "message": self.message(),
+        }
+
+
+def _current_samples(calls: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
+    out = {m: _samples(calls, f"{m}_ms") for m in METRICS}
+    out.update({k: _samples(calls, k) for k in TOKEN_METRICS})
+    return out
+
+
+def _attribution(base: TestBaseline, calls: Sequence[dict[str, Any]], shown: set[str]) -> list[str]:
+    """What changed in the request since the baseline, and what that did to tokens
+    (token metrics already reported as shifts are not repeated)."""
+    notes = []
+    old_calls, new_calls = base.calls, [c for c in calls if not c.get("warmup")]
+    if len(old_calls) != len(new_calls):
+        notes.append(f"Calls per run {len(old_calls)} -> {len(new_calls)}.")
+    if old_calls and new_calls:
+        old, new = old_calls[0], new_calls[0]
+        changes = []
+        if old.get("model") != new.get("model"):
+            changes.append(f"model {old.get('model')!r} -> {new.get('model')!r}")
+        changes += request_diff(old.get("params") or {}, new.get("params") or {})
+        if old.get("prompt_chars") != new.get("prompt_chars"):
+            changes.append(f"prompt length {old.get('prompt_chars')} -> {new.get('prompt_chars')} chars")
+        notes.append(
+            "Request changed: " + "; ".join(changes) + "." if changes else "The request is unchanged."
+        )
+        tokens = []
+        for key in ("completion_tokens", "reasoning_tokens", "prompt_tokens"):
+            if key in shown:
+                continue
+            a, b = _samples(old_calls, key), _samples(new_calls, key)
+            if a and b and median(a) != median(b):
+                tokens.append(f"{key} {_num(median(a))} -> {_num(median(b))}")
+        finish_old, finish_new = old.get("finish_reason"), new.get("finish_reason")
+        if finish_old != finish_new and finish_old and finish_new:
+            why = ""
+            if (finish_old, finish_new) == ("length", "stop"):
+                why = ": the old cap truncated the answer"
+            elif (finish_old, finish_new) == ("stop", "length"):
+                why = ": the new cap truncates the answer"
+            tokens.append(f"finish_reason {finish_old} -> {finish_new}{why}")
+        if tokens:
+            notes.append("; ".join(tokens) + ".")
+        elif not changes:
+            server = []
+            for key, label in (("queue_ms", "queue"), ("completion_ms", "completion")):
+                a, b = _samples(old_calls, key), _samples(new_calls, key)
+                if a and b:
+                    server.append(f"Groq {label} {_num(median(a))} -> {_num(median(b))} ms")
+            if server:
+                notes.append(
+                    "Same tokens: the server or the network got slower or faster (" + ", ".join(server) + ")."
+                )
+    return notes
+
+
+def choose_method(method: str, base_source: str, source: str) -> str:
+    if method != "auto":
+        return method
+    deterministic = {"replay", "emulator"}
+    return "deterministic" if base_source in deterministic and source in deterministic else "rank"
+
+
+def compare_test(
+    nodeid: str,
+    calls: Sequence[dict[str, Any]],
+    source: str,
+    base: TestBaseline,
+    thresholds: Sequence[Threshold],
+    *,
+    method: str = "auto",
+    baseline_label: str = "the baseline",
+) -> Comparison:
+    """Compare one test's calls with its baseline.
+
+    Deterministic (replayed or emulator runs on both sides): medians compared with
+    the thresholds. Rank (live): the shift must exceed the threshold *and* a
+    one-sided Mann-Whitney U test must find it significant at 5 %; with fewer than
+    5 samples on a side the result is inconclusive, never a failure. Token counts
+    are always compared on their medians."""
+    chosen = choose_method(method, base.source, source)
+    current = _current_samples([c for c in calls if not c.get("warmup")])
+    shifts = []
+    checked = {t.metric for t in thresholds}
+    for threshold in thresholds:
+        old, new = base.samples.get(threshold.metric) or [], current.get(threshold.metric) or []
+        if not old or not new:
+            continue
+        shifts.append(_judge_shift(threshold.metric, old, new, threshold, chosen))
+    # the headline metrics are always shown, judged or not
+    for metric in ("e2e", "completion_tokens"):
+        if metric in checked:
+            continue
+        old, new = base.samples.get(metric) or [], current.get(metric) or []
+        if old and new:
+            shifts.append(Shift(metric, median(old), median(new), None, "unchanged"))
+    moved = {s.metric for s in shifts if s.verdict != "unchanged"}
+    notes = _attribution(base, calls, moved) if moved else []
+    return Comparison(nodeid=nodeid, method=chosen, shifts=shifts, notes=notes, baseline=baseline_label)
+
+
+def _judge_shift(metric: str, old: list[float], new: list[float], threshold: Threshold, method: str) -> Shift:
+    a, b = median(old), median(new)
+    if method == "deterministic" or metric in TOKEN_METRICS:
+        verdict = (
+            "regressed"
+            if threshold.exceeded(a, b)
+            else "improved"
+            if threshold.improved(a, b)
+            else "unchanged"
+        )
+        return Shift(metric, a, b, threshold, verdict)
+    if not (threshold.exceeded(a, b) or threshold.improved(a, b)):
+        return Shift(metric, a, b, threshold, "unchanged")
+    if len(old) < MIN_SAMPLES or len(new) < MIN_SAMPLES:
+        return Shift(metric, a, b, threshold, "inconclusive")
+    if threshold.exceeded(a, b):
+        test = mann_whitney_greater(new, old)
+        return Shift(metric, a, b, threshold, "regressed" if test.p < ALPHA else "unchanged", test.p)
+    test = mann_whitney_greater(old, new)
+    return Shift(metric, a, b, threshold, "improved" if test.p < ALPHA else "unchanged", test.p)
