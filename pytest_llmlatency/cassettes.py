@@ -13,10 +13,10 @@ sees it); the interceptor asks a :class:`Tape` what to do with each request.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,10 @@ __all__ = [
 
 from .diffs import request_diff
 from .markerdefs import RECORD_MODES
+from .secrets import Secrets
 
 TIMING_KEY = "llmlatency"
 TIMING_VERSION = 1
-REDACTED = "<REDACTED>"
 
 # request headers that never reach a cassette (compared lower-case)
 _DROP_REQUEST_HEADERS = {
@@ -50,8 +50,15 @@ _DROP_REQUEST_HEADERS = {
     "openai-project",
     "x-emulator-fault",
 }
-# response headers that never reach a cassette; the encodings go because bodies are stored decoded
+# response headers that never reach a cassette we write; the encodings go because bodies are
+# stored decoded
 _DROP_RESPONSE_HEADERS = {"set-cookie", "content-encoding", "content-length", "transfer-encoding"}
+
+
+try:
+    _MAX_NAME = os.pathconf(".", "PC_NAME_MAX")
+except (AttributeError, ValueError, OSError):
+    _MAX_NAME = 255
 
 
 class CassetteError(Exception):
@@ -63,13 +70,16 @@ class ReplayMismatch(Exception):
 
 
 def cassette_path(test_file: Path, module_name: str, test_name: str, class_name: str | None = None) -> Path:
-    """pytest-recording's default: ``<dir>/cassettes/<module>/<[Class.]test>.yaml``."""
-    name = test_name
+    """pytest-recording's default: ``<dir>/cassettes/<module>/<[Class.]test>.yaml``, with
+    names too long for the file system shortened as pytest-recording does (an md5 suffix)."""
+    name = f"{class_name}.{test_name}" if class_name else test_name
     for ch in "<>?%*:|\"'/\\":
         name = name.replace(ch, "-")
-    if class_name:
-        name = f"{class_name}.{name}"
-    return test_file.parent / "cassettes" / module_name / f"{name}.yaml"
+    suffix = ".yaml"
+    if len(name) + len(suffix) > _MAX_NAME:
+        digest = hashlib.md5(name.encode()).hexdigest()
+        name = f"{name[: _MAX_NAME - len(suffix) - len(digest) - 3]}...{digest}"
+    return test_file.parent / "cassettes" / module_name / f"{name}{suffix}"
 
 
 def _decode(body: Any) -> Any:
@@ -153,20 +163,6 @@ class _Persister:
         atomic_write_text(Path(cassette_path), serialize(cassette_dict, serializer))
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-def _scrub_bytes(data: bytes, secrets: Iterable[str]) -> bytes:
-    for secret in secrets:
-        if secret and len(secret) >= 8:
-            data = data.replace(secret.encode(), REDACTED.encode())
-    return data
-
-
 @dataclass
 class Decision:
     """What to do with one request: replay ``response``, or go live (and maybe record)."""
@@ -188,6 +184,11 @@ class Tape:
     (replacing the recordings it matches); ``rewrite`` records a fresh cassette
     that replaces the old one. ``mode=None`` (the default) replays when the
     cassette exists and otherwise calls live, recording only when ``record_missing``.
+    With ``live``, requests go to the server even when recorded; what is recorded
+    then replaces the recordings it matches.
+
+    Recordings are held back until :meth:`commit`, which the plugin calls only when
+    the test body completed, so a failed or interrupted run never changes a file.
     """
 
     def __init__(
@@ -199,7 +200,7 @@ class Tape:
         live: bool = False,
         record_missing: bool = False,
         pace: float | None = None,
-        secrets: Iterable[str] = (),
+        secrets: Secrets | None = None,
         shared: Any = None,
     ) -> None:
         from vcr.cassette import Cassette
@@ -211,32 +212,49 @@ class Tape:
         self.mode = mode
         self.live = live
         self.pace = pace
-        self.secrets = {s for s in secrets if s}
+        self.secrets = secrets if secrets is not None else Secrets()
         self.replayed = 0
         self.recorded = 0
         self.saved = False
+        self.unrecorded: list[str] = []
+        self._pending: list[tuple[Any, dict[str, Any]]] = []
         self.shared = shared is not None
-        if shared is not None:
-            # pytest-recording's cassette for this test (same file): LLM interactions go
-            # into it, and vcrpy saves it when the test ends
-            self.cassette = shared
-            self.path = Path(shared._path)
-            self.existed = self.path.is_file()
-        else:
-            self.path = path
-            self.existed = path.is_file()
-            self.cassette = Cassette(
-                path=str(path),
-                record_mode=RecordMode.ALL if mode == "all" else RecordMode.NEW_EPISODES,
-                match_on=(llm_request,),
-                persister=_Persister,
-                allow_playback_repeats=False,
-                drop_unused_requests=False,
-            )
-            if mode != "rewrite":
-                # a broken file raises CassetteError here and is never overwritten;
-                # with rewrite, a fresh cassette replaces the file once the test completes
+        try:
+            if shared is not None:
+                # pytest-recording's cassette for this test (the same file): LLM interactions
+                # go into it at commit, and vcrpy saves it when the test ends. Its own
+                # recordings get our secret filter too.
+                self.cassette = shared
+                self.path = Path(shared._path)
+                self.existed = self.path.is_file()
+                theirs = shared._before_record_request
+
+                def filtered(request: Any) -> Any:
+                    request = theirs(request)
+                    return None if request is None else self._filter_request(request)
+
+                shared._before_record_request = filtered
+            else:
+                self.path = path
+                self.existed = path.is_file()
+                replace = mode in ("all", "rewrite") or live
+                self.cassette = Cassette(
+                    path=str(path),
+                    record_mode=RecordMode.ALL if replace else RecordMode.NEW_EPISODES,
+                    match_on=(llm_request,),
+                    persister=_Persister,
+                    allow_playback_repeats=False,
+                    drop_unused_requests=False,
+                )
+                # a broken file raises CassetteError here, whatever the mode, and is never overwritten
                 self.cassette._load()
+                if mode == "rewrite":
+                    # a fresh cassette: the old recordings neither replay nor survive the commit
+                    self.cassette.data = []
+                    self.cassette._old_interactions = []
+                    self.cassette._loaded_count = 0
+        except OSError as err:
+            raise CassetteError(f"cassette {path} cannot be used: {err}") from None
         # only recordings that came from the file replay; those made in this run do not
         self.loaded = len(self.cassette.data)
         self.may_record = (
@@ -247,42 +265,36 @@ class Tape:
         self.replays = not live and mode not in ("all", "rewrite")
 
     # -- filters ----------------------------------------------------------------------
-    def add_secret(self, secret: str | None) -> None:
-        if secret:
-            self.secrets.add(secret)
-
     def _filter_request(self, request: Any) -> Any:
         import copy
 
         request = copy.copy(request)
-        headers = {
-            k: _scrub(str(v), self.secrets)
+        self.secrets.learn(request.headers, request.uri)
+        request.headers = {
+            k: self.secrets.text(str(v))
             for k, v in request.headers.items()
             if k.lower() not in _DROP_REQUEST_HEADERS and not k.lower().startswith("x-stainless-")
         }
-        request.headers = headers
-        request.uri = _scrub(request.uri, self.secrets)
+        request.uri = self.secrets.text(request.uri)
         body = request.body
         if isinstance(body, bytes):
-            request.body = _scrub_bytes(body, self.secrets)
+            request.body = self.secrets.data(body)
         elif isinstance(body, str):
-            request.body = _scrub(body, self.secrets)
+            request.body = self.secrets.text(body)
         return request
 
     def _filter_response(self, response: dict[str, Any]) -> dict[str, Any]:
         headers = {}
         for key, values in (response.get("headers") or {}).items():
-            if key.lower() in _DROP_RESPONSE_HEADERS and TIMING_KEY in response:
+            if key.lower() in _DROP_RESPONSE_HEADERS:
                 continue
-            if key.lower() == "set-cookie":
-                continue
-            headers[key] = [_scrub(str(v), self.secrets) for v in values]
+            headers[key] = [self.secrets.text(str(v)) for v in values]
         response["headers"] = headers
         body = response.get("body", {}).get("string")
         if isinstance(body, bytes):
-            response["body"]["string"] = _scrub_bytes(body, self.secrets)
+            response["body"]["string"] = self.secrets.data(body)
         elif isinstance(body, str):
-            response["body"]["string"] = _scrub(body, self.secrets)
+            response["body"]["string"] = self.secrets.text(body)
         return response
 
     # -- decisions ----------------------------------------------------------------------
@@ -299,7 +311,11 @@ class Tape:
             if index is not None:
                 self.cassette.play_counts[index] += 1
                 self.replayed += 1
-                return Decision(response=self.cassette.data[index][1])
+                stored, response = self.cassette.data[index]
+                if self.shared and (stored, response) not in self.cassette._played_interactions:
+                    # what vcrpy's drop_unused_requests keeps
+                    self.cassette._played_interactions.append((stored, response))
+                return Decision(response=response)
         if self.live or self.may_record or (self.mode is None and not self.existed):
             return Decision(record=self.may_record)
         raise ReplayMismatch(self._mismatch_message(request))
@@ -319,18 +335,51 @@ class Tape:
         return None
 
     def record(self, request: Any, response: dict[str, Any]) -> None:
-        """Keep a complete response, secrets scrubbed."""
-        self.cassette.append(self._filter_request(request), self._filter_response(response))
+        """Keep a complete response, secrets scrubbed, until :meth:`commit`."""
+        self._pending.append((self._filter_request(request), self._filter_response(response)))
         self.recorded += 1
 
-    def save(self) -> bool:
-        """Write the cassette if anything was recorded (atomically, via the persister).
-        A shared pytest-recording cassette is saved by vcrpy when the test ends."""
-        if not self.recorded or self.shared:
+    def note_unrecorded(self, reason: str) -> None:
+        self.unrecorded.append(reason)
+
+    def commit(self) -> bool:
+        """Hand this run's recordings to the cassette and write it (atomically). Called only
+        when the test body completed. A shared pytest-recording cassette is updated in
+        memory and saved by vcrpy when the test ends."""
+        if not self._pending:
             return False
+        pending, self._pending = self._pending, []
+        if self.shared:
+            self._merge_shared(pending)
+            return False
+        for request, response in pending:
+            self.cassette.data.append((request, response))
+        self.cassette.dirty = True
         self.cassette._save()
         self.saved = True
         return True
+
+    def _merge_shared(self, pending: list[tuple[Any, dict[str, Any]]]) -> None:
+        """Rebuild the shared cassette's list once the test body is done (vcrpy's play
+        bookkeeping no longer matters): its other traffic stays, LLM recordings follow
+        the record mode."""
+        data = self.cassette.data
+
+        def replaced(stored: Any) -> bool:
+            if self.mode == "rewrite":
+                return True
+            if self.mode == "all" or self.live:
+                for new, _ in pending:
+                    try:
+                        llm_request(new, stored)
+                    except AssertionError:
+                        continue
+                    return True
+            return False
+
+        kept = [(r, resp) for r, resp in data if not (_is_chat(r.uri) and replaced(r))]
+        self.cassette.data = kept + pending
+        self.cassette.dirty = True
 
     # -- messages ----------------------------------------------------------------------
     def rerecord_hint(self, mode: str = "rewrite") -> str:
@@ -346,16 +395,17 @@ class Tape:
                 f"'{self.mode}' does not record. Record it with: pytest --llm-record-mode=once "
                 f"{self.nodeid} (needs GROQ_API_KEY, or --llm-base-url for another server)"
             )
-        new = normalized_body(request.body)
+        # the diff is made from the filtered request: no secret reaches the message
+        new = normalized_body(self._filter_request(request).body)
         candidates = []
-        for index, (stored, _) in enumerate(self.cassette.data):
+        for index, (stored, _) in enumerate(self.cassette.data[: self.loaded]):
             if not (_is_chat(stored.uri) and stored.method == request.method):
                 continue
             old = normalized_body(stored.body)
             diff = request_diff(old, new)
             played = self.cassette.play_counts[index] > 0
             candidates.append((len(diff), played, index, diff))
-        total = len(self.cassette.data)
+        total = self.loaded
         where = f"the cassette {self.path} holds no recording of this request"
         if not candidates:
             return (
@@ -369,7 +419,7 @@ class Tape:
                 f"{where} that has not been replayed already: the cassette has {same} recording(s) of it "
                 f"and the test made more identical calls than when it was recorded. {self.rerecord_hint()}"
             )
-        return (
+        return self.secrets.text(
             f"{where}; request changed since recording: {'; '.join(diff)} "
             f"(closest: interaction {index + 1} of {total}). {self.rerecord_hint()}"
         )

@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from .calls import Attempt, LLMCall
+from .secrets import Secrets
 from .sse import SSEEvent, SSEParser
 
 __all__ = ["Interceptor", "Recorder", "is_chat_request"]
@@ -45,8 +46,10 @@ def _now() -> int:
 class Recorder:
     """The calls of one test, in the order they were made (thread-safe)."""
 
-    def __init__(self, tape: Any = None) -> None:
+    def __init__(self, tape: Any = None, secrets: Secrets | None = None) -> None:
         self._lock = threading.Lock()
+        self.secrets = secrets if secrets is not None else Secrets()
+        """Keys seen so far; scrubbed from the parameters and messages kept in each call."""
         self.calls: list[LLMCall] = []
         self.iteration = 0
         self.warmup = False
@@ -71,6 +74,7 @@ class Recorder:
             body = {}
         if not isinstance(body, dict):
             body = {}
+        self.secrets.learn(request.headers, str(request.url))
         try:
             retry = int(request.headers.get("x-stainless-retry-count") or 0)
         except ValueError:
@@ -87,10 +91,11 @@ class Recorder:
                         call = previous
                         break
             if call is None:
+                scrub = self.secrets.obj
                 call = LLMCall(
                     model=str(body.get("model", "")),
-                    params={k: v for k, v in body.items() if k not in ("messages", "model")},
-                    messages=list(body.get("messages") or []),
+                    params=scrub({k: v for k, v in body.items() if k not in ("messages", "model")}),
+                    messages=scrub(list(body.get("messages") or [])),
                     url=str(request.url.copy_with(query=None)),
                     streamed=body.get("stream") is True,
                     iteration=self.iteration,
@@ -198,7 +203,7 @@ class _Capture:
         self.call.capture_error = _describe(exc)
 
     def _feed(self, chunk: bytes, now: int) -> None:
-        data = self._decoder.decode(chunk) if self._decoder is not None else chunk
+        data = _bytes(self._decoder.decode(chunk)) if self._decoder is not None else chunk
         if self._chunks is not None and data:
             self._chunks.append((now - self.attempt.start_ns, data))
         if self._sse is not None:
@@ -264,7 +269,7 @@ class _Capture:
         if self._decoder is False:
             return
         if self._decoder is not None:
-            tail = self._decoder.flush()
+            tail = _bytes(self._decoder.flush())
             if tail:
                 if self._chunks is not None:
                     self._chunks.append((now - self.attempt.start_ns, tail))
@@ -304,10 +309,15 @@ class _Capture:
             if isinstance(message, dict) and isinstance(message.get("content"), str):
                 call.content = message["content"]
 
+    def _not_recorded(self, why: str) -> None:
+        if self._chunks is not None and self._tape is not None:
+            self._tape.note_unrecorded(f"a call to {self.call.model} was not recorded: {why}")
+        self._chunks = None
+
     def stream_error(self, exc: BaseException) -> None:
         now = _now()
         self._done = True
-        self._chunks = None  # a broken response is never recorded
+        self._not_recorded(f"the response broke off ({_describe(exc)})")
         self.attempt.end_ns = now
         self.attempt.error = self.call.error = _describe(exc)
         self.call.end_ns = now
@@ -316,7 +326,9 @@ class _Capture:
         if not self._done and not self.call.completed:
             now = _now()
             self._done = True
-            self._chunks = None  # an abandoned stream is never recorded
+            self._not_recorded(
+                "the client abandoned the stream before its end (read it to the end to record it)"
+            )
             call = self.call
             call.abandoned = True
             call.end_ns = self.attempt.end_ns = call.token_times_ns[-1] if call.token_times_ns else now
@@ -347,6 +359,11 @@ class _Capture:
             ),
         }
         self._tape.record(self._vcr_request, response)
+
+
+def _bytes(out: Any) -> bytes:
+    """httpx's decoders return bytes; httpx2's yield them."""
+    return bytes(out) if isinstance(out, (bytes, bytearray)) else b"".join(out)
 
 
 def _decoder_for(flavour: ModuleType | None, encoding: str) -> Any:
@@ -501,11 +518,6 @@ def _skip_vcr(handler: Any) -> Any:
     return handler
 
 
-def _bearer(request: Any) -> str | None:
-    auth = request.headers.get("authorization", "")
-    return auth[7:].strip() if auth.lower().startswith("bearer ") else (auth.strip() or None)
-
-
 class Interceptor:
     """Installs the transport patch for one recorder; :meth:`uninstall` undoes it."""
 
@@ -543,7 +555,6 @@ class Interceptor:
             return capture, None
         from .cassettes import ReplayMismatch
 
-        tape.add_secret(_bearer(request))
         vcr_request = tape.vcr_request(
             request.method, str(request.url), capture.call.request_body, dict(request.headers)
         )

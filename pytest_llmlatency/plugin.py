@@ -126,14 +126,14 @@ class LLMLatencyPlugin:
         if tape is not None:
             # a cassette is written only when the test body completed: never from a run that
             # raised or was interrupted. Budget misses do not stop it: the recording is complete.
-            note = None
+            notes = list(tape.unrecorded)
             if tape.recorded and not passed:
-                note = "not written: the test did not complete"
+                notes.append("not written: the test did not complete")
             elif tape.recorded:
                 try:
-                    tape.save()
+                    tape.commit()
                 except OSError as err:
-                    note = f"not written: {err}"
+                    notes.append(f"not written: {err}")
             result["cassette"] = {
                 "path": _relpath(tape.path, self.config.rootpath),
                 "mode": tape.mode or "default",
@@ -141,7 +141,8 @@ class LLMLatencyPlugin:
                 "replayed": tape.replayed,
                 "recorded": tape.recorded,
                 "saved": tape.saved,
-                "note": note,
+                "shared": tape.shared,
+                "notes": notes,
             }
         calls = result["calls"]
         if calls and all(c["replayed"] for c in calls):
@@ -253,14 +254,14 @@ class LLMLatencyPlugin:
         tapes = [r["cassette"] for r in self.results if r.get("cassette")]
         replayed = sum(t["replayed"] for t in tapes)
         recorded = sum(t["recorded"] for t in tapes)
-        if replayed or recorded:
+        if replayed or recorded or any(t.get("notes") for t in tapes):
             written = sum(1 for t in tapes if t["saved"])
             tr.write_line(
                 f"cassettes: {replayed} call(s) replayed, {recorded} recorded, {written} cassette(s) written"
             )
             for t in tapes:
-                if t.get("note"):
-                    tr.write_line(f"  {t['path']}: {t['note']}", yellow=True)
+                for note in t.get("notes") or []:
+                    tr.write_line(f"  {t['path']}: {note}", yellow=True)
         failed = sum(1 for r in self.results if r.get("failures"))
         calls = sum((r.get("summary") or {}).get("calls", 0) for r in self.results)
         target = (
@@ -384,7 +385,9 @@ def llm_calls(request: pytest.FixtureRequest) -> Iterator[LLMCalls]:
     item = request.node
     try:
         recorder = setup_recorder(item)
-        recorder.tape = _tape_for(item, _plugin(request.config).settings, _vcr_cassette(request))
+        recorder.tape = _tape_for(
+            item, _plugin(request.config).settings, recorder.secrets, _vcr_cassette(request)
+        )
     except (ValueError, CassetteError) as err:
         pytest.fail(f"{item.nodeid}: {err}", pytrace=False)
     item.stash[_recorder_key] = recorder
@@ -403,7 +406,7 @@ def _vcr_cassette(request: pytest.FixtureRequest) -> Any:
     return cassette if hasattr(cassette, "play_counts") and hasattr(cassette, "data") else None
 
 
-def _tape_for(item: pytest.Item, settings: Settings, shared: Any = None) -> Any:
+def _tape_for(item: pytest.Item, settings: Settings, secrets: Any, shared: Any = None) -> Any:
     from pathlib import Path
 
     from .cassettes import Tape, cassette_path, ci_environment
@@ -419,7 +422,7 @@ def _tape_for(item: pytest.Item, settings: Settings, shared: Any = None) -> Any:
         # implicit recording: live calls to a real server, outside CI
         record_missing=settings.base_url != EMULATOR and not ci_environment(),
         pace=settings.replay_pace,
-        secrets=[os.environ.get("GROQ_API_KEY", ""), os.environ.get("OPENAI_API_KEY", "")],
+        secrets=secrets,
         shared=shared,
     )
 

@@ -1,0 +1,77 @@
+"""API keys: learned from the environment and from every request, scrubbed from whatever we keep.
+
+Whatever the plugin writes (cassettes, baselines, reports, JUnit properties,
+failure messages) passes through :class:`Secrets` first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+__all__ = ["KEY_HEADERS", "REDACTED", "Secrets"]
+
+REDACTED = "<REDACTED>"
+KEY_HEADERS = ("authorization", "api-key", "x-api-key", "proxy-authorization", "x-goog-api-key")
+KEY_PARAMS = ("key", "api_key", "api-key", "apikey", "access_token", "token")
+ENV_KEYS = ("GROQ_API_KEY", "OPENAI_API_KEY")
+_MIN_LENGTH = 8  # shorter values would scrub ordinary words
+
+
+class Secrets:
+    """The secret values seen so far (thread-safe enough: a set only grows)."""
+
+    def __init__(self, values: Iterable[str] = (), *, environment: bool = True) -> None:
+        self.values: set[str] = set()
+        for value in values:
+            self.add(value)
+        if environment:
+            for name in ENV_KEYS:
+                self.add(os.environ.get(name))
+
+    def add(self, value: str | None) -> None:
+        if value and len(value.strip()) >= _MIN_LENGTH:
+            self.values.add(value.strip())
+
+    def learn(self, headers: Any, url: str = "") -> None:
+        """Remember the keys a request carries: key headers and key query parameters."""
+        for name in KEY_HEADERS:
+            value = headers.get(name) if headers is not None else None
+            if not value:
+                continue
+            value = str(value)
+            scheme, _, token = value.partition(" ")
+            self.add(token if token and scheme.lower() in ("bearer", "basic", "token") else value)
+        if url:
+            for name, value in parse_qsl(urlsplit(url).query):
+                if name.lower() in KEY_PARAMS:
+                    self.add(value)
+
+    def text(self, text: str) -> str:
+        for secret in self.values:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def data(self, data: bytes) -> bytes:
+        for secret in self.values:
+            raw = secret.encode()
+            if raw in data:
+                data = data.replace(raw, REDACTED.encode())
+        return data
+
+    def obj(self, value: Any) -> Any:
+        """A JSON-like value with every secret replaced in its strings (keys included)."""
+        if not self.values:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.obj(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.obj(v) for v in value)
+        if isinstance(value, dict):
+            return {self.obj(k): self.obj(v) for k, v in value.items()}
+        return value
