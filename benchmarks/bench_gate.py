@@ -32,8 +32,11 @@ MSG = [{"role": "user", "content": "Describe queues in about 60 words."}]
 
 def run(seed: int, n: int, slower: float) -> list[dict[str, object]]:
     recorder = Recorder()
-    with GroqEmulator(seed=seed, time_scale=SPEED / slower) as emu, Interceptor(recorder), \
-            groq.Groq(base_url=emu.base_url, api_key="gsk_bench", max_retries=0) as client:
+    with (
+        GroqEmulator(seed=seed, time_scale=SPEED / slower) as emu,
+        Interceptor(recorder),
+        groq.Groq(base_url=emu.base_url, api_key="gsk_bench", max_retries=0) as client,
+    ):
         for _ in range(n):
             client.chat.completions.create(model="llama-3.1-8b-instant", messages=MSG)  # type: ignore[arg-type]
     return [c.to_dict() for c in recorder.calls]
@@ -55,7 +58,9 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.perf_counter()
     print(f"gate e2e:10% (rank method), {args.trials} trials per cell, emulator jitter on, x{SPEED:g} speed")
-    print(f"{'calls per side':>14}  {'A/A false alarms':>17}  {'+15% detected':>14}  {'+15% inconclusive':>18}")
+    print(
+        f"{'calls per side':>14}  {'A/A false alarms':>17}  {'+15% detected':>14}  {'+15% inconclusive':>18}"
+    )
     for n in args.n:
         aa = [trial(1000 + i, n, 1.0) for i in range(args.trials)]
         shifted = [trial(5000 + i, n, 1.15) for i in range(args.trials)]

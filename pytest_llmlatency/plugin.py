@@ -262,6 +262,16 @@ class LLMLatencyPlugin:
             for t in tapes:
                 for note in t.get("notes") or []:
                     tr.write_line(f"  {t['path']}: {note}", yellow=True)
+        calls_all = [c for r in self.results for c in r.get("calls") or []]
+        broken = sum(1 for c in calls_all if not c.get("ok") and not c.get("abandoned"))
+        recovered = sum(1 for c in calls_all if c.get("ok") and c.get("retries"))
+        if broken or recovered:
+            retries = sum(c.get("retries") or 0 for c in calls_all)
+            backoff = sum(c.get("backoff_ms") or 0.0 for c in calls_all)
+            tr.write_line(
+                f"faults: {broken} call(s) failed, {recovered} succeeded after retries; {retries} retr"
+                f"{'y' if retries == 1 else 'ies'} in all, {backoff:,.0f} ms of backoff (not counted in e2e)"
+            )
         failed = sum(1 for r in self.results if r.get("failures"))
         calls = sum((r.get("summary") or {}).get("calls", 0) for r in self.results)
         target = (
