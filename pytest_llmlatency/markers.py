@@ -198,6 +198,14 @@ def explain(call: LLMCall) -> str:
     return f"{text}; {call.describe_params()}"
 
 
+def _label(marker: str, limits: Iterable[tuple[str, float | None]], call: int | str | None) -> str:
+    """``marker(key=value, ..., call=...)`` with the arguments that were given."""
+    args = [f"{k}={v}" if isinstance(v, int) else f"{k}={v:g}" for k, v in limits if v is not None]
+    if call is not None:
+        args.append(f"call={call!r}")
+    return f"{marker}({', '.join(args)})"
+
+
 def _who(index: int, total: int, call: LLMCall) -> str:
     return f"call {index + 1} of {total} ({call.model})"
 
@@ -290,19 +298,13 @@ class TokenBudget(Budget):
     marker: str = "max_tokens"
 
     def label(self) -> str:
-        args = [
-            f"{k}={v}"
-            for k, v in (
-                ("prompt", self.prompt),
-                ("completion", self.completion),
-                ("reasoning", self.reasoning),
-                ("total", self.total),
-            )
-            if v is not None
-        ]
-        if self.call is not None:
-            args.append(f"call={self.call!r}")
-        return f"max_tokens({', '.join(args)})"
+        limits = (
+            ("prompt", self.prompt),
+            ("completion", self.completion),
+            ("reasoning", self.reasoning),
+            ("total", self.total),
+        )
+        return _label("max_tokens", limits, self.call)
 
     def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
         selected, problem = self.select(calls)
@@ -420,19 +422,13 @@ class ServerTimeBudget(Budget):
     marker: str = "max_server_time"
 
     def label(self) -> str:
-        args = [
-            f"{k}={v:g}"
-            for k, v in (
-                ("queue_ms", self.queue_ms),
-                ("prompt_ms", self.prompt_ms),
-                ("completion_ms", self.completion_ms),
-                ("total_ms", self.total_ms),
-            )
-            if v is not None
-        ]
-        if self.call is not None:
-            args.append(f"call={self.call!r}")
-        return f"max_server_time({', '.join(args)})"
+        limits = (
+            ("queue_ms", self.queue_ms),
+            ("prompt_ms", self.prompt_ms),
+            ("completion_ms", self.completion_ms),
+            ("total_ms", self.total_ms),
+        )
+        return _label("max_server_time", limits, self.call)
 
     def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
         selected, problem = self.select(calls)
