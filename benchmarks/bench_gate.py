@@ -58,9 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.perf_counter()
     print(f"gate e2e:10% (rank method), {args.trials} trials per cell, emulator jitter on, x{SPEED:g} speed")
-    print(
-        f"{'calls per side':>14}  {'A/A false alarms':>17}  {'+15% detected':>14}  {'+15% inconclusive':>18}"
-    )
+    print(f"{'calls per side':>14}  {'A/A false alarms':>17}  {'+15% detected':>14}  {'+15% inconclusive':>18}")
     for n in args.n:
         aa = [trial(1000 + i, n, 1.0) for i in range(args.trials)]
         shifted = [trial(5000 + i, n, 1.15) for i in range(args.trials)]

@@ -41,12 +41,8 @@ def main() -> None:
         groq.Groq(base_url=emu.base_url, api_key="gsk_bench") as client,
     ):
         run(client, 20, True)  # warm up connections and imports
-        print(
-            f"{args.calls} calls x {args.rounds} rounds, openai/gpt-oss-20b, ~500 tokens each, emulator x1000"
-        )
-        print(
-            f"{'mode':<12} {'plain ms/call':>14} {'measured ms/call':>17} {'ratio':>7} {'added ms/call':>14}"
-        )
+        print(f"{args.calls} calls x {args.rounds} rounds, openai/gpt-oss-20b, ~500 tokens each, emulator x1000")
+        print(f"{'mode':<12} {'plain ms/call':>14} {'measured ms/call':>17} {'ratio':>7} {'added ms/call':>14}")
         for stream in (True, False):
             plain, measured = [], []
             for _ in range(args.rounds):

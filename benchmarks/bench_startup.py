@@ -37,9 +37,7 @@ def main() -> None:
         without = [once(folder, "-p", "no:llmlatency") for _ in range(args.runs)]
     a, b = statistics.median(with_plugin), statistics.median(without)
     print(f"pytest with one plain test, median of {args.runs} runs")
-    print(
-        f"with pytest-llmlatency: {a:.0f} ms; with -p no:llmlatency: {b:.0f} ms; difference {a - b:+.0f} ms"
-    )
+    print(f"with pytest-llmlatency: {a:.0f} ms; with -p no:llmlatency: {b:.0f} ms; difference {a - b:+.0f} ms")
 
 
 if __name__ == "__main__":

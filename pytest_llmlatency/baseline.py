@@ -84,9 +84,7 @@ class Threshold:
         return delta > (self.absolute or 0)
 
 
-_THRESHOLD = re.compile(
-    r"^(?P<metric>[a-z0-9_]+):(?P<amount>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)(?P<unit>%|ms|s)?$"
-)
+_THRESHOLD = re.compile(r"^(?P<metric>[a-z0-9_]+):(?P<amount>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)(?P<unit>%|ms|s)?$")
 
 
 def parse_thresholds(spec: str | Iterable[str], *, source: str = "--llm-compare-fail") -> list[Threshold]:
@@ -250,7 +248,10 @@ def _call_record(call: dict[str, Any]) -> dict[str, Any]:
 
 
 def _samples(calls: Sequence[dict[str, Any]], key: str) -> list[float]:
-    return [float(c[key]) for c in calls if c.get("ok") and isinstance(c.get(key), (int, float))]
+    """Measured values only: a call answered with a predicted cost is left out."""
+    return [
+        float(c[key]) for c in calls if c.get("ok") and not c.get("prediction") and isinstance(c.get(key), (int, float))
+    ]
 
 
 def build_document(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -349,18 +350,14 @@ def load_baseline(path: Path) -> Baseline:
     tests: dict[str, TestBaseline] = {}
     for bench in doc["benchmarks"]:
         extra = bench.get("extra_info") if isinstance(bench, dict) else None
-        if not isinstance(extra, dict) or not str(extra.get("llmlatency", "")).startswith(
-            "pytest-llmlatency/"
-        ):
+        if not isinstance(extra, dict) or not str(extra.get("llmlatency", "")).startswith("pytest-llmlatency/"):
             continue
         try:
             nodeid = str(extra["nodeid"])
             metric = str(extra["metric"])
             data = [float(x) * 1000.0 for x in bench["stats"]["data"]]
         except (KeyError, TypeError, ValueError) as err:
-            raise BaselineError(
-                f"baseline {path}: entry {bench.get('fullname')!r} is malformed ({err!r})"
-            ) from None
+            raise BaselineError(f"baseline {path}: entry {bench.get('fullname')!r} is malformed ({err!r})") from None
         test = tests.setdefault(nodeid, TestBaseline(nodeid, str(extra.get("source", "live"))))
         test.samples[metric] = data
         if not test.calls and isinstance(extra.get("calls"), list):
@@ -454,9 +451,7 @@ class Comparison:
         parts = []
         if self.regressions:
             parts.append(
-                f"{name} regressed against {self.baseline}: "
-                + "; ".join(s.describe() for s in self.regressions)
-                + "."
+                f"{name} regressed against {self.baseline}: " + "; ".join(s.describe() for s in self.regressions) + "."
             )
         if self.improvements:
             parts.append(
@@ -507,9 +502,7 @@ def _attribution(base: TestBaseline, calls: Sequence[dict[str, Any]], shown: set
         changes += request_diff(old.get("params") or {}, new.get("params") or {})
         if old.get("prompt_chars") != new.get("prompt_chars"):
             changes.append(f"prompt length {old.get('prompt_chars')} -> {new.get('prompt_chars')} chars")
-        notes.append(
-            "Request changed: " + "; ".join(changes) + "." if changes else "The request is unchanged."
-        )
+        notes.append("Request changed: " + "; ".join(changes) + "." if changes else "The request is unchanged.")
         tokens = []
         for key in ("completion_tokens", "reasoning_tokens", "prompt_tokens"):
             if key in shown:
@@ -534,9 +527,7 @@ def _attribution(base: TestBaseline, calls: Sequence[dict[str, Any]], shown: set
                 if a and b:
                     server.append(f"Groq {label} {_num(median(a))} -> {_num(median(b))} ms")
             if server:
-                notes.append(
-                    "Same tokens: the server or the network got slower or faster (" + ", ".join(server) + ")."
-                )
+                notes.append("Same tokens: the server or the network got slower or faster (" + ", ".join(server) + ").")
     return notes
 
 
@@ -588,13 +579,7 @@ def compare_test(
 def _judge_shift(metric: str, old: list[float], new: list[float], threshold: Threshold, method: str) -> Shift:
     a, b = median(old), median(new)
     if method == "deterministic" or metric in TOKEN_METRICS:
-        verdict = (
-            "regressed"
-            if threshold.exceeded(a, b)
-            else "improved"
-            if threshold.improved(a, b)
-            else "unchanged"
-        )
+        verdict = "regressed" if threshold.exceeded(a, b) else "improved" if threshold.improved(a, b) else "unchanged"
         return Shift(metric, a, b, threshold, verdict)
     if not (threshold.exceeded(a, b) or threshold.improved(a, b)):
         return Shift(metric, a, b, threshold, "unchanged")

@@ -100,6 +100,9 @@ class LLMCall:
     """Why the response could not be parsed (the application's request was unaffected)."""
     undecodable: str | None = None
     """A content-encoding the plugin could not decode: timings only, no tokens or usage."""
+    prediction: dict[str, Any] | None = None
+    """Set when the call was answered from the closest recording of a request whose generation
+    parameters changed: budgets judge this prediction (``advisor.Prediction.to_dict``)."""
     client_timing: bool = True
     """False for a call replayed from a cassette recorded without this plugin: it
     holds the response but no client timing, so e2e, TTFB, TTFT, ITL are None."""
@@ -286,6 +289,7 @@ class LLMCall:
             "streamed": self.streamed,
             "replayed": self.replayed,
             "client_timing": self.client_timing,
+            "prediction": self.prediction,
             "status": self.status,
             "ok": self.ok,
             "abandoned": self.abandoned,

@@ -150,8 +150,7 @@ class _Persister:
         except Exception as err:  # yaml errors, missing keys, old formats
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise CassetteError(
-                f"cassette {path} is not a valid vcrpy cassette ({type(err).__name__}: {first}); "
-                "it was left untouched"
+                f"cassette {path} is not a valid vcrpy cassette ({type(err).__name__}: {first}); it was left untouched"
             ) from None
 
     @staticmethod
@@ -169,6 +168,9 @@ class Decision:
 
     response: dict[str, Any] | None = None
     record: bool = False
+    prediction: dict[str, Any] | None = None
+    """Set when ``response`` is the closest recording of a request whose generation
+    parameters changed: the advisor's prediction of what the new request costs."""
 
     @property
     def replay(self) -> bool:
@@ -202,6 +204,8 @@ class Tape:
         pace: float | None = None,
         secrets: Secrets | None = None,
         shared: Any = None,
+        predict: str = "off",
+        fits: Any = None,
     ) -> None:
         from vcr.cassette import Cassette
         from vcr.record_mode import RecordMode
@@ -210,6 +214,10 @@ class Tape:
             raise ValueError(f"unknown record mode {mode!r}; use one of {', '.join(RECORD_MODES)}")
         self.nodeid = nodeid
         self.mode = mode
+        self.predict_mode = predict
+        self._fits = fits
+        """A callable giving the advisor's fitted models (computed on first use)."""
+        self.predicted = 0
         self.live = live
         self.pace = pace
         self.secrets = secrets if secrets is not None else Secrets()
@@ -318,7 +326,44 @@ class Tape:
                 return Decision(response=response)
         if self.live or self.may_record or (self.mode is None and not self.existed):
             return Decision(record=self.may_record)
+        predicted = self._predicted(request)
+        if predicted is not None:
+            return predicted
         raise ReplayMismatch(self._mismatch_message(request))
+
+    def _predicted(self, request: Any) -> Decision | None:
+        """Answer a request whose generation parameters changed with its closest recording,
+        carrying the advisor's prediction, when ``--llm-predict`` allows it."""
+        if self.predict_mode == "off":
+            return None
+        wanted = normalized_body(self._filter_request(request).body)
+        if wanted is None:
+            return None
+        from .advisor import predict
+        from .intercept import call_from_recording
+
+        best: tuple[int, Any, dict[str, Any]] | None = None
+        for stored, response in self.cassette.data[: self.loaded]:
+            old = normalized_body(stored.body)
+            if not _is_chat(stored.uri) or old is None:
+                continue
+            if old.get("model") != wanted.get("model") or old.get("messages") != wanted.get("messages"):
+                continue
+            distance = len(request_diff(old, wanted))
+            if distance and (best is None or distance < best[0]):  # identical: more calls than recorded
+                best = (distance, stored, response)
+        if best is None:
+            return None
+        _, stored, response = best
+        recorded = call_from_recording(stored, response)
+        prediction = predict(recorded, wanted, self._fits() if self._fits else {})
+        if prediction is None:
+            return None
+        self.predicted += 1
+        data = prediction.to_dict()
+        data["mode"] = self.predict_mode
+        data["diff"] = self.secrets.text("; ".join(request_diff(normalized_body(stored.body), wanted)))
+        return Decision(response=response, prediction=data)
 
     def _find(self, request: Any) -> int | None:
         """The first recording of this request not yet played (identical requests are
@@ -408,9 +453,7 @@ class Tape:
         total = self.loaded
         where = f"the cassette {self.path} holds no recording of this request"
         if not candidates:
-            return (
-                f"{where} (it holds {total} interaction(s), none a chat completion). {self.rerecord_hint()}"
-            )
+            return f"{where} (it holds {total} interaction(s), none a chat completion). {self.rerecord_hint()}"
         candidates.sort(key=lambda c: (c[0], c[1], c[2]))
         n_diff, played, index, diff = candidates[0]
         if n_diff == 0:

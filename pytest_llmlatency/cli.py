@@ -62,9 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         "behaviour, until interrupted. Point GROQ_BASE_URL at the printed URL.",
     )
     emu.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    emu.add_argument(
-        "--port", type=_port, default=8765, help="port, 0 for any free one (default: %(default)s)"
-    )
+    emu.add_argument("--port", type=_port, default=8765, help="port, 0 for any free one (default: %(default)s)")
     emu.add_argument(
         "--time-scale",
         type=_positive_float,
@@ -94,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="server-wide fault, e.g. '429;retry_after=1' or '500;times=2' (repeatable)",
     )
     emu.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    rep = sub.add_parser(
+        "report",
+        help="turn a --llm-report-json file into a self-contained HTML report",
+        description="Render the JSON written by pytest --llm-report-json as one HTML file (budget bars, "
+        "latency against output tokens with the fitted line per model, TTFT distributions, baseline deltas).",
+    )
+    rep.add_argument("json", help="the file written by --llm-report-json")
+    rep.add_argument("-o", "--output", default=None, help="HTML file to write (default: the JSON's name, .html)")
     return parser
 
 
@@ -133,10 +139,40 @@ def _run_emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_report(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .files import atomic_write_text
+    from .report.html import render_html
+
+    source = Path(args.json)
+    try:
+        doc = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        print(f"llmlatency report: cannot read {source}: {err}", file=sys.stderr)
+        return 1
+    if not isinstance(doc, dict) or doc.get("schema") != "pytest-llmlatency/report":
+        print(f"llmlatency report: {source} is not a --llm-report-json file", file=sys.stderr)
+        return 1
+    tests = doc.get("tests") or []
+    target = Path(args.output) if args.output else source.with_suffix(".html")
+    html = render_html(tests, fits=doc.get("models") or {}, advice={t["nodeid"]: t.get("advice") or [] for t in tests})
+    try:
+        atomic_write_text(target, html)
+    except OSError as err:
+        print(f"llmlatency report: cannot write {target}: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {target}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "emulator":
         return _run_emulator(args)
+    if args.command == "report":
+        return _run_report(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -19,6 +19,7 @@ from .markers import (
     TokenBudget,
     baseline_options_for,
     budgets_for,
+    judge_predicted,
     repeat_for,
 )
 
@@ -102,9 +103,7 @@ class LLMCalls(Sequence[LLMCall]):
     ) -> None:
         self._check(_build("max_latency", ms=ms, metric=metric, percentile=percentile, call=call))
 
-    def assert_max_ttft(
-        self, ms: float, *, percentile: float | None = None, call: int | str | None = None
-    ) -> None:
+    def assert_max_ttft(self, ms: float, *, percentile: float | None = None, call: int | str | None = None) -> None:
         self._check(_build("max_ttft", ms=ms, percentile=percentile, call=call))
 
     def assert_max_tokens(
@@ -166,7 +165,8 @@ def _build(name: str, **kwargs: Any) -> Budget:
 
 
 def summarize(calls: Sequence[LLMCall]) -> dict[str, Any]:
-    ok = [c for c in calls if c.ok or c.abandoned]
+    # a call answered with a predicted cost was not measured: it counts, its numbers do not
+    ok = [c for c in calls if (c.ok or c.abandoned) and c.prediction is None]
 
     def pct(metric: str, q: float) -> float | None:
         vals = values(ok, metric)
@@ -180,6 +180,7 @@ def summarize(calls: Sequence[LLMCall]) -> dict[str, Any]:
         "calls": len(calls),
         "failed": sum(1 for c in calls if not c.ok and not c.abandoned),
         "abandoned": sum(1 for c in calls if c.abandoned),
+        "predicted": sum(1 for c in calls if c.prediction is not None),
         "retries": sum(c.retries for c in calls),
         "models": sorted({c.model for c in calls}),
         "prompt_tokens": total("prompt_tokens"),
@@ -199,7 +200,10 @@ def judge(nodeid: str, recorder: Recorder, budgets: Sequence[Budget]) -> tuple[d
     recorder.finish_open()
     calls = recorder.measured()
     verdicts = [v for b in budgets for v in b.judge(calls)]
+    if any(c.prediction is not None for c in calls):
+        verdicts += [v for b in budgets for v in judge_predicted(b, calls, nodeid)]
     failures = [v.message for v in verdicts if not v.passed]
+    risks = [v.message for v in verdicts if v.risk]
     summary = summarize(calls)
     junit = {
         "llm_calls": summary["calls"],
@@ -225,6 +229,7 @@ def judge(nodeid: str, recorder: Recorder, budgets: Sequence[Budget]) -> tuple[d
             for v in verdicts
         ],
         "failures": failures,
+        "risks": risks,
         "summary": summary,
         "calls": [c.to_dict() for c in calls],
         "junit": {k: v for k, v in junit.items() if v is not None},

@@ -171,9 +171,7 @@ class _Capture:
         request_id = headers.get("x-request-id")
         call.request_id = self.attempt.request_id = request_id
         self._reason = reason
-        self._headers = (
-            [(str(k), str(v)) for k, v in headers.multi_items()] if hasattr(headers, "multi_items") else []
-        )
+        self._headers = [(str(k), str(v)) for k, v in headers.multi_items()] if hasattr(headers, "multi_items") else []
         if "text/event-stream" in headers.get("content-type", ""):
             self._sse = SSEParser()
         encoding = headers.get("content-encoding", "").lower().strip() if decode else ""
@@ -326,9 +324,7 @@ class _Capture:
         if not self._done and not self.call.completed:
             now = _now()
             self._done = True
-            self._not_recorded(
-                "the client abandoned the stream before its end (read it to the end to record it)"
-            )
+            self._not_recorded("the client abandoned the stream before its end (read it to the end to record it)")
             call = self.call
             call.abandoned = True
             call.end_ns = self.attempt.end_ns = call.token_times_ns[-1] if call.token_times_ns else now
@@ -511,9 +507,7 @@ def _skip_vcr(handler: Any) -> Any:
     """The handler under vcrpy's wrappers. vcrpy wraps with ``functools.wraps``, which
     copies the name and module, so its wrappers are known by where their code lives."""
     marker = f"{os.sep}vcr{os.sep}"
-    while hasattr(handler, "__wrapped__") and marker in getattr(
-        getattr(handler, "__code__", None), "co_filename", ""
-    ):
+    while hasattr(handler, "__wrapped__") and marker in getattr(getattr(handler, "__code__", None), "co_filename", ""):
         handler = handler.__wrapped__
     return handler
 
@@ -571,6 +565,7 @@ class Interceptor:
             pytest.fail(message, pytrace=False)
         if decision.response is not None:
             capture.call.replayed = True
+            capture.call.prediction = decision.prediction
             replay = _Replay(decision.response, capture.attempt.start_ns, tape.pace)
             capture.call.client_timing = replay.timed
             return capture, replay
@@ -590,9 +585,7 @@ class Interceptor:
 
         def replayed(capture: _Capture, replay: _Replay) -> Any:
             headers = mod.Headers(replay.headers)
-            capture.response(
-                replay.status, headers, at=replay.start_ns + replay.ttfb_ns, reason=replay.reason
-            )
+            capture.response(replay.status, headers, at=replay.start_ns + replay.ttfb_ns, reason=replay.reason)
             return mod.Response(
                 status_code=replay.status,
                 headers=replay.headers,
@@ -663,3 +656,35 @@ class Interceptor:
                 async_cls.handle_async_request = prev_async
 
         self._undo.append(undo)
+
+
+def call_from_recording(request: Any, response: dict[str, Any]) -> LLMCall:
+    """The ``LLMCall`` a recorded interaction replays as, computed offline (no HTTP):
+    the same capture code reads the recorded chunks at their recorded offsets."""
+    import httpx
+
+    raw = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    call = LLMCall(
+        model=str(body.get("model", "")),
+        params={k: v for k, v in body.items() if k not in ("messages", "model")},
+        messages=list(body.get("messages") or []),
+        url=str(request.uri),
+        streamed=body.get("stream") is True,
+        replayed=True,
+        request_body=raw,
+    )
+    attempt = Attempt(start_ns=0)
+    call.attempts.append(attempt)
+    capture = _Capture(call, attempt, httpx)
+    replay = _Replay(response, 0, None)
+    call.client_timing = replay.timed
+    capture.response(replay.status, httpx.Headers(replay.headers), at=replay.ttfb_ns, reason=replay.reason)
+    for offset, chunk in replay.chunks:
+        capture.feed(chunk, at=offset)
+    capture.eof(at=replay.end_ns)
+    return call

@@ -14,8 +14,7 @@ MARKERS = {
     "call's latency exceeds ms. metric: e2e, ttfb, ttft, server (Groq total_time), queue (Groq "
     "queue_time) or wall (with retries). percentile: judge that percentile over all calls (e.g. 95 "
     "with llm_repeat) instead of every call. call: an index into the test's calls or a model name.",
-    "max_ttft": "max_ttft(*, ms, percentile=None, call=None): shorthand for "
-    "max_latency(ms=..., metric='ttft').",
+    "max_ttft": "max_ttft(*, ms, percentile=None, call=None): shorthand for max_latency(ms=..., metric='ttft').",
     "max_tokens": "max_tokens(*, prompt=None, completion=None, reasoning=None, total=None, call=None): fail "
     "the test when an LLM call used more tokens than given (Groq's usage).",
     "min_throughput": "min_throughput(*, tokens_per_s, percentile=None, call=None): fail the test when an "

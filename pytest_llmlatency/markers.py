@@ -32,9 +32,7 @@ class MarkerError(ValueError):
     """A marker with a bad argument; the message names the marker and the argument."""
 
 
-def _check_kwargs(
-    name: str, mark: Any, allowed: Sequence[str], required: Sequence[str] = ()
-) -> dict[str, Any]:
+def _check_kwargs(name: str, mark: Any, allowed: Sequence[str], required: Sequence[str] = ()) -> dict[str, Any]:
     if mark.args:
         raise MarkerError(
             f"@pytest.mark.{name} takes keyword arguments only, got positional {list(mark.args)!r}; "
@@ -43,9 +41,7 @@ def _check_kwargs(
     kwargs = dict(mark.kwargs)
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
-        raise MarkerError(
-            f"@pytest.mark.{name} got unknown argument {unknown[0]!r}; allowed: {', '.join(allowed)}"
-        )
+        raise MarkerError(f"@pytest.mark.{name} got unknown argument {unknown[0]!r}; allowed: {', '.join(allowed)}")
     for key in required:
         if key not in kwargs:
             raise MarkerError(f"@pytest.mark.{name} needs the argument {key}=")
@@ -95,6 +91,8 @@ class Verdict:
     message: str
     observed: float | None = None
     limit: float | None = None
+    risk: bool = False
+    """A predicted, not measured, breach that does not fail the test (reported as a risk)."""
 
 
 class Budget:
@@ -129,6 +127,9 @@ class Budget:
             if not indexed:
                 models = sorted({c.model for c in calls})
                 return [], f"{self.label()}: no LLM call to model {self.call!r}; the test called {models}"
+        if any(c.prediction is not None for _, c in indexed):
+            # answered from a recording with a predicted cost: judged by judge_predicted
+            return [(i, c) for i, c in indexed if c.prediction is None and (c.ok or c.abandoned)], None
         failed = [(i, c) for i, c in indexed if not c.ok and not c.abandoned]
         usable = [(i, c) for i, c in indexed if c.ok or c.abandoned]
         if not usable:
@@ -189,9 +190,7 @@ def explain(call: LLMCall) -> str:
     if call.abandoned:
         tokens.append("the stream was abandoned by the client")
     if call.retries:
-        tokens.append(
-            f"{call.retries} retr{'y' if call.retries == 1 else 'ies'}, backoff {_fmt(call.backoff_ms)} ms"
-        )
+        tokens.append(f"{call.retries} retr{'y' if call.retries == 1 else 'ies'}, backoff {_fmt(call.backoff_ms)} ms")
     text = parts[0]
     if tokens:
         text += "; " + "; ".join(tokens)
@@ -514,9 +513,7 @@ class Repeat:
 def _parse(mark: Any) -> Budget | None:
     name = mark.name
     if name in ("max_latency", "max_ttft"):
-        allowed = (
-            ["ms", "metric", "percentile", "call"] if name == "max_latency" else ["ms", "percentile", "call"]
-        )
+        allowed = ["ms", "metric", "percentile", "call"] if name == "max_latency" else ["ms", "percentile", "call"]
         kw = _check_kwargs(name, mark, allowed, ["ms"])
         metric = kw.get("metric", "e2e") if name == "max_latency" else "ttft"
         if metric not in LATENCY_METRICS:
@@ -535,9 +532,7 @@ def _parse(mark: Any) -> Budget | None:
         kw = _check_kwargs(name, mark, [*kinds, "call"])
         limits = {k: kw.get(k) for k in kinds}
         if all(v is None for v in limits.values()):
-            raise MarkerError(
-                "@pytest.mark.max_tokens needs at least one of prompt=, completion=, reasoning=, total="
-            )
+            raise MarkerError("@pytest.mark.max_tokens needs at least one of prompt=, completion=, reasoning=, total=")
         ints = {k: None if v is None else int(_positive(name, k, v, integer=True)) for k, v in limits.items()}
         return TokenBudget(
             prompt=ints["prompt"],
@@ -559,8 +554,7 @@ def _parse(mark: Any) -> Budget | None:
         limits = {k: kw.get(k) for k in kinds}
         if all(v is None for v in limits.values()):
             raise MarkerError(
-                "@pytest.mark.max_server_time needs at least one of "
-                "queue_ms=, prompt_ms=, completion_ms=, total_ms="
+                "@pytest.mark.max_server_time needs at least one of queue_ms=, prompt_ms=, completion_ms=, total_ms="
             )
         ms = {k: None if v is None else _positive(name, k, v) for k, v in limits.items()}
         return ServerTimeBudget(
@@ -571,6 +565,59 @@ def _parse(mark: Any) -> Budget | None:
             call=_call_selector(name, kw.get("call")),
         )
     return None
+
+
+def judge_predicted(budget: Budget, calls: Sequence[LLMCall], nodeid: str) -> list[Verdict]:
+    """Judge a budget on the predictions of calls answered from a changed request's closest
+    recording: a certain breach fails (``--llm-predict=fail``), a possible one is a risk."""
+    selected, problem = _select_all(budget, calls)
+    if problem:
+        return []
+    checks: list[tuple[str, float]] = []
+    if isinstance(budget, LatencyBudget) and budget.metric in ("e2e", "ttft"):
+        checks.append((budget.metric, budget.ms))
+    elif isinstance(budget, TokenBudget):
+        checks += [
+            (k, float(v))
+            for k, v in (("completion", budget.completion), ("reasoning", budget.reasoning))
+            if v is not None
+        ]
+    verdicts = []
+    for i, c in selected:
+        p = c.prediction or {}
+        for kind, limit in checks:
+            key = {"e2e": "e2e_ms", "ttft": "ttft_ms"}.get(kind, kind)
+            pair = p.get(key)
+            if not pair:
+                continue
+            lo, hi = pair[0], float("inf") if pair[1] is None else pair[1]
+            verdict = "breaks" if lo > limit else "risks" if hi > limit else "holds"
+            head = (
+                f"{budget.label()} {verdict.replace('breaks', 'is broken').replace('risks', 'is at risk')} "
+                f"by {_who(i, len(calls), c)}, predicted, not measured: request changed since recording: "
+                f"{p.get('diff')}; {p.get('text')}. Re-record to measure it: pytest --llm-record-mode=rewrite "
+                f"{nodeid}"
+            )
+            if verdict == "holds":
+                verdicts.append(Verdict(budget.label(), True, head))
+            elif verdict == "breaks" and p.get("mode") == "fail":
+                verdicts.append(Verdict(budget.label(), False, head, lo, limit))
+            else:
+                verdicts.append(Verdict(budget.label(), True, head, lo, limit, risk=True))
+    return verdicts
+
+
+def _select_all(budget: Budget, calls: Sequence[LLMCall]) -> tuple[list[tuple[int, LLMCall]], str | None]:
+    indexed = [(i, c) for i, c in enumerate(calls) if c.prediction is not None]
+    if isinstance(budget.call, int):
+        try:
+            index = range(len(calls))[budget.call]
+        except IndexError:
+            return [], "out of range"
+        indexed = [(i, c) for i, c in indexed if i == index]
+    elif isinstance(budget.call, str):
+        indexed = [(i, c) for i, c in indexed if c.model == budget.call]
+    return indexed, None
 
 
 def budgets_for(marks: Iterable[Any]) -> list[Budget]:

@@ -67,6 +67,7 @@ class LLMLatencyPlugin:
         self.is_worker = hasattr(config, "workerinput")
         self.baseline: Any = None
         self.thresholds: list[Any] = []
+        self._fits: dict[str, Any] | None = None
         self.written: list[str] = []
         if settings.compare is not None:
             from .baseline import BaselineError, load_baseline, parse_thresholds, resolve_compare
@@ -118,6 +119,14 @@ class LLMLatencyPlugin:
         interceptor.uninstall()
         self._judge(item, recorder, passed=True)
 
+    def fits(self) -> dict[str, Any]:
+        """The advisor's models, fitted once per process from every cassette under the rootdir."""
+        if self._fits is None:
+            from .advisor import cassette_observations, fit_models
+
+            self._fits = fit_models(cassette_observations(self.config.rootpath))
+        return self._fits
+
     def _judge(self, item: pytest.Item, recorder: Recorder, *, passed: bool) -> None:
         from .fixtures import judge
 
@@ -127,6 +136,12 @@ class LLMLatencyPlugin:
             # a cassette is written only when the test body completed: never from a run that
             # raised or was interrupted. Budget misses do not stop it: the recording is complete.
             notes = list(tape.unrecorded)
+            if tape.predicted:
+                notes.append(
+                    f"{tape.predicted} call(s) answered from the closest recording with a predicted cost "
+                    f"(--llm-predict={tape.predict_mode}); re-record to measure: pytest "
+                    f"--llm-record-mode=rewrite {item.nodeid}"
+                )
             if tape.recorded and not passed:
                 notes.append("not written: the test did not complete")
             elif tape.recorded:
@@ -241,6 +256,14 @@ class LLMLatencyPlugin:
                 tr.write_line("")
                 tr.write_line(f"baseline {result['nodeid']}")
                 tr.write_line(f"  {comparison['message']}")
+            for advice in result.get("advice") or []:
+                tr.write_line("")
+                tr.write_line(f"advice {result['nodeid']}")
+                tr.write_line(f"  {advice}")
+            for risk in result.get("risks") or []:
+                tr.write_line("")
+                tr.write_line(f"risk {result['nodeid']}", yellow=True)
+                tr.write_line(f"  {risk}")
             if result.get("failures"):
                 tr.write_line("")
                 tr.write_line(
@@ -256,9 +279,7 @@ class LLMLatencyPlugin:
         recorded = sum(t["recorded"] for t in tapes)
         if replayed or recorded or any(t.get("notes") for t in tapes):
             written = sum(1 for t in tapes if t["saved"])
-            tr.write_line(
-                f"cassettes: {replayed} call(s) replayed, {recorded} recorded, {written} cassette(s) written"
-            )
+            tr.write_line(f"cassettes: {replayed} call(s) replayed, {recorded} recorded, {written} cassette(s) written")
             for t in tapes:
                 for note in t.get("notes") or []:
                     tr.write_line(f"  {t['path']}: {note}", yellow=True)
@@ -274,12 +295,9 @@ class LLMLatencyPlugin:
             )
         failed = sum(1 for r in self.results if r.get("failures"))
         calls = sum((r.get("summary") or {}).get("calls", 0) for r in self.results)
-        target = (
-            "the built-in Groq emulator" if self.settings.base_url == EMULATOR else self.settings.base_url
-        )
+        target = "the built-in Groq emulator" if self.settings.base_url == EMULATOR else self.settings.base_url
         tr.write_line(
-            f"{len(self.results)} test(s), {calls} LLM call(s), {failed} over budget; "
-            f"fixtures' target: {target}"
+            f"{len(self.results)} test(s), {calls} LLM call(s), {failed} over budget; fixtures' target: {target}"
         )
         workers = getattr(config.option, "numprocesses", None)
         if workers and workers != 0 and hasattr(config, "workerinput") is False and _xdist_active(config):
@@ -300,6 +318,7 @@ class LLMLatencyPlugin:
             return  # an interrupted run writes nothing: reports and baselines stay as they were
         settings = self.settings
         failed = False
+        fits = self._advise()
         if settings.report_json is not None:
             from .report import build_json
 
@@ -307,14 +326,26 @@ class LLMLatencyPlugin:
                 session,
                 "--llm-report-json",
                 settings.report_json,
-                lambda: build_json(self.results, base_url=settings.base_url),
+                lambda: build_json(self.results, base_url=settings.base_url, fits=fits),
+            )
+        if settings.report_html is not None:
+            from .report.html import render_html
+
+            failed |= not self._write(
+                session,
+                "--llm-report-html",
+                settings.report_html,
+                lambda: render_html(
+                    self.results,
+                    fits=fits,
+                    advice={r["nodeid"]: r.get("advice") or [] for r in self.results},
+                    baseline=None if self.baseline is None else self.baseline.label,
+                ),
             )
         if settings.report_md is not None or os.environ.get("GITHUB_STEP_SUMMARY"):
             from .report.markdown import render_markdown
 
-            markdown = render_markdown(
-                self.results, baseline=None if self.baseline is None else self.baseline.label
-            )
+            markdown = render_markdown(self.results, baseline=None if self.baseline is None else self.baseline.label)
             if settings.report_md is not None:
                 failed |= not self._write(session, "--llm-report-md", settings.report_md, lambda: markdown)
             summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -341,6 +372,19 @@ class LLMLatencyPlugin:
                 )
         if failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+    def _advise(self) -> dict[str, Any]:
+        """Fit the latency model on this session's calls and the suite's cassettes, and attach
+        each test's parameter advice to its result; the fitted models as JSON-safe dicts."""
+        if not self.results:
+            return {}
+        from .advisor import cassette_observations, fit_models, lint, observations
+
+        obs = observations(c for r in self.results for c in r.get("calls") or [] if not c.get("prediction"))
+        fits = fit_models(obs + cassette_observations(self.config.rootpath))
+        for result in self.results:
+            result["advice"] = lint(result, fits)
+        return {model: fit.to_dict() for model, fit in fits.items()}
 
     def _write(self, session: pytest.Session, option: str, path: Path, render: Any) -> bool:
         from .files import atomic_write_text
@@ -395,9 +439,7 @@ def llm_calls(request: pytest.FixtureRequest) -> Iterator[LLMCalls]:
     item = request.node
     try:
         recorder = setup_recorder(item)
-        recorder.tape = _tape_for(
-            item, _plugin(request.config).settings, recorder.secrets, _vcr_cassette(request)
-        )
+        recorder.tape = _tape_for(item, _plugin(request.config), recorder.secrets, _vcr_cassette(request))
     except (ValueError, CassetteError) as err:
         pytest.fail(f"{item.nodeid}: {err}", pytrace=False)
     item.stash[_recorder_key] = recorder
@@ -416,11 +458,12 @@ def _vcr_cassette(request: pytest.FixtureRequest) -> Any:
     return cassette if hasattr(cassette, "play_counts") and hasattr(cassette, "data") else None
 
 
-def _tape_for(item: pytest.Item, settings: Settings, secrets: Any, shared: Any = None) -> Any:
+def _tape_for(item: pytest.Item, plugin: LLMLatencyPlugin, secrets: Any, shared: Any = None) -> Any:
     from pathlib import Path
 
     from .cassettes import Tape, cassette_path, ci_environment
 
+    settings = plugin.settings
     test_file = Path(str(item.path))
     cls = getattr(item, "cls", None)
     path = cassette_path(test_file, test_file.stem, item.name, cls.__name__ if cls else None)
@@ -434,6 +477,8 @@ def _tape_for(item: pytest.Item, settings: Settings, secrets: Any, shared: Any =
         pace=settings.replay_pace,
         secrets=secrets,
         shared=shared,
+        predict=settings.predict,
+        fits=plugin.fits,
     )
 
 

@@ -72,10 +72,26 @@ _OPTIONS: list[tuple[str, str, str, str]] = [
         "deterministic or rank. Default: auto.",
     ),
     (
+        "--llm-predict",
+        "llm_predict",
+        "MODE",
+        "when a replayed request changed only in generation parameters (max_completion_tokens, "
+        "reasoning_effort, stop, stream, temperature...): fail (answer from the closest recording and "
+        "fail the test if its predicted cost certainly breaks a budget, report a possible breach as a risk), "
+        "warn (report both) or off (fail as a cassette mismatch). Default: fail.",
+    ),
+    (
         "--llm-report-json",
         "llm_report_json",
         "PATH",
         "write every measured call, verdict and comparison to this JSON file at the end of the session.",
+    ),
+    (
+        "--llm-report-html",
+        "llm_report_html",
+        "PATH",
+        "write a self-contained HTML report (budget bars, latency against output tokens with the fitted "
+        "line per model, TTFT distributions, baseline deltas, advice) to this file.",
     ),
     (
         "--llm-report-md",
@@ -91,9 +107,7 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("llmlatency", "LLM latency budgets (pytest-llmlatency)")
     for flag, ini, metavar, help_text in _OPTIONS:
         kwargs: dict[str, Any] = {"action": "append"} if ini == "llm_compare_fail" else {}
-        group.addoption(
-            flag, dest=ini, default=None, metavar=metavar, help=help_text + f" (ini: {ini})", **kwargs
-        )
+        group.addoption(flag, dest=ini, default=None, metavar=metavar, help=help_text + f" (ini: {ini})", **kwargs)
         parser.addini(ini, help_text, default=None)
     group.addoption(
         "--llm-compare",
@@ -138,6 +152,8 @@ class Settings:
     compare_fail: tuple[str, ...] = field(default_factory=tuple)
     compare_method: str = "auto"
     report_md: Path | None = None
+    predict: str = "fail"
+    report_html: Path | None = None
 
 
 def _value(config: pytest.Config, ini: str) -> Any:
@@ -213,9 +229,7 @@ def load_settings(config: pytest.Config) -> Settings:
         from .baseline import BaselineError, parse_thresholds
 
         try:
-            parse_thresholds(
-                fail_raw, source="--llm-compare-fail" if fail_cli else "ini option llm_compare_fail"
-            )
+            parse_thresholds(fail_raw, source="--llm-compare-fail" if fail_cli else "ini option llm_compare_fail")
         except BaselineError as err:
             raise pytest.UsageError(str(err)) from None
         if compare is None and fail_cli:
@@ -227,6 +241,10 @@ def load_settings(config: pytest.Config) -> Settings:
     method = str(method or "auto").strip()
     if method not in COMPARE_METHODS:
         raise pytest.UsageError(f"{source}: expected one of {', '.join(COMPARE_METHODS)}, got {method!r}")
+    predict, source = _value(config, "llm_predict")
+    predict = str(predict or "fail").strip()
+    if predict not in ("fail", "warn", "off"):
+        raise pytest.UsageError(f"{source}: expected one of fail, warn, off, got {predict!r}")
     return Settings(
         base_url=base,
         report_json=_path(config, "llm_report_json"),
@@ -241,4 +259,6 @@ def load_settings(config: pytest.Config) -> Settings:
         compare_fail=fail_raw,
         compare_method=method,
         report_md=_path(config, "llm_report_md"),
+        predict=predict,
+        report_html=_path(config, "llm_report_html"),
     )

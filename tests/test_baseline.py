@@ -44,9 +44,7 @@ def _saved(p: pytest.Pytester) -> list[Path]:
     return sorted((p.path / ".benchmarks" / "llmlatency").glob("*/*.json"))
 
 
-def test_growing_answer_fails_with_the_parameter_named(
-    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_growing_answer_fails_with_the_parameter_named(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     _run(suite, "--llm-save=base").assert_outcomes(passed=2)
     (saved,) = _saved(suite)
     assert saved.name == "0001_base.json"
@@ -62,9 +60,7 @@ def test_growing_answer_fails_with_the_parameter_named(
     )
 
 
-def test_a_cap_above_the_natural_length_passes(
-    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_cap_above_the_natural_length_passes(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAP", "1024")
     _run(suite, "--llm-save=base").assert_outcomes(passed=2)
     monkeypatch.setenv("CAP", "4000")
@@ -200,14 +196,10 @@ def test_interrupted_run_leaves_the_baseline_intact(suite: pytest.Pytester) -> N
     ],
     ids=["corrupt", "not-benchmark", "foreign", "malformed"],
 )
-def test_bad_baseline_files_are_clear_errors_and_untouched(
-    suite: pytest.Pytester, content: str, message: str
-) -> None:
+def test_bad_baseline_files_are_clear_errors_and_untouched(suite: pytest.Pytester, content: str, message: str) -> None:
     path = suite.path / "baseline.json"
     path.write_text(content)
-    result = _run(
-        suite, "--llm-compare=baseline.json", "--llm-compare-fail=e2e:10%", "--llm-save=baseline.json"
-    )
+    result = _run(suite, "--llm-compare=baseline.json", "--llm-compare-fail=e2e:10%", "--llm-save=baseline.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*baseline baseline.json*{message}*"])
     assert path.read_text() == content
@@ -288,18 +280,14 @@ def test_repeated(groq_client, llm_calls):
     monkeypatch.setenv("CAP", "400")
     result = _run(suite, *rank)
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(
-        ["*inconclusive, too few samples for a live comparison (at least 5 per side*"]
-    )
+    result.stdout.fnmatch_lines(["*inconclusive, too few samples for a live comparison (at least 5 per side*"])
     monkeypatch.setenv("N", "6")
     monkeypatch.setenv("CAP", "40")
     _run(suite, "--llm-save=six").assert_outcomes(passed=1)
     monkeypatch.setenv("CAP", "400")
     result = _run(suite, *rank)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        ["*test_repeated regressed against 0002_six.json: e2e * (+*%, limit 10%, p=0.001)*"]
-    )
+    result.stdout.fnmatch_lines(["*test_repeated regressed against 0002_six.json: e2e * (+*%, limit 10%, p=0.001)*"])
 
 
 def test_markdown_report_and_step_summary(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -107,12 +107,8 @@ def test_completion_time_grows_linearly_with_tokens() -> None:
 def test_cap_that_truncates_is_faster_and_one_above_is_not(exact_emulator: GroqEmulator) -> None:
     messages = [{"role": "user", "content": "Describe Groq in about 300 words."}]
     natural = _create(exact_emulator, model="llama-3.1-8b-instant", messages=messages)
-    capped = _create(
-        exact_emulator, model="llama-3.1-8b-instant", messages=messages, max_completion_tokens=50
-    )
-    above = _create(
-        exact_emulator, model="llama-3.1-8b-instant", messages=messages, max_completion_tokens=2000
-    )
+    capped = _create(exact_emulator, model="llama-3.1-8b-instant", messages=messages, max_completion_tokens=50)
+    above = _create(exact_emulator, model="llama-3.1-8b-instant", messages=messages, max_completion_tokens=2000)
     assert capped.choices[0].finish_reason == "length" and capped.usage.completion_tokens == 50
     assert natural.choices[0].finish_reason == above.choices[0].finish_reason == "stop"
     assert above.usage.completion_tokens == natural.usage.completion_tokens > 300

@@ -17,9 +17,7 @@ def _req(content: str, model: str = "llama-3.1-8b-instant", **params: Any) -> di
 def test_prompt_tokens_agree_with_real_groq_billing() -> None:
     # real cassettes: Groq billed 17 for this prompt and 20 for the latency one
     assert prompt_tokens([{"role": "user", "content": "What is the capital of India?"}]) == 17
-    assert (
-        18 <= prompt_tokens([{"role": "user", "content": "Explain the importance of low latency LLMs"}]) <= 22
-    )
+    assert 18 <= prompt_tokens([{"role": "user", "content": "Explain the importance of low latency LLMs"}]) <= 22
 
 
 def test_same_request_same_answer() -> None:
@@ -58,8 +56,7 @@ def test_requested_lengths_are_honoured_roughly(prompt: str, lo: int, hi: int) -
 def test_unspecified_length_is_within_the_profile_range() -> None:
     profile = PROFILES["llama-3.1-8b-instant"]
     lengths = {
-        natural_length(profile.id, [{"role": "user", "content": f"Question number {i}?"}], profile)
-        for i in range(200)
+        natural_length(profile.id, [{"role": "user", "content": f"Question number {i}?"}], profile) for i in range(200)
     }
     lo, hi = profile.typical_answer
     assert min(lengths) >= lo and max(lengths) <= hi

@@ -202,9 +202,7 @@ def test_percentile_fails(groq_client):
 """,
     )
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(
-        ["*max_latency(ms=0.5, percentile=50) exceeded: p50 e2e * ms over 5 call(s)*"]
-    )
+    result.stdout.fnmatch_lines(["*max_latency(ms=0.5, percentile=50) exceeded: p50 e2e * ms over 5 call(s)*"])
 
 
 @pytest.mark.parametrize(

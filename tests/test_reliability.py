@@ -89,9 +89,7 @@ def test_fault_catalogue(pytester: pytest.Pytester) -> None:
         ]
     )
     assert elapsed < 60, "every fault is bounded by the client's timeout, nothing hangs for the 30 s delays"
-    tests = {
-        t["nodeid"].split("::")[-1]: t for t in json.loads((pytester.path / "r.json").read_text())["tests"]
-    }
+    tests = {t["nodeid"].split("::")[-1]: t for t in json.loads((pytester.path / "r.json").read_text())["tests"]}
     attempts = {name: [a["status"] for a in t["calls"][0]["attempts"]] for name, t in tests.items()}
     assert attempts["test_503_forever"] == [503, 503, 503]
     assert attempts["test_498_capacity"] == [498]
@@ -102,9 +100,7 @@ def test_fault_catalogue(pytester: pytest.Pytester) -> None:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    name=st.sampled_from(
-        ["max_latency", "max_ttft", "max_tokens", "min_throughput", "max_server_time", "llm_repeat"]
-    ),
+    name=st.sampled_from(["max_latency", "max_ttft", "max_tokens", "min_throughput", "max_server_time", "llm_repeat"]),
     args=st.lists(st.one_of(st.integers(), st.text(max_size=3)), max_size=2),
     kwargs=st.dictionaries(
         st.sampled_from(
@@ -254,9 +250,7 @@ def test_explicit(groq_base_url):
         "-rA",
     )
     result.assert_outcomes(passed=1, failed=1)
-    written = [
-        p for p in pytester.path.rglob("*") if p.is_file() and p.suffix in (".yaml", ".json", ".md", ".xml")
-    ]
+    written = [p for p in pytester.path.rglob("*") if p.is_file() and p.suffix in (".yaml", ".json", ".md", ".xml")]
     assert {p.suffix for p in written} == {".yaml", ".json", ".md", ".xml"}
     for path in written:
         assert "CANARY" not in path.read_text(), path

@@ -60,17 +60,17 @@ def app(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Py
 
 
 def _record(app: pytest.Pytester, *args: str) -> pytest.RunResult:
-    result = app.runpytest(
-        "-p", "no:cacheprovider", "--llm-record-mode=once", "--llm-report-json=rec.json", *args
-    )
+    result = app.runpytest("-p", "no:cacheprovider", "--llm-record-mode=once", "--llm-report-json=rec.json", *args)
     result.assert_outcomes(passed=2)
     return result
 
 
 def _replay(app: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) -> pytest.RunResult:
+    """Replay with nothing listening; a changed request fails as a mismatch (no prediction: see
+    test_advisor.py for --llm-predict)."""
     monkeypatch.setenv("GROQ_API_KEY", "gsk_replay_needs_no_real_key")
     return app.runpytest(
-        "-p", "no:cacheprovider", f"--llm-base-url={DEAD}", "--llm-report-json=rep.json", *args
+        "-p", "no:cacheprovider", f"--llm-base-url={DEAD}", "--llm-report-json=rep.json", "--llm-predict=off", *args
     )
 
 
@@ -121,9 +121,7 @@ def test_cassette_is_readable_vcrpy_yaml(app: pytest.Pytester) -> None:
     assert interaction["request"]["method"] == "POST"
     assert interaction["request"]["uri"].endswith("/openai/v1/chat/completions")
     body = interaction["response"]["body"]["string"]
-    assert isinstance(body, str) and json.loads(body)["object"] == "chat.completion", (
-        "stored decoded, not gzip"
-    )
+    assert isinstance(body, str) and json.loads(body)["object"] == "chat.completion", "stored decoded, not gzip"
     headers = {k.lower() for k in interaction["response"]["headers"]}
     assert "content-encoding" not in headers and "x-request-id" in headers
     # vcrpy itself loads it
@@ -133,9 +131,7 @@ def test_cassette_is_readable_vcrpy_yaml(app: pytest.Pytester) -> None:
     assert len(cassette) == 1
 
 
-def test_changed_parameter_fails_at_once_with_the_diff(
-    app: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_changed_parameter_fails_at_once_with_the_diff(app: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     _record(app)
     monkeypatch.setenv("CAP", "1024")
     result = _replay(app, monkeypatch, "-k", "stream")
@@ -151,9 +147,7 @@ def test_changed_parameter_fails_at_once_with_the_diff(
     assert "APIConnectionError" not in text and "Retrying" not in text
 
 
-def test_missing_cassette_versus_missing_request(
-    app: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_cassette_versus_missing_request(app: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     result = _replay(app, monkeypatch, "--llm-record-mode=none")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
@@ -200,10 +194,8 @@ def test_explicit_key(groq_base_url, llm_calls):
     assert "authorization" not in headers and "cookie" not in headers
 
 
-def test_record_modes_behave_like_pytest_recording(
-    app: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    run = ["-p", "no:cacheprovider", "-k", "stream"]
+def test_record_modes_behave_like_pytest_recording(app: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = ["-p", "no:cacheprovider", "-k", "stream", "--llm-predict=off"]
     path = _cassette(app, "test_stream")
 
     def interactions() -> int:
@@ -238,9 +230,7 @@ def test_rewrite_of_a_failing_test_leaves_the_cassette_alone(app: pytest.Pyteste
     app.makepyfile(test_app=APP.replace('out("elapsed"', 'raise RuntimeError("boom"); out("elapsed"'))
     result = app.runpytest("-p", "no:cacheprovider", "--llm-record-mode=rewrite", "-k", "plain")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        ["*cassettes/test_app/test_plain.yaml: not written: the test did not complete*"]
-    )
+    result.stdout.fnmatch_lines(["*cassettes/test_app/test_plain.yaml: not written: the test did not complete*"])
     assert path.read_bytes() == before
 
 
@@ -274,9 +264,7 @@ def test_paced_replay_takes_the_recorded_time(app: pytest.Pytester, monkeypatch:
     assert recorded_s > 0.15
     _replay(app, monkeypatch, "-k", "plain").assert_outcomes(passed=1, deselected=1)
     _replay(app, monkeypatch, "-k", "plain", "--llm-replay-pace=1").assert_outcomes(passed=1, deselected=1)
-    _recorded_elapsed, instant, paced = (
-        float(json.loads(x)) for x in (app.path / "out-elapsed").read_text().split()
-    )
+    _recorded_elapsed, instant, paced = (float(json.loads(x)) for x in (app.path / "out-elapsed").read_text().split())
     assert instant < recorded_s / 2, "virtual time: replay does not wait"
     assert paced >= recorded_s * 0.98, "paced replay sleeps the recorded gaps"
 
@@ -367,9 +355,7 @@ def {name}(groq_client, llm_calls):
     result.assert_outcomes(passed=len(tests))
 
 
-def test_foreign_cassette_has_no_client_timing(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_foreign_cassette_has_no_client_timing(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     entry = next(m for m in _real_manifest() if m["file"].endswith("test_groq_quickstart.yaml"))
     target = pytester.path / "cassettes" / "test_foreign" / "test_it.yaml"
     target.parent.mkdir(parents=True)
@@ -479,9 +465,9 @@ async def test_both(async_groq_client, llm_calls):
     pytester.runpytest("-p", "no:cacheprovider", "--llm-record-mode=once").assert_outcomes(passed=1)
     monkeypatch.setenv("GROQ_API_KEY", "gsk_x")
     pytester.runpytest("-p", "no:cacheprovider", f"--llm-base-url={DEAD}").assert_outcomes(passed=1)
-    pytester.runpytest(
-        "-p", "no:cacheprovider", f"--llm-base-url={DEAD}", "--llm-replay-pace=0.5"
-    ).assert_outcomes(passed=1)
+    pytester.runpytest("-p", "no:cacheprovider", f"--llm-base-url={DEAD}", "--llm-replay-pace=0.5").assert_outcomes(
+        passed=1
+    )
     live, replayed, paced = (json.loads(line) for line in (pytester.path / "out").read_text().splitlines())
     assert [c[0] for c in live] == [False, False]
     assert [c[0] for c in replayed] == [c[0] for c in paced] == [True, True]

@@ -17,9 +17,7 @@ def _interactions(path: Path) -> list[dict]:  # type: ignore[type-arg]
     return list(yaml.safe_load(path.read_text())["interactions"])
 
 
-def test_openai_sdk_gzip_bodies_record_and_replay(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_openai_sdk_gzip_bodies_record_and_replay(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("openai")
     pytester.makepyfile(
         test_oa="""
@@ -39,9 +37,7 @@ def test_openai(groq_base_url, llm_calls):
     monkeypatch.setenv("GROQ_API_KEY", "gsk_x")
     with GroqEmulator(time_scale=10) as emu:
         url = emu.base_url
-        result = pytester.runpytest(
-            "-p", "no:cacheprovider", f"--llm-base-url={url}", "--llm-record-mode=once"
-        )
+        result = pytester.runpytest("-p", "no:cacheprovider", f"--llm-base-url={url}", "--llm-record-mode=once")
         result.assert_outcomes(passed=1)
     (interaction,) = _interactions(pytester.path / "cassettes" / "test_oa" / "test_openai.yaml")
     assert '"object":"chat.completion"' in interaction["response"]["body"]["string"].replace(" ", "")
@@ -89,9 +85,7 @@ def test_shared_cassette_keeps_failed_runs_out_and_no_key(
     before = path.read_bytes()
     # a failing run with a new request: nothing of ours is added
     _shared(pytester, 30, fail="assert False")
-    pytester.runpytest(*run, "--record-mode=new_episodes", "--llm-record-mode=new_episodes").assert_outcomes(
-        failed=1
-    )
+    pytester.runpytest(*run, "--record-mode=new_episodes", "--llm-record-mode=new_episodes").assert_outcomes(failed=1)
     llm = [i for i in _interactions(path) if i["request"]["uri"].endswith("/completions")]
     assert len(llm) == 1, "the failed run's recording was not merged"
     # interrupted: nothing of ours either
@@ -101,9 +95,7 @@ def test_shared_cassette_keeps_failed_runs_out_and_no_key(
     del before
 
 
-def test_shared_cassette_modes_do_not_pile_up(
-    pytester: pytest.Pytester, shared_env: tuple[str, Path]
-) -> None:
+def test_shared_cassette_modes_do_not_pile_up(pytester: pytest.Pytester, shared_env: tuple[str, Path]) -> None:
     url, path = shared_env
     run = ["-p", "no:cacheprovider", f"--llm-base-url={url}"]
     _shared(pytester, 20)
@@ -137,9 +129,9 @@ def test_it(groq_client):
     pytester.runpytest("-p", "no:cacheprovider", "--llm-record-mode=once").assert_outcomes(passed=1)
     first = _interactions(path)[0]["response"]["llmlatency"]["e2e_ms"]
     for _ in range(2):
-        pytester.runpytest(
-            "-p", "no:cacheprovider", "--llm-live", "--llm-record-mode=new_episodes"
-        ).assert_outcomes(passed=1)
+        pytester.runpytest("-p", "no:cacheprovider", "--llm-live", "--llm-record-mode=new_episodes").assert_outcomes(
+            passed=1
+        )
     (only,) = _interactions(path)
     assert only["response"]["llmlatency"]["e2e_ms"] != first, "the re-measurement replaced the old one"
 
@@ -165,12 +157,14 @@ def test_it(groq_base_url, llm_calls):
     )
     monkeypatch.setenv("ONE", "1")
     monkeypatch.setenv("OPENAI_API_KEY", key)
-    pytester.runpytest(
-        "-p", "no:cacheprovider", "--llm-record-mode=once", "--llm-report-json=r.json"
-    ).assert_outcomes(passed=1)
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record-mode=once", "--llm-report-json=r.json").assert_outcomes(
+        passed=1
+    )
     monkeypatch.delenv("ONE")
     # the request changed: the mismatch message shows the diff, without the key
-    result = pytester.runpytest("-p", "no:cacheprovider", "--llm-report-json=r2.json", "--junitxml=j.xml")
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--llm-report-json=r2.json", "--junitxml=j.xml", "--llm-predict=off"
+    )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*request changed since recording: user '<REDACTED>' -> '<REDACTED>x'*"])
     out = result.stdout.str()
@@ -213,9 +207,7 @@ def test_it(groq_client):
     )
     result = pytester.runpytest("-p", "no:cacheprovider", "--llm-record-mode=once")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(
-        ["*a call to llama-3.1-8b-instant was not recorded: the client abandoned the stream*"]
-    )
+    result.stdout.fnmatch_lines(["*a call to llama-3.1-8b-instant was not recorded: the client abandoned the stream*"])
 
 
 def test_rewrite_refuses_a_broken_cassette_and_writes_keep_permissions(pytester: pytest.Pytester) -> None:

@@ -117,14 +117,10 @@ def test_base_url_from_env_needs_a_key(pytester: pytest.Pytester, monkeypatch: p
     pytester.makepyfile("def test_it(groq_client):\n    pass\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        ["*GROQ_API_KEY is not set: it is needed for live calls to http://127.0.0.1:9*"]
-    )
+    result.stdout.fnmatch_lines(["*GROQ_API_KEY is not set: it is needed for live calls to http://127.0.0.1:9*"])
 
 
-def test_live_target_and_connection_refused(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_live_target_and_connection_refused(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """A live base URL is used as given; a server that is down fails the test with the cause."""
     monkeypatch.setenv("GROQ_API_KEY", "gsk_canary_live_target")
     pytester.makepyfile("""
@@ -139,9 +135,7 @@ def test_it(groq_client, groq_base_url):
 """)
     result = pytester.runpytest("-p", "no:cacheprovider", "--llm-base-url", "http://127.0.0.1:9/")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        ["*no LLM call succeeded; call 1 of 1 (llama-3.1-8b-instant) failed: ConnectError*"]
-    )
+    result.stdout.fnmatch_lines(["*no LLM call succeeded; call 1 of 1 (llama-3.1-8b-instant) failed: ConnectError*"])
 
 
 def test_junit_properties(pytester: pytest.Pytester) -> None:

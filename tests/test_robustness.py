@@ -170,9 +170,7 @@ def test_a_patch_on_top_of_ours_is_left_alone_and_ours_goes_inert(groq_emulator:
         interceptor.uninstall()
         assert httpx.HTTPTransport.handle_request is theirs, "not clobbered"
         with groq.Groq(base_url=groq_emulator.base_url, api_key="gsk_x") as client:
-            client.chat.completions.create(
-                model="llama-3.1-8b-instant", messages=[{"role": "user", "content": "hi"}]
-            )
+            client.chat.completions.create(model="llama-3.1-8b-instant", messages=[{"role": "user", "content": "hi"}])
         assert recorder.calls == [], "the inert wrapper records nothing"
     finally:
         httpx.HTTPTransport.handle_request = original  # type: ignore[method-assign]

@@ -42,9 +42,7 @@ def test_unterminated_last_event_is_flushed() -> None:
 
 @given(st.lists(st.integers(min_value=1, max_value=40), max_size=30))
 def test_any_split_gives_the_same_events(cuts: list[int]) -> None:
-    body = (
-        b"".join(encode_event({"i": i, "s": "x" * i}) for i in range(12)) + b"data: a\r\n\r\ndata: b\r\n\r\n"
-    )
+    body = b"".join(encode_event({"i": i, "s": "x" * i}) for i in range(12)) + b"data: a\r\n\r\ndata: b\r\n\r\n"
     chunks, pos = [], 0
     for cut in cuts:
         chunks.append(body[pos : pos + cut])

@@ -43,8 +43,7 @@ def test_p_is_a_probability(new: list[float], old: list[float]) -> None:
 def test_false_alarm_rate_of_the_exact_test_is_at_most_alpha() -> None:
     rng = random.Random(7)
     alarms = sum(
-        mann_whitney_greater([rng.gauss(0, 1) for _ in range(8)], [rng.gauss(0, 1) for _ in range(8)]).p
-        < 0.05
+        mann_whitney_greater([rng.gauss(0, 1) for _ in range(8)], [rng.gauss(0, 1) for _ in range(8)]).p < 0.05
         for _ in range(2000)
     )
     assert alarms / 2000 < 0.065

@@ -74,8 +74,7 @@ def parse_fault(spec: str) -> Fault:
         key = key.strip()
         if not sep or key not in allowed:
             raise FaultError(
-                f"bad parameter {pair!r} for fault {name!r} in {spec!r}; "
-                f"allowed: {', '.join(sorted(allowed))}"
+                f"bad parameter {pair!r} for fault {name!r} in {spec!r}; allowed: {', '.join(sorted(allowed))}"
             )
         try:
             value = float(raw)

@@ -410,9 +410,7 @@ class _Handler(BaseHTTPRequestHandler):
                 code="capacity_exceeded",
             )
         elif status == 503:
-            err = APIError(
-                503, "Service Unavailable", type="internal_server_error", code="service_unavailable"
-            )
+            err = APIError(503, "Service Unavailable", type="internal_server_error", code="service_unavailable")
         elif status == 502:
             err = APIError(502, "Bad Gateway", type="internal_server_error")
         else:

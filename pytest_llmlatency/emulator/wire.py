@@ -131,9 +131,7 @@ def chunk(
     return body
 
 
-def final_chunk(
-    plan: Plan, completion_id: str, request_id: str, created: int, usage: dict[str, Any]
-) -> dict[str, Any]:
+def final_chunk(plan: Plan, completion_id: str, request_id: str, created: int, usage: dict[str, Any]) -> dict[str, Any]:
     """Empty delta with ``finish_reason``, ``x_groq.usage`` and top-level ``usage``."""
     body = _chunk_base(plan, completion_id, created)
     body["choices"] = [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": plan.finish_reason}]

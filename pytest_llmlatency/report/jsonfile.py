@@ -15,7 +15,7 @@ __all__ = ["build_json"]
 SCHEMA_VERSION = 1
 
 
-def build_json(results: Sequence[dict[str, Any]], *, base_url: str) -> str:
+def build_json(results: Sequence[dict[str, Any]], *, base_url: str, fits: dict[str, Any] | None = None) -> str:
     doc = {
         "schema": "pytest-llmlatency/report",
         "version": SCHEMA_VERSION,
@@ -23,6 +23,7 @@ def build_json(results: Sequence[dict[str, Any]], *, base_url: str) -> str:
         "datetime": dt.datetime.now(dt.timezone.utc).isoformat(),
         "python": platform.python_version(),
         "target": base_url,
+        "models": fits or {},
         "tests": list(results),
     }
     return json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n"

@@ -37,16 +37,13 @@ def render_markdown(results: Sequence[dict[str, Any]], *, baseline: str | None) 
     head = f"{len(results)} test(s), {calls} LLM call(s), {failing} failing"
     lines += [head + (f"; baseline: `{_cell(baseline)}`" if baseline else "") + ".", ""]
     lines += [
-        "| test | model | calls | tokens in/out | TTFT p50 | e2e p50 | e2e p95 | budgets | baseline "
-        "| verdict |",
+        "| test | model | calls | tokens in/out | TTFT p50 | e2e p50 | e2e p95 | budgets | baseline | verdict |",
         "|---|---|--:|--:|--:|--:|--:|---|---|---|",
     ]
     for r in results:
         s = r.get("summary") or {}
         budgets = ", ".join(dict.fromkeys(v["budget"] for v in r.get("verdicts", []))) or "-"
-        tokens = (
-            f"{s.get('prompt_tokens') or 0:,}/{s.get('completion_tokens') or 0:,}" if s.get("calls") else "-"
-        )
+        tokens = f"{s.get('prompt_tokens') or 0:,}/{s.get('completion_tokens') or 0:,}" if s.get("calls") else "-"
         lines.append(
             "| "
             + " | ".join(

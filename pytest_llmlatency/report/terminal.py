@@ -88,10 +88,7 @@ def render_table(results: Sequence[dict[str, Any]], *, name_width: int = 60) -> 
     right = {3, 4, 5, 6, 7, 8}
     lines = []
     for n, row in enumerate(rows):
-        cells = [
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=False))
-        ]
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))]
         lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))

@@ -1,0 +1,498 @@
+"""The latency advisor: a latency model fitted from recorded calls, what-if predictions
+for changed generation parameters, and parameter lint grounded in those recordings.
+
+Everything here is pure arithmetic on observations; ``docs/advisor.md`` states the
+model, its assumptions and where it is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .calls import LLMCall, percentile
+
+__all__ = ["ModelFit", "Observation", "Prediction", "fit_models", "lint", "observations", "predict"]
+
+EFFORT_ORDER = ("none", "low", "medium", "default", "high")
+_EFFORT_RANK = {"none": 0, "low": 1, "medium": 2, "default": 2, "high": 3}
+DEFAULT_EFFORT = {"openai/gpt-oss": "medium", "qwen/qwen3": "default"}
+PRIOR_STEP = (2.0, 8.0)
+"""Reasoning tokens per effort step when no recording has both levels (a wide prior)."""
+NO_EFFECT = {
+    "temperature",
+    "top_p",
+    "seed",
+    "user",
+    "stream_options",
+    "logprobs",
+    "top_logprobs",
+    "metadata",
+    "store",
+    "parallel_tool_calls",
+}
+
+
+def default_effort(model: str) -> str | None:
+    for prefix, effort in DEFAULT_EFFORT.items():
+        if model.startswith(prefix):
+            return effort
+    return None
+
+
+@dataclass
+class Observation:
+    model: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    reasoning_tokens: int | None
+    effort: str | None
+    streamed: bool
+    ttft_ms: float | None
+    e2e_ms: float | None
+    decode_tps: float | None
+    """Client-side decode speed of a timed stream: (tokens - 1) / (e2e - TTFT)."""
+    server_tps: float | None
+    """Groq's: completion_tokens / completion_time."""
+    finish_reason: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, call: LLMCall | dict[str, Any]) -> Observation:
+        def get(key: str) -> Any:
+            return call.get(key) if isinstance(call, dict) else getattr(call, key, None)
+
+        params = get("params") or {}
+        model = str(get("model") or "")
+        effort = params.get("reasoning_effort") if isinstance(params, dict) else None
+        completion, completion_ms = get("completion_tokens"), get("completion_ms")
+        server = completion / completion_ms * 1000 if completion and completion_ms else None
+        return cls(
+            model=model,
+            prompt_tokens=get("prompt_tokens"),
+            completion_tokens=completion,
+            reasoning_tokens=get("reasoning_tokens"),
+            effort=effort or default_effort(model),
+            streamed=bool(get("streamed")),
+            ttft_ms=get("ttft_ms"),
+            e2e_ms=get("e2e_ms"),
+            decode_tps=get("output_tokens_per_s") if get("streamed") else None,
+            server_tps=server,
+            finish_reason=get("finish_reason"),
+            params=dict(params) if isinstance(params, dict) else {},
+        )
+
+
+def observations(calls: Iterable[LLMCall | dict[str, Any]]) -> list[Observation]:
+    out = []
+    for call in calls:
+        ok = call.get("ok") if isinstance(call, dict) else call.ok
+        if ok:
+            out.append(Observation.of(call))
+    return out
+
+
+def cassette_observations(root: Path, limit: int = 5000) -> list[Observation]:
+    """Observations from every cassette under ``root`` (``**/cassettes/**/*.yaml``)."""
+    from vcr.serialize import deserialize
+    from vcr.serializers import yamlserializer
+
+    from .intercept import call_from_recording
+
+    out: list[Observation] = []
+    for path in sorted(root.glob("**/cassettes/**/*.yaml")):
+        if any(part.startswith(".") or part in ("site-packages", "node_modules") for part in path.parts):
+            continue
+        try:
+            requests, responses, *_ = deserialize(path.read_text(encoding="utf-8"), yamlserializer)
+        except Exception:  # a broken cassette errors its own test; the advisor just skips it
+            continue
+        for request, response in zip(requests, responses, strict=False):
+            if not str(request.uri).split("?")[0].rstrip("/").endswith("/chat/completions"):
+                continue
+            try:
+                call = call_from_recording(request, response)
+            except Exception:
+                continue
+            if call.ok:
+                out.append(Observation.of(call))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def _linear(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, float] | None:
+    """Least squares y = a + b x, and R^2; None without two distinct x."""
+    n = len(xs)
+    if n < 2 or len(set(xs)) < 2:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    b = sxy / sxx
+    a = my - b * mx
+    ss_tot = sum((y - my) ** 2 for y in ys)
+    ss_res = sum((y - a - b * x) ** 2 for x, y in zip(xs, ys, strict=True))
+    return a, b, (1 - ss_res / ss_tot) if ss_tot > 0 else 1.0
+
+
+@dataclass
+class ModelFit:
+    model: str
+    n: int
+    decode_tps: float | None = None
+    decode_p10: float | None = None
+    decode_p90: float | None = None
+    decode_n: int = 0
+    decode_source: str = "client"
+    ttft_fit: tuple[float, float, float] | None = None
+    """(intercept ms, ms per prompt token, R^2) of TTFT against prompt tokens."""
+    ttft_median: float | None = None
+    ttft_n: int = 0
+    reasoning: dict[str, tuple[float, int]] = field(default_factory=dict)
+    """Median reasoning tokens and the number of calls, per reasoning_effort."""
+
+    def ttft(self, prompt_tokens: int | None) -> float | None:
+        if self.ttft_fit is not None and prompt_tokens is not None:
+            a, b, _ = self.ttft_fit
+            return max(0.0, a + b * prompt_tokens)
+        return self.ttft_median
+
+    def describe(self) -> str:
+        parts = [f"{self.model}: {self.n} call(s)"]
+        if self.decode_tps:
+            parts.append(
+                f"decode {self.decode_tps:,.0f} tok/s (p10 {self.decode_p10:,.0f}, p90 "
+                f"{self.decode_p90:,.0f}; {self.decode_source}, {self.decode_n} calls)"
+            )
+        if self.ttft_fit is not None:
+            a, b, r2 = self.ttft_fit
+            parts.append(
+                f"TTFT = {a:,.1f} ms + {b * 1000:,.2f} ms per 1k prompt tokens (R^2 {r2:.2f}, {self.ttft_n} calls)"
+            )
+        elif self.ttft_median is not None:
+            parts.append(f"TTFT median {self.ttft_median:,.1f} ms ({self.ttft_n} calls)")
+        if self.reasoning:
+            parts.append(
+                "reasoning tokens "
+                + ", ".join(
+                    f"{e} {m:,.0f} ({n})"
+                    for e, (m, n) in sorted(self.reasoning.items(), key=lambda kv: _EFFORT_RANK.get(kv[0], 9))
+                )
+            )
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "n": self.n,
+            "decode_tps": self.decode_tps,
+            "decode_p10": self.decode_p10,
+            "decode_p90": self.decode_p90,
+            "decode_n": self.decode_n,
+            "decode_source": self.decode_source,
+            "ttft_fit": self.ttft_fit,
+            "ttft_median": self.ttft_median,
+            "ttft_n": self.ttft_n,
+            "reasoning": {k: list(v) for k, v in self.reasoning.items()},
+            "summary": self.describe(),
+        }
+
+
+def fit_models(obs: Iterable[Observation]) -> dict[str, ModelFit]:
+    """Per model: decode speed with its spread, TTFT against prompt tokens, reasoning per effort."""
+    by_model: dict[str, list[Observation]] = {}
+    for o in obs:
+        by_model.setdefault(o.model, []).append(o)
+    fits = {}
+    for model, items in by_model.items():
+        f = ModelFit(model, len(items))
+        client = [o.decode_tps for o in items if o.decode_tps]
+        server = [o.server_tps for o in items if o.server_tps]
+        speeds, f.decode_source = (client, "client") if len(client) >= 2 or not server else (server, "server")
+        if speeds:
+            f.decode_tps = percentile(speeds, 50)
+            f.decode_p10, f.decode_p90 = percentile(speeds, 10), percentile(speeds, 90)
+            f.decode_n = len(speeds)
+        timed = [o for o in items if o.streamed and o.ttft_ms is not None and o.prompt_tokens is not None]
+        if timed:
+            f.ttft_n = len(timed)
+            f.ttft_median = percentile([o.ttft_ms or 0.0 for o in timed], 50)
+            f.ttft_fit = _linear([float(o.prompt_tokens or 0) for o in timed], [o.ttft_ms or 0.0 for o in timed])
+        efforts: dict[str, list[float]] = {}
+        for o in items:
+            if o.effort and o.reasoning_tokens is not None and o.finish_reason == "stop":
+                efforts.setdefault(o.effort, []).append(float(o.reasoning_tokens))
+        f.reasoning = {e: (percentile(v, 50), len(v)) for e, v in efforts.items()}
+        fits[model] = f
+    return fits
+
+
+# -- what-if ----------------------------------------------------------------------------------
+
+
+def _cap(params: dict[str, Any]) -> int | None:
+    value = params.get("max_completion_tokens", params.get("max_tokens"))
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass
+class Prediction:
+    """The predicted tokens and times of a changed request, as ranges, with the reasoning."""
+
+    completion: tuple[float, float]
+    reasoning: tuple[float, float]
+    e2e_ms: tuple[float, float]
+    ttft_ms: tuple[float, float] | None
+    reasons: list[str]
+    changes: list[str]
+    basis: str
+
+    def judge(self, kind: str, limit: float) -> str:
+        """``breaks`` (even the best case exceeds), ``risks`` (the worst case does) or ``holds``."""
+        ranges = {
+            "e2e": self.e2e_ms,
+            "ttft": self.ttft_ms,
+            "completion": self.completion,
+            "reasoning": self.reasoning,
+        }
+        lo_hi = ranges.get(kind)
+        if lo_hi is None:
+            return "unknown"
+        lo, hi = lo_hi
+        return "breaks" if lo > limit else "risks" if hi > limit else "holds"
+
+    def describe(self) -> str:
+        def rng(lo: float, hi: float, unit: str = "") -> str:
+            if math.isinf(hi):
+                return f"{_n(lo)}{unit} or more"
+            return f"{_n(lo)}{unit}" if round(lo) == round(hi) else f"{_n(lo)}-{_n(hi)}{unit}"
+
+        text = f"predicted: completion tokens {rng(*self.completion)}, e2e {rng(*self.e2e_ms, ' ms')}" + (
+            f", TTFT {rng(*self.ttft_ms, ' ms')}" if self.ttft_ms else ""
+        )
+        return f"{text} ({'; '.join(self.reasons)}; {self.basis})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: an unbounded upper end is None."""
+
+        def pair(values: tuple[float, float] | None) -> list[float | None] | None:
+            return None if values is None else [values[0], None if math.isinf(values[1]) else values[1]]
+
+        return {
+            "completion": pair(self.completion),
+            "reasoning": pair(self.reasoning),
+            "e2e_ms": pair(self.e2e_ms),
+            "ttft_ms": pair(self.ttft_ms),
+            "reasons": self.reasons,
+            "changes": self.changes,
+            "basis": self.basis,
+            "text": self.describe(),
+        }
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def predict(recorded: LLMCall, new_body: dict[str, Any], fits: dict[str, ModelFit]) -> Prediction | None:
+    """What a request that differs from ``recorded`` only in generation parameters will cost.
+
+    None when the model or the messages differ (that is a different request, not a
+    parameter change) or the recording lacks token counts."""
+    if str(new_body.get("model")) != recorded.model or list(new_body.get("messages") or []) != recorded.messages:
+        return None
+    c, r = recorded.completion_tokens, recorded.reasoning_tokens or 0
+    if c is None:
+        return None
+    old = recorded.params
+    new = {k: v for k, v in new_body.items() if k not in ("model", "messages")}
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    model_fit = fits.get(recorded.model)
+    reasons: list[str] = []
+    content = c - r
+    truncated = recorded.finish_reason == "length"
+    # reasoning tokens under the new effort
+    r_lo = r_hi = float(r)
+    e_old = old.get("reasoning_effort") or default_effort(recorded.model)
+    e_new = new.get("reasoning_effort") or default_effort(recorded.model)
+    if "reasoning_effort" in changed and e_old != e_new:
+        if e_new == "none":
+            r_lo = r_hi = 0.0
+            reasons.append("reasoning_effort none: no reasoning tokens")
+        elif model_fit and e_old in model_fit.reasoning and e_new in model_fit.reasoning and r > 0:
+            ratio = model_fit.reasoning[e_new][0] / max(1.0, model_fit.reasoning[e_old][0])
+            r_lo, r_hi = r * ratio * 0.75, r * ratio * 1.33
+            reasons.append(
+                f"reasoning_effort {e_old} -> {e_new}: reasoning tokens x{ratio:.1f} (fitted medians "
+                f"{model_fit.reasoning[e_old][0]:,.0f} -> {model_fit.reasoning[e_new][0]:,.0f})"
+            )
+        else:
+            steps = _EFFORT_RANK.get(str(e_new), 2) - _EFFORT_RANK.get(str(e_old), 2)
+            base = max(r, 8)
+            lo_f, hi_f = (
+                (PRIOR_STEP[0] ** steps, PRIOR_STEP[1] ** steps)
+                if steps >= 0
+                else (PRIOR_STEP[1] ** steps, PRIOR_STEP[0] ** steps)
+            )
+            r_lo, r_hi = base * lo_f, base * hi_f
+            reasons.append(
+                f"reasoning_effort {e_old} -> {e_new}: reasoning tokens x{lo_f:g}-x{hi_f:g} per the prior "
+                "(no recording of this model at both levels)"
+            )
+    # content tokens: the natural answer, as far as the recording shows it
+    k_lo, k_hi = float(content), float(content)
+    if truncated:
+        k_hi = math.inf
+        reasons.append(
+            f"the recorded answer was cut at max_completion_tokens={_cap(old)} "
+            "(finish_reason=length): its natural length is unknown"
+        )
+    if "stop" in changed:
+        old_stop, new_stop = old.get("stop"), new.get("stop")
+        if not new_stop and old_stop and recorded.finish_reason == "stop":
+            k_hi = math.inf
+            reasons.append("the stop sequence was dropped: the answer may run on")
+        elif new_stop and not old_stop:
+            k_lo = 1.0
+            reasons.append("a stop sequence was added: the answer may end earlier")
+        else:
+            k_lo, k_hi = 1.0, math.inf
+            reasons.append("the stop sequences changed: the answer may end anywhere")
+    unknown = [
+        k
+        for k in changed
+        if k not in NO_EFFECT | {"max_completion_tokens", "max_tokens", "reasoning_effort", "stop", "stream"}
+    ]
+    if unknown:
+        k_lo, k_hi = 1.0, math.inf
+        reasons.append(f"{', '.join(unknown)} changed: no model of its effect, so any length")
+    new_cap = _cap(new)
+    cap = float(new_cap) if new_cap is not None else math.inf
+    lo = min(r_lo + k_lo, cap)
+    hi = min(r_hi + k_hi, cap)
+    if "max_completion_tokens" in changed or "max_tokens" in changed:
+        old_cap = _cap(old)
+        if new_cap is not None and new_cap < c:
+            reasons.append(f"max_completion_tokens {old_cap} -> {new_cap} truncates the recorded {c} tokens")
+        elif truncated:
+            reasons.append(f"max_completion_tokens {old_cap} -> {new_cap}: the answer may now grow up to the cap")
+        else:
+            reasons.append(
+                f"max_completion_tokens {old_cap} -> {new_cap}: above the recorded {c} tokens "
+                f"(finish_reason=stop), so no change"
+            )
+    # time: the recording's own decode speed, spread by the fitted one
+    e2e, ttft = recorded.e2e_ms, recorded.ttft_ms
+    per_token = None
+    if recorded.streamed and recorded.tpot_ms:
+        per_token = recorded.tpot_ms
+    elif model_fit and model_fit.decode_tps:
+        per_token = 1000.0 / model_fit.decode_tps
+    elif recorded.completion_ms and c:
+        per_token = recorded.completion_ms / c
+    if e2e is None or per_token is None:
+        if recorded.server_ms is None or not c:
+            return None
+        e2e = (recorded.queue_ms or 0.0) + recorded.server_ms  # Groq's own timing: no client view recorded
+        per_token = (recorded.completion_ms or recorded.server_ms) / c
+    spread = (1.0, 1.0)
+    if model_fit and model_fit.decode_tps and model_fit.decode_p10 and model_fit.decode_p90:
+        spread = (model_fit.decode_tps / model_fit.decode_p90, model_fit.decode_tps / model_fit.decode_p10)
+    e_lo = e2e + (lo - c) * per_token * (spread[0] if lo >= c else spread[1])
+    e_hi = math.inf if math.isinf(hi) else e2e + (hi - c) * per_token * (spread[1] if hi >= c else spread[0])
+    ttft_range: tuple[float, float] | None = None
+    old_stream, new_stream = bool(old.get("stream")), bool(new.get("stream"))
+    if new_stream and not old_stream:
+        guess = model_fit.ttft(recorded.prompt_tokens) if model_fit else None
+        if guess is not None:
+            ttft_range = (guess, guess)
+            reasons.append(f"stream on: the first token arrives after about {guess:,.0f} ms (fitted)")
+    elif old_stream and not new_stream:
+        ttft_range = (e_lo, e_hi)
+        reasons.append("stream off: the first token comes with the whole answer, TTFT = e2e")
+    elif ttft is not None:
+        ttft_range = (ttft, ttft)
+    if not reasons:
+        reasons.append(f"{', '.join(changed) or 'nothing'} changed: the text may differ, not the length or the speed")
+    basis = f"decode {1000 / per_token:,.0f} tok/s" + (
+        f", fitted from {model_fit.decode_n} call(s)" if model_fit and model_fit.decode_n else " (this recording)"
+    )
+    return Prediction(
+        completion=(lo, hi),
+        reasoning=(min(r_lo, cap), min(r_hi, cap)),
+        e2e_ms=(max(0.0, e_lo), e_hi),
+        ttft_ms=ttft_range,
+        reasons=reasons,
+        changes=changed,
+        basis=basis,
+    )
+
+
+# -- lint -----------------------------------------------------------------------------------------
+
+
+def lint(result: dict[str, Any], fits: dict[str, ModelFit]) -> list[str]:
+    """Advice for one test, each item grounded in measurements and saying which."""
+    calls = [c for c in result.get("calls") or [] if c.get("ok") and not c.get("prediction")]
+    budgets = result.get("budgets") or []
+    latency = [b for b in budgets if b.get("kind") == "latency"]
+    advice: list[str] = []
+    if not calls or not latency:
+        return advice
+    first = calls[0]
+    model = str(first.get("model"))
+    f = fits.get(model)
+    params = first.get("params") or {}
+    e2e_limits = [b["ms"] for b in latency if b.get("metric", "e2e") == "e2e"]
+    ttft_budget = [b for b in latency if b.get("metric") == "ttft"]
+    if ttft_budget and not first.get("streamed"):
+        guess = f.ttft(first.get("prompt_tokens")) if f else None
+        advice.append(
+            f"{ttft_budget[0]['label']} on a call without stream=True: without streaming the first token comes "
+            f"with the whole answer (measured TTFT = e2e = {first.get('e2e_ms') or 0:,.0f} ms)"
+            + (
+                f"; streamed, TTFT would be about {guess:,.0f} ms (fitted from {f.ttft_n} streamed call(s) of {model})"
+                if guess is not None and f
+                else ""
+            )
+        )
+    observed = max(int(c.get("completion_tokens") or 0) for c in calls)
+    cap = _cap(params)
+    if e2e_limits and f and f.decode_tps and observed:
+        budget_ms = min(e2e_limits)
+        ms_per_token = 1000.0 / f.decode_tps
+        if cap is None:
+            advice.append(
+                f"max_completion_tokens is unset on a test with a {budget_ms:g} ms budget: a runaway answer is "
+                f"bounded only by the model's limit; this test used at most {observed:,} tokens, and "
+                f"{budget_ms / ms_per_token:,.0f} tokens fit the budget at {f.decode_tps:,.0f} tok/s (fitted from "
+                f"{f.decode_n} call(s) of {model})"
+            )
+        elif cap > 4 * observed and cap * ms_per_token > budget_ms:
+            advice.append(
+                f"max_completion_tokens={cap} is {cap / observed:.0f}x the {observed:,} tokens this test used, and "
+                f"{cap:,} tokens take about {cap * ms_per_token:,.0f} ms at {f.decode_tps:,.0f} tok/s (fitted from "
+                f"{f.decode_n} calls), beyond the {budget_ms:g} ms budget"
+            )
+    effort = params.get("reasoning_effort") or default_effort(model)
+    if e2e_limits and f and f.decode_tps and effort in f.reasoning:
+        reasoning_ms = f.reasoning[effort][0] * 1000.0 / f.decode_tps
+        budget_ms = min(e2e_limits)
+        if reasoning_ms > 0.8 * budget_ms:
+            cheaper = [
+                e
+                for e, (m, _) in f.reasoning.items()
+                if _EFFORT_RANK.get(e, 9) < _EFFORT_RANK.get(str(effort), 0)
+                and m * 1000 / f.decode_tps < 0.5 * budget_ms
+            ]
+            advice.append(
+                f"reasoning_effort={effort!r} spends about {f.reasoning[effort][0]:,.0f} reasoning tokens "
+                f"({reasoning_ms:,.0f} ms at {f.decode_tps:,.0f} tok/s) of a {budget_ms:g} ms budget (fitted from "
+                f"{f.reasoning[effort][1]} call(s) of {model})"
+                + (f"; {', '.join(cheaper)} would fit" if cheaper else "")
+            )
+    return advice
