@@ -95,6 +95,21 @@ def observations(calls: Iterable[LLMCall | dict[str, Any]]) -> list[Observation]
     return out
 
 
+_SKIP_DIRS = {"node_modules", "site-packages", "__pycache__", "venv", "build", "dist"}
+
+
+def _cassette_files(root: Path) -> list[Path]:
+    """``**/cassettes/**/*.yaml`` without descending into hidden folders, virtualenvs or builds."""
+    import os
+
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+        if "cassettes" in Path(folder).relative_to(root).parts:
+            found += [Path(folder, f) for f in sorted(files) if f.endswith(".yaml")]
+    return found
+
+
 def cassette_observations(root: Path, limit: int = 5000) -> list[Observation]:
     """Observations from every cassette under ``root`` (``**/cassettes/**/*.yaml``)."""
     from vcr.serialize import deserialize
@@ -103,9 +118,7 @@ def cassette_observations(root: Path, limit: int = 5000) -> list[Observation]:
     from .intercept import call_from_recording
 
     out: list[Observation] = []
-    for path in sorted(root.glob("**/cassettes/**/*.yaml")):
-        if any(part.startswith(".") or part in ("site-packages", "node_modules") for part in path.parts):
-            continue
+    for path in _cassette_files(root):
         try:
             requests, responses, *_ = deserialize(path.read_text(encoding="utf-8"), yamlserializer)
         except Exception:  # a broken cassette errors its own test; the advisor just skips it

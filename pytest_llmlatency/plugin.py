@@ -36,8 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for name, description in MARKERS.items():
-        config.addinivalue_line("markers", description.replace(f"{name}(", f"{name}(", 1))
+    for description in MARKERS.values():
+        config.addinivalue_line("markers", description)
     settings = load_settings(config)
     plugin = LLMLatencyPlugin(config, settings)
     config.stash[_plugin_key] = plugin
@@ -297,7 +297,8 @@ class LLMLatencyPlugin:
         calls = sum((r.get("summary") or {}).get("calls", 0) for r in self.results)
         target = "the built-in Groq emulator" if self.settings.base_url == EMULATOR else self.settings.base_url
         tr.write_line(
-            f"{len(self.results)} test(s), {calls} LLM call(s), {failed} over budget; fixtures' target: {target}"
+            f"{len(self.results)} test(s), {calls} LLM call(s), {failed} over budget or regressed; "
+            f"fixtures' target: {target}"
         )
         workers = getattr(config.option, "numprocesses", None)
         if workers and workers != 0 and hasattr(config, "workerinput") is False and _xdist_active(config):
