@@ -22,11 +22,16 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args()
     recorder = Recorder()
-    with GroqEmulator(jitter=0, queue_ms=15) as emu, Interceptor(recorder), \
-            groq.Groq(base_url=emu.base_url, api_key="gsk_bench") as client:
+    with (
+        GroqEmulator(jitter=0, queue_ms=15) as emu,
+        Interceptor(recorder),
+        groq.Groq(base_url=emu.base_url, api_key="gsk_bench") as client,
+    ):
         for i in range(args.calls):
             for _ in client.chat.completions.create(
-                model="openai/gpt-oss-20b", stream=True, reasoning_effort="low",
+                model="openai/gpt-oss-20b",
+                stream=True,
+                reasoning_effort="low",
                 messages=[{"role": "user", "content": f"Question {i}: describe queues in 100 words."}],
             ):
                 pass
