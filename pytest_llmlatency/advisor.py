@@ -7,6 +7,7 @@ model, its assumptions and where it is wrong.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -164,6 +165,8 @@ class ModelFit:
     ttft_fit: tuple[float, float, float] | None = None
     """(intercept ms, ms per prompt token, R^2) of TTFT against prompt tokens."""
     ttft_median: float | None = None
+    ttft_p10: float | None = None
+    ttft_p90: float | None = None
     ttft_n: int = 0
     reasoning: dict[str, tuple[float, int]] = field(default_factory=dict)
     """Median reasoning tokens and the number of calls, per reasoning_effort."""
@@ -233,7 +236,9 @@ def fit_models(obs: Iterable[Observation]) -> dict[str, ModelFit]:
         timed = [o for o in items if o.streamed and o.ttft_ms is not None and o.prompt_tokens is not None]
         if timed:
             f.ttft_n = len(timed)
-            f.ttft_median = percentile([o.ttft_ms or 0.0 for o in timed], 50)
+            ttfts = [o.ttft_ms or 0.0 for o in timed]
+            f.ttft_median = percentile(ttfts, 50)
+            f.ttft_p10, f.ttft_p90 = percentile(ttfts, 10), percentile(ttfts, 90)
             f.ttft_fit = _linear([float(o.prompt_tokens or 0) for o in timed], [o.ttft_ms or 0.0 for o in timed])
         efforts: dict[str, list[float]] = {}
         for o in items:
@@ -421,9 +426,16 @@ def predict(recorded: LLMCall, new_body: dict[str, Any], fits: dict[str, ModelFi
     old_stream, new_stream = bool(old.get("stream")), bool(new.get("stream"))
     if new_stream and not old_stream:
         guess = model_fit.ttft(recorded.prompt_tokens) if model_fit else None
-        if guess is not None:
-            ttft_range = (guess, guess)
-            reasons.append(f"stream on: the first token arrives after about {guess:,.0f} ms (fitted)")
+        if guess is not None and model_fit is not None:
+            lo_t = min(guess, model_fit.ttft_p10 or guess)
+            hi_t = max(guess, model_fit.ttft_p90 or guess)
+            ttft_range = (lo_t, hi_t)
+            reasons.append(
+                f"stream on: the first token arrives after about {guess:,.0f} ms (fitted from "
+                f"{model_fit.ttft_n} streamed call(s), p10-p90 {lo_t:,.0f}-{hi_t:,.0f} ms)"
+            )
+        else:
+            reasons.append("stream on: no streamed recording of this model to predict the TTFT from")
     elif old_stream and not new_stream:
         ttft_range = (e_lo, e_hi)
         reasons.append("stream off: the first token comes with the whole answer, TTFT = e2e")
@@ -448,15 +460,47 @@ def predict(recorded: LLMCall, new_body: dict[str, Any], fits: dict[str, ModelFi
 # -- lint -----------------------------------------------------------------------------------------
 
 
+def _applies(budget: dict[str, Any], index: int, call: dict[str, Any], total: int) -> bool:
+    selector = budget.get("call")
+    if selector is None:
+        return True
+    if isinstance(selector, int):
+        return index == range(total)[selector] if -total <= selector < total else False
+    return bool(call.get("model") == selector)
+
+
 def lint(result: dict[str, Any], fits: dict[str, ModelFit]) -> list[str]:
-    """Advice for one test, each item grounded in measurements and saying which."""
-    calls = [c for c in result.get("calls") or [] if c.get("ok") and not c.get("prediction")]
-    budgets = result.get("budgets") or []
-    latency = [b for b in budgets if b.get("kind") == "latency"]
+    """Advice for one test, each item grounded in measurements and saying which. Each budget
+    is checked against the calls it judges (``call=``), once per distinct request."""
+    all_calls = [c for c in result.get("calls") or [] if not c.get("warmup")]
+    latency = [b for b in result.get("budgets") or [] if b.get("kind") == "latency"]
     advice: list[str] = []
-    if not calls or not latency:
-        return advice
-    first = calls[0]
+    seen: set[str] = set()
+    for index, call in enumerate(all_calls):
+        if not call.get("ok") or call.get("prediction"):
+            continue
+        budgets = [b for b in latency if _applies(b, index, call, len(all_calls))]
+        key = json.dumps(
+            [call.get("model"), call.get("params"), [b.get("label") for b in budgets]], sort_keys=True, default=str
+        )
+        if not budgets or key in seen:
+            continue
+        seen.add(key)
+        same = [
+            c
+            for c in all_calls
+            if c.get("ok") and c.get("model") == call.get("model") and c.get("params") == call.get("params")
+        ]
+        for item in _lint_call(call, same, budgets, fits):
+            if item not in advice:
+                advice.append(item)
+    return advice
+
+
+def _lint_call(
+    first: dict[str, Any], calls: list[dict[str, Any]], latency: list[dict[str, Any]], fits: dict[str, ModelFit]
+) -> list[str]:
+    advice: list[str] = []
     model = str(first.get("model"))
     f = fits.get(model)
     params = first.get("params") or {}

@@ -27,6 +27,7 @@ __all__ = [
     "TOKEN_METRICS",
     "Baseline",
     "BaselineError",
+    "NothingSaved",
     "Comparison",
     "Threshold",
     "build_document",
@@ -43,6 +44,9 @@ TOKEN_METRICS = ("completion_tokens", "prompt_tokens", "reasoning_tokens", "tota
 GATE_METRICS = METRICS + TOKEN_METRICS
 FLOOR_MS = 2.0
 """A time shift smaller than this never counts as a regression or an improvement."""
+EMULATOR_FLOOR_MS = 15.0
+"""The same floor for emulator runs: their schedule is seeded, but a cold connection or a
+loaded CI runner moves a single call by several milliseconds."""
 ALPHA = 0.05
 """Significance level of the live rank test."""
 FORMAT = "pytest-llmlatency/1"
@@ -50,6 +54,10 @@ FORMAT = "pytest-llmlatency/1"
 
 class BaselineError(Exception):
     """A baseline that cannot be used; the message names the file or the option."""
+
+
+class NothingSaved(BaselineError):
+    """``--llm-compare`` (the latest run) with no saved run yet."""
 
 
 # -- thresholds ----------------------------------------------------------------------------------
@@ -68,14 +76,14 @@ class Threshold:
         unit = "ms" if self.metric in METRICS else ""
         return f"{self.metric}:{self.absolute:g}{unit}"
 
-    def exceeded(self, old: float, new: float) -> bool:
-        return self._beyond(new - old, old)
+    def exceeded(self, old: float, new: float, floor: float = FLOOR_MS) -> bool:
+        return self._beyond(new - old, old, floor)
 
-    def improved(self, old: float, new: float) -> bool:
-        return self._beyond(old - new, old)
+    def improved(self, old: float, new: float, floor: float = FLOOR_MS) -> bool:
+        return self._beyond(old - new, old, floor)
 
-    def _beyond(self, delta: float, old: float) -> bool:
-        if self.metric in METRICS and delta < FLOOR_MS:
+    def _beyond(self, delta: float, old: float, floor: float = FLOOR_MS) -> bool:
+        if self.metric in METRICS and delta < floor:
             return False
         if self.percent is not None:
             if old <= 0:
@@ -139,14 +147,21 @@ def _numbered(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9][0-9][0-9]_*.json") if p.is_file())
 
 
+def check_save_name(name: str) -> None:
+    """A name (not a path) must make a file name, as pytest-benchmark's --benchmark-save."""
+    if _is_path(name):
+        return
+    illegal = "".join(c for c in r":*?<>|" if c in name)
+    if illegal:
+        raise BaselineError(f"--llm-save: {name!r} must not contain any of {illegal!r}")
+
+
 def resolve_save(storage: Path, name: str) -> Path:
     """``NAME`` -> ``<storage>/<machine id>/NNNN_NAME.json`` (pytest-benchmark's numbering);
     a value that is a path (contains a separator or ends in .json) is used as it is."""
+    check_save_name(name)
     if _is_path(name):
         return Path(name)
-    illegal = "".join(c for c in r"\/:*?<>|" if c in name)
-    if illegal:
-        raise BaselineError(f"--llm-save: {name!r} must not contain any of {illegal!r}")
     folder = storage / machine_id()
     files = _numbered(folder)
     number = int(files[-1].name[:4]) + 1 if files else 1
@@ -166,7 +181,7 @@ def resolve_compare(storage: Path, value: str | None) -> Path:
         files = [f for f in files if f.name.startswith(value)]
     if not files:
         what = f"matching {value!r} " if value else ""
-        raise BaselineError(
+        raise (BaselineError if value else NothingSaved)(
             f"--llm-compare: no saved run {what}in {folder} (save one with --llm-save=NAME or --llm-autosave)"
         )
     return files[-1]
@@ -263,7 +278,8 @@ def build_document(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
     benchmarks = []
     for result in results:
-        calls = [c for c in result.get("calls") or [] if not c.get("warmup")]
+        # warm-up runs and calls answered with a predicted cost were not measured: never saved
+        calls = [c for c in result.get("calls") or [] if not c.get("warmup") and not c.get("prediction")]
         ok = [c for c in calls if c.get("ok")]
         if not ok:
             continue
@@ -369,8 +385,8 @@ def load_baseline(path: Path) -> Baseline:
             f"baseline {path} holds no pytest-llmlatency entries (a pytest-benchmark file from another "
             "tool?); save one with --llm-save"
         )
-    commit = doc.get("commit_info") or {}
-    commit_id = str(commit.get("id") or "")
+    commit = doc.get("commit_info")
+    commit_id = str(commit.get("id") or "") if isinstance(commit, dict) else ""
     label = path.name + (f" (commit {commit_id[:10]})" if commit_id and commit_id != "unversioned" else "")
     return Baseline(path=path, tests=tests, label=label)
 
@@ -395,7 +411,7 @@ class Shift:
     def describe(self) -> str:
         unit = " ms" if self.metric in METRICS else ""
         pct = self.percent
-        change = f" ({pct:+.0f}%" if pct is not None else " ("
+        change = f" ({pct:+.0f}%" if pct is not None else f" ({self.new - self.old:+,.0f}{unit.strip() and ' ms'}"
         change += f", limit {_limit(self.threshold)}" if self.threshold else ""
         if self.p is not None:
             change += f", p={self.p:.3f}"
@@ -487,47 +503,68 @@ def _current_samples(calls: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
     return out
 
 
+def _call_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    changes = []
+    if old.get("model") != new.get("model"):
+        changes.append(f"model {old.get('model')!r} -> {new.get('model')!r}")
+    changes += request_diff(old.get("params") or {}, new.get("params") or {})
+    if old.get("prompt_chars") != new.get("prompt_chars"):
+        changes.append(f"prompt length {old.get('prompt_chars')} -> {new.get('prompt_chars')} chars")
+    return changes
+
+
+def _finish_change(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    finish_old, finish_new = old.get("finish_reason"), new.get("finish_reason")
+    if finish_old == finish_new or not finish_old or not finish_new:
+        return None
+    why = {
+        ("length", "stop"): ": the old cap truncated the answer",
+        ("stop", "length"): ": the new cap truncates the answer",
+    }.get((finish_old, finish_new), "")
+    return f"finish_reason {finish_old} -> {finish_new}{why}"
+
+
 def _attribution(base: TestBaseline, calls: Sequence[dict[str, Any]], shown: set[str]) -> list[str]:
-    """What changed in the request since the baseline, and what that did to tokens
-    (token metrics already reported as shifts are not repeated)."""
+    """What changed in the requests since the baseline (call by call, in order), and what that
+    did to tokens (token metrics already reported as shifts are not repeated)."""
     notes = []
-    old_calls, new_calls = base.calls, [c for c in calls if not c.get("warmup")]
+    old_calls, new_calls = base.calls, [c for c in calls if not c.get("warmup") and not c.get("prediction")]
     if len(old_calls) != len(new_calls):
         notes.append(f"Calls per run {len(old_calls)} -> {len(new_calls)}.")
-    if old_calls and new_calls:
-        old, new = old_calls[0], new_calls[0]
-        changes = []
-        if old.get("model") != new.get("model"):
-            changes.append(f"model {old.get('model')!r} -> {new.get('model')!r}")
-        changes += request_diff(old.get("params") or {}, new.get("params") or {})
-        if old.get("prompt_chars") != new.get("prompt_chars"):
-            changes.append(f"prompt length {old.get('prompt_chars')} -> {new.get('prompt_chars')} chars")
-        notes.append("Request changed: " + "; ".join(changes) + "." if changes else "The request is unchanged.")
-        tokens = []
-        for key in ("completion_tokens", "reasoning_tokens", "prompt_tokens"):
-            if key in shown:
-                continue
+    pairs = list(zip(old_calls, new_calls, strict=False))
+    if not pairs:
+        return notes
+    per_call = [_call_changes(old, new) for old, new in pairs]
+    distinct = list(dict.fromkeys(tuple(c) for c in per_call if c))
+    if not distinct:
+        notes.append("The request is unchanged.")
+    elif len(distinct) == 1 and all(per_call):
+        notes.append("Request changed: " + "; ".join(distinct[0]) + ".")
+    else:
+        notes.append(
+            "Requests changed: "
+            + "; ".join(f"call {i + 1}: " + ", ".join(c) for i, c in enumerate(per_call) if c)
+            + "."
+        )
+    tokens = []
+    for key in ("completion_tokens", "reasoning_tokens", "prompt_tokens"):
+        if key in shown:
+            continue
+        a, b = _samples(old_calls, key), _samples(new_calls, key)
+        if a and b and median(a) != median(b):
+            tokens.append(f"{key} {_num(median(a))} -> {_num(median(b))}")
+    finishes = list(dict.fromkeys(f for f in (_finish_change(o, n) for o, n in pairs) if f))
+    tokens += finishes
+    if tokens:
+        notes.append("; ".join(tokens) + ".")
+    elif not distinct and not (shown & set(TOKEN_METRICS)):
+        server = []
+        for key, label in (("queue_ms", "queue"), ("completion_ms", "completion")):
             a, b = _samples(old_calls, key), _samples(new_calls, key)
-            if a and b and median(a) != median(b):
-                tokens.append(f"{key} {_num(median(a))} -> {_num(median(b))}")
-        finish_old, finish_new = old.get("finish_reason"), new.get("finish_reason")
-        if finish_old != finish_new and finish_old and finish_new:
-            why = ""
-            if (finish_old, finish_new) == ("length", "stop"):
-                why = ": the old cap truncated the answer"
-            elif (finish_old, finish_new) == ("stop", "length"):
-                why = ": the new cap truncates the answer"
-            tokens.append(f"finish_reason {finish_old} -> {finish_new}{why}")
-        if tokens:
-            notes.append("; ".join(tokens) + ".")
-        elif not changes:
-            server = []
-            for key, label in (("queue_ms", "queue"), ("completion_ms", "completion")):
-                a, b = _samples(old_calls, key), _samples(new_calls, key)
-                if a and b:
-                    server.append(f"Groq {label} {_num(median(a))} -> {_num(median(b))} ms")
-            if server:
-                notes.append("Same tokens: the server or the network got slower or faster (" + ", ".join(server) + ").")
+            if a and b:
+                server.append(f"Groq {label} {_num(median(a))} -> {_num(median(b))} ms")
+        if server:
+            notes.append("Same tokens: the server or the network got slower or faster (" + ", ".join(server) + ").")
     return notes
 
 
@@ -563,7 +600,10 @@ def compare_test(
         old, new = base.samples.get(threshold.metric) or [], current.get(threshold.metric) or []
         if not old or not new:
             continue
-        shifts.append(_judge_shift(threshold.metric, old, new, threshold, chosen))
+        floor = EMULATOR_FLOOR_MS if "emulator" in (base.source, source) and chosen == "deterministic" else FLOOR_MS
+        if base.source == source == "replay":
+            floor = 0.0  # replays carry the recorded timings exactly
+        shifts.append(_judge_shift(threshold.metric, old, new, threshold, chosen, floor))
     # the headline metrics are always shown, judged or not
     for metric in ("e2e", "completion_tokens"):
         if metric in checked:
@@ -576,10 +616,18 @@ def compare_test(
     return Comparison(nodeid=nodeid, method=chosen, shifts=shifts, notes=notes, baseline=baseline_label)
 
 
-def _judge_shift(metric: str, old: list[float], new: list[float], threshold: Threshold, method: str) -> Shift:
+def _judge_shift(
+    metric: str, old: list[float], new: list[float], threshold: Threshold, method: str, floor: float = FLOOR_MS
+) -> Shift:
     a, b = median(old), median(new)
     if method == "deterministic" or metric in TOKEN_METRICS:
-        verdict = "regressed" if threshold.exceeded(a, b) else "improved" if threshold.improved(a, b) else "unchanged"
+        verdict = (
+            "regressed"
+            if threshold.exceeded(a, b, floor)
+            else "improved"
+            if threshold.improved(a, b, floor)
+            else "unchanged"
+        )
         return Shift(metric, a, b, threshold, verdict)
     if not (threshold.exceeded(a, b) or threshold.improved(a, b)):
         return Shift(metric, a, b, threshold, "unchanged")

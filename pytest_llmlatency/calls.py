@@ -285,6 +285,7 @@ class LLMCall:
         neither headers nor the API key are part of an ``LLMCall``."""
         return {
             "model": self.model,
+            "url": self.url,
             "params": self.params,
             "streamed": self.streamed,
             "replayed": self.replayed,

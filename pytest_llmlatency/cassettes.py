@@ -342,7 +342,7 @@ class Tape:
         from .advisor import predict
         from .intercept import call_from_recording
 
-        best: tuple[int, Any, dict[str, Any]] | None = None
+        candidates: list[tuple[int, Any, dict[str, Any]]] = []
         for stored, response in self.cassette.data[: self.loaded]:
             old = normalized_body(stored.body)
             if not _is_chat(stored.uri) or old is None:
@@ -350,14 +350,24 @@ class Tape:
             if old.get("model") != wanted.get("model") or old.get("messages") != wanted.get("messages"):
                 continue
             distance = len(request_diff(old, wanted))
-            if distance and (best is None or distance < best[0]):  # identical: more calls than recorded
-                best = (distance, stored, response)
-        if best is None:
+            if distance == 0:
+                return None  # recorded, only already played: "more identical calls than recorded"
+            candidates.append((distance, stored, response))
+        if not candidates:
             return None
-        _, stored, response = best
-        recorded = call_from_recording(stored, response)
+        nearest = min(d for d, _, _ in candidates)
+        # among the nearest, an answer that ended by itself says more than one cut at a cap
+        recordings = [
+            (stored, response, call_from_recording(stored, response))
+            for d, stored, response in candidates
+            if d == nearest
+        ]
+        stored, response, recorded = min(recordings, key=lambda r: r[2].finish_reason == "length")
         prediction = predict(recorded, wanted, self._fits() if self._fits else {})
         if prediction is None:
+            return None
+        response = convert_stream(response, bool(wanted.get("stream")))
+        if response is None:
             return None
         self.predicted += 1
         data = prediction.to_dict()
@@ -466,6 +476,102 @@ class Tape:
             f"{where}; request changed since recording: {'; '.join(diff)} "
             f"(closest: interaction {index + 1} of {total}). {self.rerecord_hint()}"
         )
+
+
+def convert_stream(response: dict[str, Any], stream: bool) -> dict[str, Any] | None:
+    """The recorded response in the shape the new request expects: an SSE stream turned into
+    one chat.completion body, or a body into a stream (role chunk, the whole text in one chunk,
+    the final chunk with usage, ``[DONE]``). No timing: the call's cost is predicted.
+    None when the recording cannot be read."""
+    import json as _json
+
+    from .sse import SSEParser, encode_event
+
+    body = response.get("body", {}).get("string", b"")
+    raw = body.encode() if isinstance(body, str) else bytes(body or b"")
+    headers = {
+        k: v
+        for k, v in (response.get("headers") or {}).items()
+        if k.lower() not in ("content-type", "content-encoding", "content-length", "transfer-encoding")
+    }
+    is_stream = any(
+        "event-stream" in str(v)
+        for k, vs in (response.get("headers") or {}).items()
+        if k.lower() == "content-type"
+        for v in vs
+    )
+    if is_stream == stream:
+        return response
+    if any(k.lower() == "content-encoding" for k in response.get("headers") or {}):
+        import gzip
+
+        try:
+            raw = gzip.decompress(raw)
+        except OSError:
+            return None
+    if is_stream:
+        parser = SSEParser()
+        chunks = [e.json() for e in parser.feed(raw) + parser.close() if not e.is_done]
+        content, reasoning, finish, usage, first = "", "", None, None, (chunks[0] if chunks else {})
+        for chunk in chunks:
+            for choice in chunk.get("choices") or []:
+                delta = choice.get("delta") or {}
+                content += delta.get("content") or ""
+                reasoning += delta.get("reasoning") or ""
+                finish = choice.get("finish_reason") or finish
+            usage = (chunk.get("x_groq") or {}).get("usage") or chunk.get("usage") or usage
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if reasoning:
+            message["reasoning"] = reasoning
+        new_body = {
+            "id": first.get("id"),
+            "object": "chat.completion",
+            "created": first.get("created"),
+            "model": first.get("model"),
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "usage": usage,
+            "system_fingerprint": first.get("system_fingerprint"),
+            "x_groq": {"id": (first.get("x_groq") or {}).get("id")},
+        }
+        text, content_type = _json.dumps(new_body).encode(), "application/json"
+    else:
+        try:
+            doc = _json.loads(raw)
+            choice = doc["choices"][0]
+        except (ValueError, KeyError, IndexError, TypeError):
+            return None
+        base = {
+            "id": doc.get("id"),
+            "object": "chat.completion.chunk",
+            "created": doc.get("created"),
+            "model": doc.get("model"),
+            "system_fingerprint": doc.get("system_fingerprint"),
+        }
+        message = choice.get("message") or {}
+        delta = {k: message[k] for k in ("content", "reasoning") if message.get(k)}
+        events = [
+            {
+                **base,
+                "choices": [
+                    {"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}
+                ],
+                "x_groq": doc.get("x_groq") or {},
+            },
+            {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}]},
+            {
+                **base,
+                "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": choice.get("finish_reason")}],
+                "x_groq": {**(doc.get("x_groq") or {}), "usage": doc.get("usage")},
+                "usage": doc.get("usage"),
+            },
+        ]
+        text = b"".join(encode_event(e) for e in events) + encode_event("[DONE]")
+        content_type = "text/event-stream"
+    return {
+        "status": response.get("status", {"code": 200, "message": "OK"}),
+        "headers": {**headers, "content-type": [content_type]},
+        "body": {"string": text},
+    }
 
 
 def timing_meta(ttfb_ns: int | None, end_ns: int | None, chunks: list[tuple[int, int]]) -> dict[str, Any]:

@@ -589,6 +589,18 @@ def judge_predicted(budget: Budget, calls: Sequence[LLMCall], nodeid: str) -> li
             key = {"e2e": "e2e_ms", "ttft": "ttft_ms"}.get(kind, kind)
             pair = p.get(key)
             if not pair:
+                verdicts.append(
+                    Verdict(
+                        budget.label(),
+                        True,
+                        (
+                            f"{budget.label()} cannot be judged for {_who(i, len(calls), c)}: the change "
+                            f"({p.get('diff')}) leaves its {kind} unpredicted ({p.get('text')}). "
+                            f"Re-record to measure it: pytest --llm-record-mode=rewrite {nodeid}"
+                        ),
+                        risk=True,
+                    )
+                )
                 continue
             lo, hi = pair[0], float("inf") if pair[1] is None else pair[1]
             verdict = "breaks" if lo > limit else "risks" if hi > limit else "holds"

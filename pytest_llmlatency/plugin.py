@@ -69,12 +69,25 @@ class LLMLatencyPlugin:
         self.thresholds: list[Any] = []
         self._fits: dict[str, Any] | None = None
         self.written: list[str] = []
-        if settings.compare is not None:
-            from .baseline import BaselineError, load_baseline, parse_thresholds, resolve_compare
+        self.emulator_urls: set[str] = set()
+        """Base URLs of the emulators this process started (a call there is an emulator call)."""
+        self.baseline_note: str | None = None
+        if settings.save is not None:
+            from .baseline import BaselineError, check_save_name
 
             try:
-                self.baseline = load_baseline(resolve_compare(settings.storage, settings.compare or None))
+                check_save_name(settings.save)  # before the run, not after it
+            except BaselineError as err:
+                raise pytest.UsageError(str(err)) from None
+        if settings.compare is not None:
+            from .baseline import BaselineError, NothingSaved, load_baseline, parse_thresholds, resolve_compare
+
+            try:
                 self.thresholds = parse_thresholds(settings.compare_fail)
+                self.baseline = load_baseline(resolve_compare(settings.storage, settings.compare or None))
+            except NothingSaved as err:
+                # the first run of a new setup: nothing to compare with yet (as pytest-benchmark does)
+                self.baseline_note = str(err)
             except BaselineError as err:
                 raise pytest.UsageError(str(err)) from None
 
@@ -160,10 +173,17 @@ class LLMLatencyPlugin:
                 "notes": notes,
             }
         calls = result["calls"]
-        if calls and all(c["replayed"] for c in calls):
+        live = [c for c in calls if not c["replayed"]]
+        if calls and not live:
             result["source"] = "replay"
+        elif (
+            live
+            and self.emulator_urls
+            and all(any(str(c.get("url", "")).startswith(url) for url in self.emulator_urls) for c in live)
+        ):
+            result["source"] = "emulator"
         else:
-            result["source"] = "emulator" if self.settings.base_url == EMULATOR else "live"
+            result["source"] = "live"
         regression = self._compare(item, recorder, result)
         if regression:
             failures = [*failures, regression]
@@ -306,6 +326,8 @@ class LLMLatencyPlugin:
                 "note: tests ran in parallel (pytest-xdist); concurrent calls contend for the LLM server, "
                 "so latencies may be higher than in a serial run"
             )
+        if self.baseline_note:
+            tr.write_line(f"not compared: {self.baseline_note}", yellow=True)
         if self.baseline is not None:
             gate = ", ".join(str(t) for t in self.thresholds) or "report only (no --llm-compare-fail)"
             tr.write_line(f"compared with baseline {self.baseline.label}: {gate}")
@@ -343,7 +365,7 @@ class LLMLatencyPlugin:
                     baseline=None if self.baseline is None else self.baseline.label,
                 ),
             )
-        if settings.report_md is not None or os.environ.get("GITHUB_STEP_SUMMARY"):
+        if settings.report_md is not None or (os.environ.get("GITHUB_STEP_SUMMARY") and self.results):
             from .report.markdown import render_markdown
 
             markdown = render_markdown(self.results, baseline=None if self.baseline is None else self.baseline.label)
@@ -381,7 +403,8 @@ class LLMLatencyPlugin:
             return {}
         from .advisor import cassette_observations, fit_models, lint, observations
 
-        obs = observations(c for r in self.results for c in r.get("calls") or [] if not c.get("prediction"))
+        # replayed calls are read from their cassettes below: counting them here would count them twice
+        obs = observations(c for r in self.results for c in r.get("calls") or [] if not c.get("replayed"))
         fits = fit_models(obs + cassette_observations(self.config.rootpath))
         for result in self.results:
             result["advice"] = lint(result, fits)
@@ -495,7 +518,7 @@ def _plugin(config: pytest.Config) -> LLMLatencyPlugin:
 
 
 @pytest.fixture(scope="session")
-def groq_emulator() -> Iterator[GroqEmulator]:
+def groq_emulator(request: pytest.FixtureRequest) -> Iterator[GroqEmulator]:
     """A Groq emulator on a free loopback port for the whole session.
 
     ``groq_emulator.base_url`` goes to ``groq.Groq(base_url=...)``; it needs no
@@ -505,6 +528,9 @@ def groq_emulator() -> Iterator[GroqEmulator]:
 
     emulator = GroqEmulator()
     emulator.start()
+    plugin = request.config.stash.get(_plugin_key, None)
+    if plugin is not None:
+        plugin.emulator_urls.add(emulator.base_url)
     try:
         yield emulator
     finally:

@@ -179,6 +179,16 @@ def _path(config: pytest.Config, ini: str) -> Path | None:
     return path if path.is_absolute() else Path(config.invocation_params.dir, path)
 
 
+def _anchor(config: pytest.Config, value: str, *, from_ini: bool) -> str:
+    """A baseline path as an absolute path: relative to the ini file's folder when it came
+    from the ini file, to the directory pytest was started in when it came from the command
+    line. Names (``0001``, ``main``) stay as they are."""
+    if not (value.endswith(".json") or "/" in value or "\\" in value) or Path(value).is_absolute():
+        return value
+    base = (config.inipath.parent if config.inipath else config.rootpath) if from_ini else config.invocation_params.dir
+    return str(Path(base, value))
+
+
 def load_settings(config: pytest.Config) -> Settings:
     base, source = _value(config, "llm_base_url")
     if base is None:
@@ -216,9 +226,12 @@ def load_settings(config: pytest.Config) -> Settings:
         save = str(save).strip()
         if not save:
             raise pytest.UsageError(f"{source}: give a name or a file path")
+        save = _anchor(config, save, from_ini=source.startswith("ini"))
     compare = config.getoption("llm_compare")
-    if compare is None:
-        compare = config.getini("llm_compare") or None
+    if compare is None and config.getini("llm_compare"):
+        compare = _anchor(config, str(config.getini("llm_compare")).strip(), from_ini=True)
+    elif compare:
+        compare = _anchor(config, str(compare).strip(), from_ini=False)
     fail_cli = config.getoption("llm_compare_fail")
     fail_raw = (
         tuple(fail_cli)

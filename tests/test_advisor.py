@@ -278,3 +278,96 @@ def test_it(groq_client):
     assert "test_r.py::test_it" in (pytester.path / "again.html").read_text()
     (pytester.path / "bad.json").write_text("{}")
     assert main(["report", str(pytester.path / "bad.json")]) == 1
+
+
+def test_stream_switch_on_replay_gets_the_right_shape(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A predicted call is answered in the shape the new request expects, and the body goes on."""
+    pytester.makepyfile(
+        test_shape="""
+import os, pytest
+
+@pytest.mark.max_tokens(completion=2000)
+def test_it(groq_client):
+    stream = os.environ.get("STREAM", "1") == "1"
+    out = groq_client.chat.completions.create(
+        model="llama-3.1-8b-instant", stream=stream, max_completion_tokens=int(os.environ.get("CAP", "1024")),
+        messages=[{"role": "user", "content": "Describe Groq in about 60 words."}])
+    text = "".join(c.choices[0].delta.content or "" for c in out if c.choices) if stream else \\
+        out.choices[0].message.content
+    assert len(text) > 100
+"""
+    )
+    monkeypatch.setenv("GROQ_API_KEY", "gsk_x")
+    for record_stream in ("1", "0"):
+        monkeypatch.setenv("STREAM", record_stream)
+        monkeypatch.setenv("CAP", "1024")
+        pytester.runpytest(
+            "-p", "no:cacheprovider", "--llm-base-url=emulator", "--llm-record-mode=rewrite"
+        ).assert_outcomes(passed=1)
+        monkeypatch.setenv("STREAM", "0" if record_stream == "1" else "1")
+        monkeypatch.setenv("CAP", "2000")
+        result = pytester.runpytest("-p", "no:cacheprovider", "--llm-base-url=http://127.0.0.1:9")
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["*answered from the closest recording with a predicted cost*"])
+
+
+def test_predicted_calls_never_reach_a_baseline_and_extra_identical_calls_are_a_mismatch(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(
+        test_two="""
+import os, pytest
+
+@pytest.mark.max_tokens(completion=5000)
+def test_two(groq_client):
+    for cap in os.environ["CAPS"].split(","):
+        groq_client.chat.completions.create(model="llama-3.1-8b-instant", max_completion_tokens=int(cap),
+            messages=[{"role": "user", "content": "Describe Groq in about 300 words."}])
+"""
+    )
+    monkeypatch.setenv("CAPS", "50,1000")
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record-mode=once").assert_outcomes(passed=1)
+    monkeypatch.setenv("GROQ_API_KEY", "gsk_x")
+    dead = "--llm-base-url=http://127.0.0.1:9"
+    monkeypatch.setenv("CAPS", "1000,2000")  # the second is predicted from the recording that ended by itself
+    pytester.runpytest("-p", "no:cacheprovider", dead, "--llm-save=with-prediction").assert_outcomes(passed=1)
+    (saved,) = (pytester.path / ".benchmarks" / "llmlatency").glob("*/*.json")
+    records = json.loads(saved.read_text())["benchmarks"][0]["extra_info"]["calls"]
+    assert [c["params"]["max_completion_tokens"] for c in records] == [1000], "the predicted call is not saved"
+    monkeypatch.setenv("CAPS", "1000,1000")  # recorded once, asked twice: not a parameter change
+    result = pytester.runpytest("-p", "no:cacheprovider", dead)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the test made more identical calls than when it was recorded*"])
+
+
+def test_lint_follows_the_call_a_budget_selects(fits: dict[str, ModelFit]) -> None:
+    calls = [
+        {
+            "ok": True,
+            "model": "openai/gpt-oss-20b",
+            "streamed": False,
+            "completion_tokens": 40,
+            "e2e_ms": 90.0,
+            "params": {"max_completion_tokens": 4096, "reasoning_effort": "low"},
+        },
+        {
+            "ok": True,
+            "model": "openai/gpt-oss-20b",
+            "streamed": True,
+            "completion_tokens": 8,
+            "e2e_ms": 40.0,
+            "ttft_ms": 20.0,
+            "params": {"max_completion_tokens": 8, "reasoning_effort": "low", "stream": True},
+        },
+    ]
+    budgets = [
+        {"kind": "latency", "metric": "ttft", "ms": 60, "label": "max_ttft(ms=60, call=1)", "call": 1},
+        {"kind": "latency", "metric": "e2e", "ms": 150, "label": "max_latency(ms=150, call=1)", "call": 1},
+    ]
+    assert lint({"nodeid": "t", "calls": calls, "budgets": budgets}, fits) == []
+    budgets[0]["call"] = 0
+    budgets[0]["label"] = "max_ttft(ms=60, call=0)"
+    (item,) = lint({"nodeid": "t", "calls": calls, "budgets": budgets}, fits)
+    assert item.startswith("max_ttft(ms=60, call=0) on a call without stream=True")

@@ -201,7 +201,7 @@ def test_bad_baseline_files_are_clear_errors_and_untouched(suite: pytest.Pyteste
     path.write_text(content)
     result = _run(suite, "--llm-compare=baseline.json", "--llm-compare-fail=e2e:10%", "--llm-save=baseline.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*baseline baseline.json*{message}*"])
+    result.stderr.fnmatch_lines([f"*baseline */baseline.json*{message}*"])
     assert path.read_text() == content
 
 
@@ -210,9 +210,9 @@ def test_bad_baseline_files_are_clear_errors_and_untouched(suite: pytest.Pyteste
     [
         (["--llm-compare-fail=e2e:10%"], "*--llm-compare-fail needs a baseline*"),
         (["--llm-compare", "--llm-compare-fail=p99:5%"], "*unknown metric 'p99'*"),
-        (["--llm-compare"], "*--llm-compare: no saved run in *"),
         (["--llm-compare=0042"], "*no saved run matching '0042'*"),
-        (["--llm-compare=missing/base.json"], "*baseline file missing/base.json does not exist*"),
+        (["--llm-compare=missing/base.json"], "*baseline file */missing/base.json does not exist*"),
+        (["--llm-save=nightly:main"], "*--llm-save: 'nightly:main' must not contain any of ':'*"),
         (["--llm-compare-method=magic"], "*expected one of auto, deterministic, rank*"),
     ],
 )
@@ -220,6 +220,22 @@ def test_bad_options(suite: pytest.Pytester, args: list[str], message: str) -> N
     result = _run(suite, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+def test_first_compare_with_nothing_saved_runs_and_says_so(suite: pytest.Pytester) -> None:
+    result = _run(suite, "--llm-compare", "--llm-compare-fail=e2e:10%", "--llm-autosave")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["not compared: --llm-compare: no saved run in *"])
+    assert len(_saved(suite)) == 1
+
+
+def test_ini_baseline_paths_are_relative_to_the_ini_file(suite: pytest.Pytester) -> None:
+    suite.makeini("[pytest]\nllm_save = perf/base.json\n")
+    (suite.path / "sub").mkdir()
+    suite.makepyfile(**{"sub/test_sub": SUITE})
+    result = suite.runpytest("-p", "no:cacheprovider", "sub", "--rootdir", str(suite.path))
+    result.assert_outcomes(passed=2)
+    assert (suite.path / "perf" / "base.json").is_file()
 
 
 def test_marker_tolerance_and_opt_out(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -318,3 +334,54 @@ def test_unwritable_storage_is_a_clear_error(suite: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
     assert result.ret == pytest.ExitCode.INTERNAL_ERROR
     result.stdout.fnmatch_lines(["*pytest-llmlatency: cannot write --llm-save *base.json*"])
+
+
+def test_source_comes_from_where_the_calls_went(suite: pytest.Pytester) -> None:
+    """A test whose own client calls another server is live, even with the emulator as target."""
+    from pytest_llmlatency.emulator import GroqEmulator
+
+    with GroqEmulator(time_scale=10) as other:
+        suite.makepyfile(
+            test_other=f"""
+import groq, pytest
+
+@pytest.mark.max_latency(ms=10000)
+def test_elsewhere(groq_client):
+    groq_client.chat.completions.create(model="llama-3.1-8b-instant",
+                                        messages=[{{"role": "user", "content": "in one word: hi"}}])
+    with groq.Groq(base_url="{other.base_url}", api_key="gsk_x") as client:
+        client.chat.completions.create(model="llama-3.1-8b-instant",
+                                       messages=[{{"role": "user", "content": "in one word: hi"}}])
+"""
+        )
+        _run(suite, "--llm-report-json=r.json").assert_outcomes(passed=3)
+    sources = {
+        t["nodeid"].rsplit("::", 1)[-1]: t["source"] for t in json.loads((suite.path / "r.json").read_text())["tests"]
+    }
+    assert sources == {"test_intent": "emulator", "test_steady": "emulator", "test_elsewhere": "live"}
+
+
+def test_odd_baselines_and_shifts_from_zero(suite: pytest.Pytester) -> None:
+    path = suite.path / "odd.json"
+    path.write_text(
+        json.dumps(
+            {
+                "commit_info": "not a dict",
+                "benchmarks": [
+                    {
+                        "fullname": "x",
+                        "stats": {"data": [0.1]},
+                        "extra_info": {
+                            "llmlatency": "pytest-llmlatency/1",
+                            "nodeid": "test_suite.py::test_intent",
+                            "metric": "e2e",
+                            "calls": [{"ok": True, "reasoning_tokens": 0, "completion_tokens": 10}],
+                        },
+                    }
+                ],
+            }
+        )
+    )
+    result = _run(suite, "--llm-compare=odd.json", "--llm-compare-fail=completion_tokens:0")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_intent regressed against odd.json: completion_tokens 10 -> 50 (+400%*"])

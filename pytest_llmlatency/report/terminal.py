@@ -76,9 +76,11 @@ def baseline_cell(result: dict[str, Any]) -> str:
     shifts = {s["metric"]: s for s in comparison.get("shifts", [])}
     worst = next((s for s in comparison.get("shifts", []) if s["verdict"] == "regressed"), None)
     shown = worst or shifts.get("e2e") or next(iter(shifts.values()), None)
-    if shown is None or shown.get("percent") is None:
+    if shown is None:
         return "-"
     mark = {"regressed": " !", "improved": " +", "inconclusive": " ?"}.get(shown["verdict"], "")
+    if shown.get("percent") is None:
+        return f"{shown['metric']} {shown['new'] - shown['old']:+,.0f}{mark}"
     return f"{shown['metric']} {shown['percent']:+.0f}%{mark}"
 
 
