@@ -137,8 +137,16 @@ class LLMLatencyPlugin:
         if self._fits is None:
             from .advisor import cassette_observations, fit_models
 
-            self._fits = fit_models(cassette_observations(self.config.rootpath))
+            self._fits = fit_models(cassette_observations(self.config.rootpath) + self._baseline_observations())
         return self._fits
+
+    def _baseline_observations(self) -> list[Any]:
+        """The calls recorded in the baseline being compared with, for the advisor's model."""
+        if self.baseline is None:
+            return []
+        from .advisor import observations
+
+        return observations(c for test in self.baseline.tests.values() for c in test.calls)
 
     def _judge(self, item: pytest.Item, recorder: Recorder, *, passed: bool) -> None:
         from .fixtures import judge
@@ -405,7 +413,7 @@ class LLMLatencyPlugin:
 
         # replayed calls are read from their cassettes below: counting them here would count them twice
         obs = observations(c for r in self.results for c in r.get("calls") or [] if not c.get("replayed"))
-        fits = fit_models(obs + cassette_observations(self.config.rootpath))
+        fits = fit_models(obs + cassette_observations(self.config.rootpath) + self._baseline_observations())
         for result in self.results:
             result["advice"] = lint(result, fits)
         return {model: fit.to_dict() for model, fit in fits.items()}

@@ -371,3 +371,16 @@ def test_lint_follows_the_call_a_budget_selects(fits: dict[str, ModelFit]) -> No
     budgets[0]["label"] = "max_ttft(ms=60, call=0)"
     (item,) = lint({"nodeid": "t", "calls": calls, "budgets": budgets}, fits)
     assert item.startswith("max_ttft(ms=60, call=0) on a call without stream=True")
+
+
+def test_the_model_also_fits_from_a_saved_baseline(recorded: list[LLMCall], tmp_path: Any) -> None:
+    from pytest_llmlatency.baseline import build_document, load_baseline
+
+    result = {"nodeid": "t.py::test_a", "source": "emulator", "calls": [c.to_dict() for c in recorded]}
+    path = tmp_path / "base.json"
+    path.write_text(json.dumps(build_document([result])))
+    baseline = load_baseline(path)
+    fits = fit_models(observations(c for test in baseline.tests.values() for c in test.calls))
+    assert fits["llama-3.1-8b-instant"].decode_tps == pytest.approx(
+        PROFILES["llama-3.1-8b-instant"].decode_tps, rel=0.1
+    )

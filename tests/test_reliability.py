@@ -246,12 +246,14 @@ def test_explicit(groq_base_url):
         "--llm-save=base",
         "--llm-report-json=r.json",
         "--llm-report-md=r.md",
+        "--llm-report-html=r.html",
         "--junitxml=j.xml",
         "-rA",
     )
     result.assert_outcomes(passed=1, failed=1)
-    written = [p for p in pytester.path.rglob("*") if p.is_file() and p.suffix in (".yaml", ".json", ".md", ".xml")]
-    assert {p.suffix for p in written} == {".yaml", ".json", ".md", ".xml"}
+    suffixes = (".yaml", ".json", ".md", ".xml", ".html")
+    written = [p for p in pytester.path.rglob("*") if p.is_file() and p.suffix in suffixes]
+    assert {p.suffix for p in written} == set(suffixes)
     for path in written:
         assert "CANARY" not in path.read_text(), path
     assert "CANARY" not in result.stdout.str() + result.stderr.str()
