@@ -219,7 +219,7 @@ def test_two_hundred_concurrent_streams_are_all_measured() -> None:
 def test_canary_key_reaches_no_file_the_plugin_writes(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    canary = "gsk_CANARYeverywhere0123456789abcdef"
+    canary = "gsk_CANARY-everywhere-0123456789-abcdef"
     monkeypatch.setenv("GROQ_API_KEY", canary)
     summary = pytester.path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))

@@ -163,8 +163,8 @@ def test_missing_cassette_versus_missing_request(app: pytest.Pytester, monkeypat
 
 
 def test_secrets_never_reach_a_file(app: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    env_key = "gsk_CANARYenvKEY0123456789abcdefghij"
-    explicit = "gsk_CANARYexplicitKEY0123456789abcdef"
+    env_key = "gsk_CANARY-env-KEY-0123456789-abcdefghij"
+    explicit = "gsk_CANARY-explicit-KEY-0123456789-abcdef"
     monkeypatch.setenv("GROQ_API_KEY", env_key)
     app.makepyfile(
         test_explicit=f"""

@@ -66,7 +66,7 @@ def _shared(pytester: pytest.Pytester, cap: int, fail: str = "pass") -> None:
 @pytest.fixture
 def shared_env(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
     pytest.importorskip("pytest_recording")
-    monkeypatch.setenv("GROQ_API_KEY", "gsk_CANARYsharedKEY0123456789abcd")
+    monkeypatch.setenv("GROQ_API_KEY", "gsk_CANARY-shared-KEY-0123456789-abcd")
     emu = GroqEmulator(time_scale=10).start()
     yield emu.base_url, pytester.path / "cassettes" / "test_shared" / "test_shared.yaml"  # type: ignore[misc]
     emu.stop()
