@@ -595,6 +595,13 @@ class Interceptor:
 
         active = [True]
 
+        def live_response(capture: _Capture, response: Any, tee: type) -> Any:
+            """Note the headers, and wrap the body in the tee that times it as the client reads."""
+            reason = response.extensions.get("reason_phrase", b"").decode("ascii", "replace")
+            capture.response(response.status_code, response.headers, reason=reason)
+            response.stream = tee(response.stream, capture)
+            return response
+
         def handle_request(transport: Any, request: Any) -> Any:
             if not active[0] or not is_chat_request(request):
                 return prev_sync(transport, request)
@@ -609,13 +616,7 @@ class Interceptor:
             except BaseException as exc:
                 capture.failed(exc)
                 raise
-            capture.response(
-                response.status_code,
-                response.headers,
-                reason=response.extensions.get("reason_phrase", b"").decode("ascii", "replace"),
-            )
-            response.stream = tee_sync(response.stream, capture)
-            return response
+            return live_response(capture, response, tee_sync)
 
         async def handle_async_request(transport: Any, request: Any) -> Any:
             if not active[0] or not is_chat_request(request):
@@ -633,13 +634,7 @@ class Interceptor:
             except BaseException as exc:
                 capture.failed(exc)
                 raise
-            capture.response(
-                response.status_code,
-                response.headers,
-                reason=response.extensions.get("reason_phrase", b"").decode("ascii", "replace"),
-            )
-            response.stream = tee_async(response.stream, capture)
-            return response
+            return live_response(capture, response, tee_async)
 
         handle_request.__wrapped__ = prev_sync  # type: ignore[attr-defined]
         handle_async_request.__wrapped__ = prev_async  # type: ignore[attr-defined]

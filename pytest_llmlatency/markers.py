@@ -287,23 +287,26 @@ def _why_missing(call: LLMCall, metric: str) -> str:
     return ""
 
 
-@dataclass(frozen=True)
-class TokenBudget(Budget):
-    prompt: int | None = None
-    completion: int | None = None
-    reasoning: int | None = None
-    total: int | None = None
-    call: int | str | None = None
-    marker: str = "max_tokens"
+class _LimitsBudget(Budget):
+    """A budget of several upper limits on one call each (tokens, Groq's server times):
+    one verdict per call and given limit."""
+
+    def limits(self) -> list[tuple[str, float | None]]:
+        """(argument name, limit) in marker order."""
+        raise NotImplementedError
+
+    def value(self, call: LLMCall, name: str) -> float | None:
+        raise NotImplementedError
+
+    def missing(self, call: LLMCall, name: str) -> str:
+        """Why the call has no value for this limit."""
+        raise NotImplementedError
+
+    def verdict_text(self, call: LLMCall, name: str, value: float, limit: float, ok: bool) -> str:
+        raise NotImplementedError
 
     def label(self) -> str:
-        limits = (
-            ("prompt", self.prompt),
-            ("completion", self.completion),
-            ("reasoning", self.reasoning),
-            ("total", self.total),
-        )
-        return _label("max_tokens", limits, self.call)
+        return _label(self.marker, self.limits(), self.call)
 
     def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
         selected, problem = self.select(calls)
@@ -311,41 +314,58 @@ class TokenBudget(Budget):
             return [Verdict(self.label(), False, problem)]
         verdicts = []
         for i, c in selected:
-            for kind, limit in (
-                ("prompt", self.prompt),
-                ("completion", self.completion),
-                ("reasoning", self.reasoning),
-                ("total", self.total),
-            ):
+            for name, limit in self.limits():
                 if limit is None:
                     continue
-                value = getattr(c, f"{kind}_tokens")
+                value = self.value(c, name)
                 if value is None:
                     verdicts.append(
                         Verdict(
-                            self.label(),
-                            False,
-                            f"{self.label()}: {_who(i, len(calls), c)} "
-                            f"reported no {kind}_tokens ("
-                            + (
-                                "the stream was abandoned before its final chunk, which carries usage"
-                                if c.abandoned
-                                else "the response had no usage"
-                            )
-                            + ")",
+                            self.label(), False, f"{self.label()}: {_who(i, len(calls), c)} {self.missing(c, name)}"
                         )
                     )
                     continue
                 ok = value <= limit
-                msg = (
-                    f"{self.label()} {'met' if ok else 'exceeded'} by {_who(i, len(calls), c)}: "
-                    f"{kind}_tokens {value:,} {'<=' if ok else '>'} {limit:,}"
-                )
-                if kind == "completion" and c.reasoning_tokens:
-                    msg += f" (reasoning {c.reasoning_tokens:,})"
-                msg += f"; finish_reason={c.finish_reason}; {c.describe_params()}"
-                verdicts.append(Verdict(self.label(), ok, msg, float(value), float(limit)))
+                head = f"{self.label()} {'met' if ok else 'exceeded'} by {_who(i, len(calls), c)}: "
+                text = head + self.verdict_text(c, name, value, limit, ok) + f"; {c.describe_params()}"
+                verdicts.append(Verdict(self.label(), ok, text, float(value), float(limit)))
         return verdicts
+
+
+@dataclass(frozen=True)
+class TokenBudget(_LimitsBudget):
+    prompt: int | None = None
+    completion: int | None = None
+    reasoning: int | None = None
+    total: int | None = None
+    call: int | str | None = None
+    marker: str = "max_tokens"
+
+    def limits(self) -> list[tuple[str, float | None]]:
+        return [
+            ("prompt", self.prompt),
+            ("completion", self.completion),
+            ("reasoning", self.reasoning),
+            ("total", self.total),
+        ]
+
+    def value(self, call: LLMCall, name: str) -> float | None:
+        value: int | None = getattr(call, f"{name}_tokens")
+        return value
+
+    def missing(self, call: LLMCall, name: str) -> str:
+        why = (
+            "the stream was abandoned before its final chunk, which carries usage"
+            if call.abandoned
+            else "the response had no usage"
+        )
+        return f"reported no {name}_tokens ({why})"
+
+    def verdict_text(self, call: LLMCall, name: str, value: float, limit: float, ok: bool) -> str:
+        text = f"{name}_tokens {value:,.0f} {'<=' if ok else '>'} {limit:,.0f}"
+        if name == "completion" and call.reasoning_tokens:
+            text += f" (reasoning {call.reasoning_tokens:,})"
+        return text + f"; finish_reason={call.finish_reason}"
 
 
 @dataclass(frozen=True)
@@ -411,8 +431,16 @@ class ThroughputBudget(Budget):
         return verdicts
 
 
+_SERVER_FIELDS = {
+    "queue_ms": ("queue_ms", "queue_time"),
+    "prompt_ms": ("prompt_ms", "prompt_time"),
+    "completion_ms": ("completion_ms", "completion_time"),
+    "total_ms": ("server_ms", "total_time"),
+}
+
+
 @dataclass(frozen=True)
-class ServerTimeBudget(Budget):
+class ServerTimeBudget(_LimitsBudget):
     queue_ms: float | None = None
     prompt_ms: float | None = None
     completion_ms: float | None = None
@@ -420,49 +448,26 @@ class ServerTimeBudget(Budget):
     call: int | str | None = None
     marker: str = "max_server_time"
 
-    def label(self) -> str:
-        limits = (
+    def limits(self) -> list[tuple[str, float | None]]:
+        return [
             ("queue_ms", self.queue_ms),
             ("prompt_ms", self.prompt_ms),
             ("completion_ms", self.completion_ms),
             ("total_ms", self.total_ms),
-        )
-        return _label("max_server_time", limits, self.call)
+        ]
 
-    def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
-        selected, problem = self.select(calls)
-        if problem:
-            return [Verdict(self.label(), False, problem)]
-        verdicts = []
-        for i, c in selected:
-            for kind, limit, attr, field in (
-                ("queue", self.queue_ms, "queue_ms", "queue_time"),
-                ("prompt", self.prompt_ms, "prompt_ms", "prompt_time"),
-                ("completion", self.completion_ms, "completion_ms", "completion_time"),
-                ("total", self.total_ms, "server_ms", "total_time"),
-            ):
-                if limit is None:
-                    continue
-                value = getattr(c, attr)
-                if value is None:
-                    verdicts.append(
-                        Verdict(
-                            self.label(),
-                            False,
-                            f"{self.label()}: {_who(i, len(calls), c)} reported no usage.{field}",
-                        )
-                    )
-                    continue
-                ok = value <= limit
-                msg = (
-                    f"{self.label()} {'met' if ok else 'exceeded'} by {_who(i, len(calls), c)}: Groq "
-                    f"{field} {_fmt(value)} ms {'<=' if ok else '>'} {limit:g} ms"
-                )
-                if kind in ("completion", "total"):
-                    msg += f" for {c.completion_tokens} output tokens"
-                msg += f"; {c.describe_params()}"
-                verdicts.append(Verdict(self.label(), ok, msg, value, limit))
-        return verdicts
+    def value(self, call: LLMCall, name: str) -> float | None:
+        value: float | None = getattr(call, _SERVER_FIELDS[name][0])
+        return value
+
+    def missing(self, call: LLMCall, name: str) -> str:
+        return f"reported no usage.{_SERVER_FIELDS[name][1]}"
+
+    def verdict_text(self, call: LLMCall, name: str, value: float, limit: float, ok: bool) -> str:
+        text = f"Groq {_SERVER_FIELDS[name][1]} {_fmt(value)} ms {'<=' if ok else '>'} {limit:g} ms"
+        if name in ("completion_ms", "total_ms"):
+            text += f" for {call.completion_tokens} output tokens"
+        return text
 
 
 @dataclass(frozen=True)

@@ -385,3 +385,14 @@ def test_odd_baselines_and_shifts_from_zero(suite: pytest.Pytester) -> None:
     result = _run(suite, "--llm-compare=odd.json", "--llm-compare-fail=completion_tokens:0")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test_intent regressed against odd.json: completion_tokens 10 -> 50 (+400%*"])
+
+
+def test_step_summary_untouched_when_nothing_was_measured(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = pytester.path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pytester.makepyfile("def test_plain():\n    pass\n")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert summary.read_text() == "earlier step\n"
