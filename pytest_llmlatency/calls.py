@@ -68,9 +68,18 @@ class LLMCall:
 
     model: str
     params: dict[str, Any]
-    """The request's parameters except ``messages`` (and ``model``), as sent."""
+    """The request's parameters except ``messages`` (and ``model``), as sent. For audio
+    requests, the form fields, with the file as its summary (name, size, sha256, seconds)."""
     messages: list[Any] = field(default_factory=list)
+    """Chat ``messages``; the Responses API's ``input``."""
     url: str = ""
+    endpoint: str = "chat"
+    """Which endpoint (``endpoints.ENDPOINTS``): chat, responses, transcription, translation, speech."""
+    audio_seconds: float | None = None
+    """Seconds of audio sent (transcription, translation), from the WAV header or the
+    response's ``duration``."""
+    output_audio_seconds: float | None = None
+    """Seconds of audio received (speech), from the WAV header."""
     streamed: bool = False
     replayed: bool = False
     attempts: list[Attempt] = field(default_factory=list)
@@ -203,6 +212,16 @@ class LLMCall:
             return None
         return self._client_ms(self.attempts[0].start_ns, self.end_ns)
 
+    @property
+    def realtime_factor(self) -> float | None:
+        """Seconds of audio per second of latency: audio seconds (sent for transcription and
+        translation, received for speech) / (e2e / 1000)."""
+        audio = self.audio_seconds if self.audio_seconds is not None else self.output_audio_seconds
+        e2e = self.e2e_ms
+        if audio is None or not e2e:
+            return None
+        return audio / (e2e / 1000.0)
+
     # -- Groq's usage -----------------------------------------------------------------
     def _usage_int(self, key: str) -> int | None:
         value = (self.usage or {}).get(key)
@@ -269,6 +288,7 @@ class LLMCall:
             "wall": lambda: self.wall_ms,
             "tpot": lambda: self.tpot_ms,
             "tokens_per_s": lambda: self.output_tokens_per_s,
+            "realtime_factor": lambda: self.realtime_factor,
         }[name]()
 
     def latency_params(self) -> dict[str, Any]:
@@ -286,6 +306,7 @@ class LLMCall:
         return {
             "model": self.model,
             "url": self.url,
+            "endpoint": self.endpoint,
             "params": self.params,
             "streamed": self.streamed,
             "replayed": self.replayed,
@@ -318,6 +339,9 @@ class LLMCall:
             "completion_ms": self.completion_ms,
             "server_ms": self.server_ms,
             "finish_reason": self.finish_reason,
+            "audio_seconds": self.audio_seconds,
+            "output_audio_seconds": self.output_audio_seconds,
+            "realtime_factor": self.realtime_factor,
             "request_id": self.request_id,
             "prompt_chars": sum(len(str(m.get("content", ""))) for m in self.messages if isinstance(m, dict)),
         }

@@ -1,10 +1,13 @@
-"""The transport patch: every chat-completion request a test makes becomes an ``LLMCall``.
+"""The capture point: every LLM request a test makes becomes an ``LLMCall``.
 
-``httpx.HTTPTransport.handle_request`` and ``httpx.AsyncHTTPTransport.handle_async_request``
-(and the same methods of ``httpx2``, which openai>=3 uses) are replaced while a test
-runs, so clients built anywhere (fixtures, application code, sync or async) are
-seen. Only ``POST .../chat/completions`` is captured; everything else goes to the
-handler that was installed before (the original, vcrpy's or pytest-httpx's).
+While a test runs, ``httpx.Client._transport_for_url`` and ``httpx.AsyncClient._transport_for_url``
+(and the same methods of ``httpx2``, which openai>=3 uses) are wrapped: for a POST to an
+LLM endpoint (chat completions, the Responses API, audio: see :mod:`.endpoints`) the
+client gets a thin transport around the one it would have used. So every client is
+seen wherever it was built (fixtures, application code, sync or async), whatever its
+transport: httpx's own, an aiohttp-based one (httpx_aiohttp, litellm's), a mount, or
+one a mocking library patched (vcrpy, pytest-httpx, respx keep working underneath).
+Everything else goes to the client's transport untouched.
 
 Live, the response body is not read ahead: it is wrapped in a tee that timestamps
 each chunk as the client reads it and parses SSE events incrementally, so the
@@ -16,7 +19,7 @@ recorded timings.
 
 from __future__ import annotations
 
-import json
+import contextvars
 import os
 import sys
 import threading
@@ -26,17 +29,40 @@ from types import ModuleType
 from typing import Any
 
 from .calls import Attempt, LLMCall
+from .endpoints import (
+    CHAT,
+    Endpoint,
+    describe_request,
+    endpoint_for,
+    input_audio_seconds,
+    read_body,
+    read_event,
+    request_json,
+)
 from .secrets import Secrets
 from .sse import SSEEvent, SSEParser
 
-__all__ = ["Interceptor", "Recorder", "is_chat_request"]
+__all__ = ["Interceptor", "Recorder", "llm_endpoint"]
 
-CHAT_SUFFIX = "/chat/completions"
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
-def is_chat_request(request: Any) -> bool:
-    return bool(request.method == "POST" and request.url.path.rstrip("/").endswith(CHAT_SUFFIX))
+def llm_endpoint(request: Any) -> Endpoint | None:
+    """The LLM endpoint an httpx request goes to, or None."""
+    return endpoint_for(request.method, request.url.path)
+
+
+def request_bytes(request: Any) -> bytes:
+    """The body of an httpx request that has been read (or built from bytes)."""
+    try:
+        return bytes(request.content)
+    except Exception:  # a streaming request body not read yet
+        return b""
+
+
+_INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("llmlatency_inside", default=False)
+"""Set while a captured request is handed to its transport: a transport that itself sends
+through an httpx client is not captured twice."""
 
 
 def _now() -> int:
@@ -63,17 +89,12 @@ class Recorder:
         """The test's ``llm_baseline`` (``markers.BaselineOptions``), or None."""
         self.repeating = False
 
-    def begin(self, request: Any, flavour: ModuleType | None = None) -> _Capture:
-        try:
-            raw = bytes(request.content)
-        except Exception:  # a streaming request body: not something the SDKs send
-            raw = b""
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
+    def begin(
+        self, request: Any, flavour: ModuleType | None = None, endpoint: Endpoint = CHAT, raw: bytes | None = None
+    ) -> _Capture:
+        if raw is None:
+            raw = request_bytes(request)
+        body = request_json(raw, request.headers.get("content-type", ""))
         self.secrets.learn(request.headers, str(request.url))
         try:
             retry = int(request.headers.get("x-stainless-retry-count") or 0)
@@ -92,15 +113,18 @@ class Recorder:
                         break
             if call is None:
                 scrub = self.secrets.obj
+                model, params, messages, streamed = describe_request(endpoint, body)
                 call = LLMCall(
-                    model=str(body.get("model", "")),
-                    params=scrub({k: v for k, v in body.items() if k not in ("messages", "model")}),
-                    messages=scrub(list(body.get("messages") or [])),
+                    model=model,
+                    params=scrub(params),
+                    messages=scrub(messages),
                     url=str(request.url.copy_with(query=None)),
-                    streamed=body.get("stream") is True,
+                    endpoint=endpoint.name,
+                    streamed=streamed,
                     iteration=self.iteration,
                     warmup=self.warmup,
                     request_body=raw,
+                    audio_seconds=input_audio_seconds(body) if endpoint.audio_in else None,
                 )
                 self.calls.append(call)
             # a new attempt resets what the previous one left
@@ -112,7 +136,7 @@ class Recorder:
             call.status = None
             call.usage = None
             call.content = ""
-        return _Capture(call, attempt, flavour)
+        return _Capture(call, attempt, flavour, endpoint)
 
     def finish_open(self) -> None:
         """Close calls whose stream the test never closed: marked abandoned."""
@@ -132,8 +156,11 @@ class Recorder:
 class _Capture:
     """Observes one attempt: headers, then the body as the client reads it."""
 
-    def __init__(self, call: LLMCall, attempt: Attempt, flavour: ModuleType | None = None) -> None:
+    def __init__(
+        self, call: LLMCall, attempt: Attempt, flavour: ModuleType | None = None, endpoint: Endpoint = CHAT
+    ) -> None:
         self.call = call
+        self.endpoint = endpoint
         self.attempt = attempt
         self._flavour = flavour
         self._sse: SSEParser | None = None
@@ -146,6 +173,7 @@ class _Capture:
         self._chunks: list[tuple[int, bytes]] | None = None
         self._reason = ""
         self._headers: list[tuple[str, str]] = []
+        self._content_type = ""
 
     def record_to(self, tape: Any, vcr_request: Any) -> None:
         self._tape = tape
@@ -172,7 +200,8 @@ class _Capture:
         call.request_id = self.attempt.request_id = request_id
         self._reason = reason
         self._headers = [(str(k), str(v)) for k, v in headers.multi_items()] if hasattr(headers, "multi_items") else []
-        if "text/event-stream" in headers.get("content-type", ""):
+        self._content_type = headers.get("content-type", "").lower()
+        if "text/event-stream" in self._content_type:
             self._sse = SSEParser()
         encoding = headers.get("content-encoding", "").lower().strip() if decode else ""
         if encoding and encoding != "identity":
@@ -219,32 +248,8 @@ class _Capture:
             chunk = event.json()
         except ValueError:
             return
-        if not isinstance(chunk, dict):
-            return
-        call = self.call
-        x_groq = chunk.get("x_groq")
-        if not isinstance(x_groq, dict):
-            x_groq = {}
-        if x_groq.get("id") and not call.request_id:
-            call.request_id = x_groq["id"]
-        usage = x_groq.get("usage") or chunk.get("usage")
-        if isinstance(usage, dict):
-            call.usage = usage
-        for choice in chunk.get("choices") or []:
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta") or {}
-            if isinstance(delta, dict):
-                text = delta.get("content")
-                reasoning = delta.get("reasoning")
-                if text or reasoning:
-                    call.token_times_ns.append(now)
-                if reasoning:
-                    call.reasoning_streamed = True
-                if isinstance(text, str):
-                    call.content += text
-            if choice.get("finish_reason"):
-                call.finish_reason = choice["finish_reason"]
+        if isinstance(chunk, dict) and read_event(self.endpoint, self.call, chunk, event.event, now):
+            self._finish(now)
 
     def _finish(self, now: int) -> None:
         if not self.call.completed:
@@ -284,28 +289,9 @@ class _Capture:
             self._body = []
 
     def _parse_json(self, raw: bytes) -> None:
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return
-        if not isinstance(body, dict):
-            return
-        call = self.call
-        if isinstance(body.get("usage"), dict):
-            call.usage = body["usage"]
-        x_groq = body.get("x_groq")
-        if isinstance(x_groq, dict) and x_groq.get("id") and not call.request_id:
-            call.request_id = x_groq["id"]
-        error = body.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            self.attempt.error = str(error["message"])
-        choices = body.get("choices")
-        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-            choice = choices[0]
-            call.finish_reason = choice.get("finish_reason")
-            message = choice.get("message") or {}
-            if isinstance(message, dict) and isinstance(message.get("content"), str):
-                call.content = message["content"]
+        message = read_body(self.endpoint, self.call, raw, self._content_type)
+        if message:
+            self.attempt.error = message
 
     def _not_recorded(self, why: str) -> None:
         if self._chunks is not None and self._tape is not None:
@@ -526,7 +512,7 @@ class Interceptor:
             mod = sys.modules.get(name)
             if mod is None and name == "httpx":
                 import httpx as mod
-            if mod is None or not hasattr(mod, "HTTPTransport"):
+            if mod is None or not hasattr(mod, "Client") or not hasattr(mod.Client, "_transport_for_url"):
                 continue
             self._patch(mod)
 
@@ -541,17 +527,17 @@ class Interceptor:
     def __exit__(self, *exc: object) -> None:
         self.uninstall()
 
-    def _prepare(self, request: Any, flavour: ModuleType) -> tuple[_Capture, _Replay | None]:
+    def _prepare(
+        self, request: Any, flavour: ModuleType, endpoint: Endpoint, raw: bytes
+    ) -> tuple[_Capture, _Replay | None]:
         """Start a capture; with a cassette, find its recording or arrange to record it."""
-        capture = self.recorder.begin(request, flavour)
+        capture = self.recorder.begin(request, flavour, endpoint, raw)
         tape = self.recorder.tape
         if tape is None:
             return capture, None
         from .cassettes import ReplayMismatch
 
-        vcr_request = tape.vcr_request(
-            request.method, str(request.url), capture.call.request_body, dict(request.headers)
-        )
+        vcr_request = tape.vcr_request(request.method, str(request.url), raw, dict(request.headers))
         message: str | None = None
         try:
             decision = tape.decide(vcr_request)
@@ -574,14 +560,16 @@ class Interceptor:
         return capture, None
 
     def _patch(self, mod: ModuleType) -> None:
+        """Wrap whatever transport a client picks for a request (``_transport_for_url``, the
+        one place both ``Client`` and ``AsyncClient`` of httpx and httpx2 choose it), so
+        every transport is seen: httpx's own, aiohttp-based ones (httpx_aiohttp, litellm's),
+        mounts, and whatever a mocking library patched into them."""
         tee_sync, tee_async, replay_stream = _tee_classes(mod)
-        sync_cls, async_cls = mod.HTTPTransport, mod.AsyncHTTPTransport
-        prev_sync = sync_cls.handle_request
-        prev_async = async_cls.handle_async_request
-        # LLM calls we send live skip vcrpy's own patch (pytest-recording's): the cassette
-        # keeps them with timing through us, and vcrpy would record them a second time
-        live_sync, live_async = _skip_vcr(prev_sync), _skip_vcr(prev_async)
+        sync_cls, async_cls = mod.Client, mod.AsyncClient
+        prev_sync = sync_cls._transport_for_url
+        prev_async = async_cls._transport_for_url
         prepare = self._prepare
+        active = [True]
 
         def replayed(capture: _Capture, replay: _Replay) -> Any:
             headers = mod.Headers(replay.headers)
@@ -593,62 +581,101 @@ class Interceptor:
                 extensions={"http_version": b"HTTP/1.1", "reason_phrase": replay.reason.encode()},
             )
 
-        active = [True]
-
         def live_response(capture: _Capture, response: Any, tee: type) -> Any:
             """Note the headers, and wrap the body in the tee that times it as the client reads."""
-            reason = response.extensions.get("reason_phrase", b"").decode("ascii", "replace")
+            reason = response.extensions.get("reason_phrase", b"")
+            reason = reason.decode("ascii", "replace") if isinstance(reason, bytes) else str(reason)
             capture.response(response.status_code, response.headers, reason=reason)
             response.stream = tee(response.stream, capture)
             return response
 
-        def handle_request(transport: Any, request: Any) -> Any:
-            if not active[0] or not is_chat_request(request):
-                return prev_sync(transport, request)
-            capture, replay = prepare(request, mod)
-            if replay is not None:
-                wait = replay.delay(replay.ttfb_ns)
-                if wait:
-                    time.sleep(wait)
-                return replayed(capture, replay)
-            try:
-                response = live_sync(transport, request)
-            except BaseException as exc:
-                capture.failed(exc)
-                raise
-            return live_response(capture, response, tee_sync)
+        class SyncTransport(mod.BaseTransport):  # type: ignore[name-defined,misc]
+            def __init__(self, inner: Any, endpoint: Endpoint) -> None:
+                self._inner = inner
+                self._endpoint = endpoint
 
-        async def handle_async_request(transport: Any, request: Any) -> Any:
-            if not active[0] or not is_chat_request(request):
-                return await prev_async(transport, request)
-            capture, replay = prepare(request, mod)
-            if replay is not None:
-                wait = replay.delay(replay.ttfb_ns)
-                if wait:
-                    import anyio
+            def handle_request(self, request: Any) -> Any:
+                if request.method != "POST":
+                    return self._inner.handle_request(request)
+                try:
+                    raw = bytes(request.read())
+                except Exception:  # a body that cannot be read twice: not what the SDKs send
+                    raw = b""
+                capture, replay = prepare(request, mod, self._endpoint, raw)
+                if replay is not None:
+                    wait = replay.delay(replay.ttfb_ns)
+                    if wait:
+                        time.sleep(wait)
+                    return replayed(capture, replay)
+                # LLM calls we send live skip vcrpy's patch (pytest-recording's): the cassette
+                # keeps them with timing through us, and vcrpy would record them a second time
+                handler = _skip_vcr(type(self._inner).handle_request)
+                token = _INSIDE.set(True)
+                try:
+                    response = handler(self._inner, request)
+                except BaseException as exc:
+                    capture.failed(exc)
+                    raise
+                finally:
+                    _INSIDE.reset(token)
+                return live_response(capture, response, tee_sync)
 
-                    await anyio.sleep(wait)
-                return replayed(capture, replay)
-            try:
-                response = await live_async(transport, request)
-            except BaseException as exc:
-                capture.failed(exc)
-                raise
-            return live_response(capture, response, tee_async)
+        class AsyncTransport(mod.AsyncBaseTransport):  # type: ignore[name-defined,misc]
+            def __init__(self, inner: Any, endpoint: Endpoint) -> None:
+                self._inner = inner
+                self._endpoint = endpoint
 
-        handle_request.__wrapped__ = prev_sync  # type: ignore[attr-defined]
-        handle_async_request.__wrapped__ = prev_async  # type: ignore[attr-defined]
-        sync_cls.handle_request = handle_request
-        async_cls.handle_async_request = handle_async_request
+            async def handle_async_request(self, request: Any) -> Any:
+                if request.method != "POST":
+                    return await self._inner.handle_async_request(request)
+                try:
+                    raw = bytes(await request.aread())
+                except Exception:
+                    raw = b""
+                capture, replay = prepare(request, mod, self._endpoint, raw)
+                if replay is not None:
+                    wait = replay.delay(replay.ttfb_ns)
+                    if wait:
+                        import anyio
+
+                        await anyio.sleep(wait)
+                    return replayed(capture, replay)
+                handler = _skip_vcr(type(self._inner).handle_async_request)
+                token = _INSIDE.set(True)
+                try:
+                    response = await handler(self._inner, request)
+                except BaseException as exc:
+                    capture.failed(exc)
+                    raise
+                finally:
+                    _INSIDE.reset(token)
+                return live_response(capture, response, tee_async)
+
+        def wrap(transport: Any, url: Any, wrapper: type) -> Any:
+            if not active[0] or _INSIDE.get():
+                return transport
+            endpoint = endpoint_for("POST", url.path)
+            return transport if endpoint is None else wrapper(transport, endpoint)
+
+        def transport_for_url(client: Any, url: Any) -> Any:
+            return wrap(prev_sync(client, url), url, SyncTransport)
+
+        def async_transport_for_url(client: Any, url: Any) -> Any:
+            return wrap(prev_async(client, url), url, AsyncTransport)
+
+        transport_for_url.__wrapped__ = prev_sync  # type: ignore[attr-defined]
+        async_transport_for_url.__wrapped__ = prev_async  # type: ignore[attr-defined]
+        sync_cls._transport_for_url = transport_for_url
+        async_cls._transport_for_url = async_transport_for_url
 
         def undo() -> None:
             # something patched over us meanwhile (a test's monkeypatch, another plugin):
             # leave it in place, and our wrapper passes everything through from now on
             active[0] = False
-            if sync_cls.__dict__.get("handle_request") is handle_request:
-                sync_cls.handle_request = prev_sync
-            if async_cls.__dict__.get("handle_async_request") is handle_async_request:
-                async_cls.handle_async_request = prev_async
+            if sync_cls.__dict__.get("_transport_for_url") is transport_for_url:
+                sync_cls._transport_for_url = prev_sync
+            if async_cls.__dict__.get("_transport_for_url") is async_transport_for_url:
+                async_cls._transport_for_url = prev_async
 
         self._undo.append(undo)
 
@@ -658,24 +685,26 @@ def call_from_recording(request: Any, response: dict[str, Any]) -> LLMCall:
     the same capture code reads the recorded chunks at their recorded offsets."""
     import httpx
 
+    from .endpoints import endpoint_for_uri
+
     raw = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
+    endpoint = endpoint_for_uri(request.method, str(request.uri)) or CHAT
+    body = request_json(raw)
+    model, params, messages, streamed = describe_request(endpoint, body)
     call = LLMCall(
-        model=str(body.get("model", "")),
-        params={k: v for k, v in body.items() if k not in ("messages", "model")},
-        messages=list(body.get("messages") or []),
+        model=model,
+        params=params,
+        messages=messages,
         url=str(request.uri),
-        streamed=body.get("stream") is True,
+        endpoint=endpoint.name,
+        streamed=streamed,
         replayed=True,
         request_body=raw,
+        audio_seconds=input_audio_seconds(body) if endpoint.audio_in else None,
     )
     attempt = Attempt(start_ns=0)
     call.attempts.append(attempt)
-    capture = _Capture(call, attempt, httpx)
+    capture = _Capture(call, attempt, httpx, endpoint)
     replay = _Replay(response, 0, None)
     call.client_timing = replay.timed
     capture.response(replay.status, httpx.Headers(replay.headers), at=replay.ttfb_ns, reason=replay.reason)

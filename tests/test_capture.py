@@ -75,7 +75,7 @@ def test_raw_and_streaming_response(groq_client, llm_calls):
 def test_not_measured_without_the_plugin(groq_client):
     # no marker and no llm_calls: nothing is patched
     import httpx
-    assert not hasattr(httpx.HTTPTransport.handle_request, "__wrapped__")
+    assert not hasattr(httpx.Client._transport_for_url, "__wrapped__")
 """,
     ).assert_outcomes(passed=3)
 
@@ -235,12 +235,12 @@ def test_patch_is_undone_even_when_the_test_fails(pytester: pytest.Pytester) -> 
 import httpx
 
 def test_fails(llm_calls):
-    assert hasattr(httpx.HTTPTransport.handle_request, "__wrapped__")
+    assert hasattr(httpx.Client._transport_for_url, "__wrapped__")
     raise RuntimeError("boom")
 
 def test_after():
-    assert not hasattr(httpx.HTTPTransport.handle_request, "__wrapped__")
-    assert not hasattr(httpx.AsyncHTTPTransport.handle_async_request, "__wrapped__")
+    assert not hasattr(httpx.Client._transport_for_url, "__wrapped__")
+    assert not hasattr(httpx.AsyncClient._transport_for_url, "__wrapped__")
 """,
     ).assert_outcomes(passed=1, failed=1)
     assert httpx.HTTPTransport.handle_request is original

@@ -1,0 +1,360 @@
+"""The LLM endpoints the plugin measures, one small descriptor each.
+
+Chat completions, the Responses API and audio differ in how a request is read and
+matched, where usage lives and which event is the first output. Capture
+(``intercept``), cassettes, the advisor and the reports consult these descriptors
+instead of testing URL paths themselves.
+
+| endpoint        | path suffix               | request          | first output (streamed)                          |
+|-----------------|---------------------------|------------------|--------------------------------------------------|
+| ``chat``        | ``/chat/completions``     | JSON             | ``delta.content``, ``delta.reasoning``, tool call |
+| ``responses``   | ``/responses``            | JSON             | ``response.*.delta`` events                      |
+| ``transcription`` | ``/audio/transcriptions`` | multipart form | (not streamed) the body                          |
+| ``translation`` | ``/audio/translations``   | multipart form   | (not streamed) the body                          |
+| ``speech``      | ``/audio/speech``         | JSON             | the first audio bytes                            |
+
+Multipart requests are summarised as JSON (form fields, and for each file its name,
+size, sha256 and, for WAV audio, its duration): cassettes store that summary instead
+of the audio, and requests match on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import wave
+from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .calls import LLMCall
+
+__all__ = [
+    "ENDPOINTS",
+    "Endpoint",
+    "audio_seconds",
+    "endpoint_for",
+    "endpoint_for_uri",
+    "multipart_summary",
+    "request_json",
+]
+
+SUMMARY_KEY = "llmlatency_multipart"
+"""Key marking a multipart request summarised as JSON (in a cassette's request body)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    suffix: str
+    audio_in: bool = False
+    """The request carries audio (multipart); latency is judged against its duration."""
+    audio_out: bool = False
+    """The response is audio bytes."""
+
+    def matches(self, path: str) -> bool:
+        return path.rstrip("/").endswith(self.suffix)
+
+    @property
+    def label(self) -> str:
+        return {
+            "chat": "chat completion",
+            "responses": "Responses API call",
+            "transcription": "transcription",
+            "translation": "translation",
+            "speech": "speech synthesis",
+        }[self.name]
+
+
+CHAT = Endpoint("chat", "/chat/completions")
+RESPONSES = Endpoint("responses", "/responses")
+TRANSCRIPTION = Endpoint("transcription", "/audio/transcriptions", audio_in=True)
+TRANSLATION = Endpoint("translation", "/audio/translations", audio_in=True)
+SPEECH = Endpoint("speech", "/audio/speech", audio_out=True)
+ENDPOINTS = (CHAT, RESPONSES, TRANSCRIPTION, TRANSLATION, SPEECH)
+BY_NAME = {e.name: e for e in ENDPOINTS}
+
+
+def endpoint_for(method: str, path: str) -> Endpoint | None:
+    """The endpoint a request goes to (POST only), or None for anything else."""
+    if method != "POST":
+        return None
+    path = path.rstrip("/")
+    for endpoint in ENDPOINTS:
+        if path.endswith(endpoint.suffix):
+            return endpoint
+    return None
+
+
+def endpoint_for_uri(method: str, uri: str) -> Endpoint | None:
+    """The same, for a full URI (cassette requests)."""
+    path = re.sub(r"^[a-z0-9+.-]+://[^/]+", "", str(uri).split("?", 1)[0])
+    return endpoint_for(method, path)
+
+
+# -- request bodies ---------------------------------------------------------------------------
+
+
+def audio_seconds(data: bytes) -> float | None:
+    """The duration of WAV audio (from its header), or None for anything else."""
+    if not data.startswith(b"RIFF") or data[8:12] != b"WAVE":
+        return None
+    try:
+        with wave.open(io.BytesIO(data)) as w:
+            rate = w.getframerate()
+            return w.getnframes() / rate if rate else None
+    except (wave.Error, EOFError, ValueError):
+        return None
+
+
+def multipart_summary(raw: bytes, content_type: str) -> dict[str, Any] | None:
+    """A multipart/form-data body as JSON-safe data: each text field by name (repeated
+    names become lists), each file as ``{"filename", "bytes", "sha256", "audio_s"}``."""
+    if "multipart/form-data" not in content_type.lower():
+        return None
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    try:
+        message = BytesParser(policy=HTTP).parsebytes(head + raw)
+    except Exception:
+        return None
+    if not message.is_multipart():
+        return None
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        value: Any
+        if filename is not None:
+            value = {
+                "filename": filename,
+                "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "audio_s": audio_seconds(data),
+            }
+        else:
+            value = data.decode("utf-8", "replace")
+        if name in fields:
+            previous = fields[name]
+            fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            fields[name] = value
+    return {SUMMARY_KEY: 1, **fields}
+
+
+def request_json(raw: bytes, content_type: str = "") -> dict[str, Any]:
+    """A request body as a dict: JSON parsed, a multipart form summarised, {} otherwise."""
+    if raw.startswith(b"{"):
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+    summary = multipart_summary(raw, content_type)
+    return summary if summary is not None else {}
+
+
+def is_summary(body: Any) -> bool:
+    return isinstance(body, dict) and SUMMARY_KEY in body
+
+
+def input_audio_seconds(body: dict[str, Any]) -> float | None:
+    """Seconds of audio a (summarised) multipart request sent, when known."""
+    file = body.get("file")
+    if isinstance(file, dict) and isinstance(file.get("audio_s"), (int, float)):
+        return float(file["audio_s"])
+    return None
+
+
+# -- normalising usage -----------------------------------------------------------------------
+
+
+def chat_usage(usage: dict[str, Any]) -> dict[str, Any]:
+    """Usage in chat-completions keys. The Responses API says ``input_tokens`` /
+    ``output_tokens`` / ``output_tokens_details``; those keys are kept and the chat
+    names added, so every metric reads one set of keys."""
+    if "prompt_tokens" in usage or "input_tokens" not in usage:
+        return usage
+    out = dict(usage)
+    out["prompt_tokens"] = usage.get("input_tokens")
+    out["completion_tokens"] = usage.get("output_tokens")
+    out.setdefault("total_tokens", (usage.get("input_tokens") or 0) + (usage.get("output_tokens") or 0))
+    details = usage.get("output_tokens_details")
+    if isinstance(details, dict):
+        out["completion_tokens_details"] = details
+    cached = usage.get("input_tokens_details")
+    if isinstance(cached, dict):
+        out["prompt_tokens_details"] = cached
+    return out
+
+
+# -- reading responses -----------------------------------------------------------------------
+# Each reader updates the call from one parsed SSE event (streams) or the whole body. They run
+# on the capture path: cheap, and never raise for odd input (the caller guards anyway).
+
+
+def read_event(endpoint: Endpoint, call: LLMCall, chunk: dict[str, Any], event: str | None, now: int) -> bool:
+    """Update ``call`` from one streamed event; True when the event ends the stream."""
+    if endpoint is RESPONSES:
+        return _responses_event(call, chunk, event, now)
+    _chat_event(call, chunk, now)
+    return False
+
+
+def read_body(endpoint: Endpoint, call: LLMCall, raw: bytes, content_type: str) -> str | None:
+    """Update ``call`` from a whole (non-streamed) body; returns an error message the body
+    holds, if any."""
+    if endpoint.audio_out and "json" not in content_type:
+        call.output_audio_seconds = audio_seconds(raw)
+        return None
+    if "json" not in content_type and not raw.lstrip().startswith(b"{"):
+        if endpoint.audio_in and raw:
+            call.content = raw.decode("utf-8", "replace")  # response_format=text
+        return None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    x_groq = body.get("x_groq")
+    if isinstance(x_groq, dict) and x_groq.get("id") and not call.request_id:
+        call.request_id = str(x_groq["id"])
+    if isinstance(body.get("usage"), dict):
+        call.usage = chat_usage(body["usage"])
+    elif isinstance(x_groq, dict) and isinstance(x_groq.get("usage"), dict):
+        call.usage = chat_usage(x_groq["usage"])
+    message: str | None = None
+    error = body.get("error")
+    if isinstance(error, dict) and error.get("message"):
+        message = str(error["message"])
+    if endpoint is RESPONSES:
+        _responses_body(call, body)
+    elif endpoint.audio_in:
+        if isinstance(body.get("text"), str):
+            call.content = body["text"]
+        if isinstance(body.get("duration"), (int, float)) and call.audio_seconds is None:
+            call.audio_seconds = float(body["duration"])
+    else:
+        _chat_body(call, body)
+    return message
+
+
+def _chat_event(call: LLMCall, chunk: dict[str, Any], now: int) -> None:
+    x_groq = chunk.get("x_groq")
+    if not isinstance(x_groq, dict):
+        x_groq = {}
+    if x_groq.get("id") and not call.request_id:
+        call.request_id = x_groq["id"]
+    usage = x_groq.get("usage") or chunk.get("usage")
+    if isinstance(usage, dict):
+        call.usage = usage
+    for choice in chunk.get("choices") or []:
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta") or {}
+        if isinstance(delta, dict):
+            text = delta.get("content")
+            reasoning = delta.get("reasoning")
+            if text or reasoning:
+                call.token_times_ns.append(now)
+            if reasoning:
+                call.reasoning_streamed = True
+            if isinstance(text, str):
+                call.content += text
+        if choice.get("finish_reason"):
+            call.finish_reason = choice["finish_reason"]
+
+
+def _chat_body(call: LLMCall, body: dict[str, Any]) -> None:
+    choices = body.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        choice = choices[0]
+        call.finish_reason = choice.get("finish_reason")
+        message = choice.get("message") or {}
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            call.content = message["content"]
+
+
+# Responses API: streamed events are typed (``type`` in the data, and the SSE ``event:`` name).
+_RESPONSES_OUTPUT_DELTAS = frozenset(
+    {
+        "response.output_text.delta",
+        "response.reasoning_text.delta",
+        "response.reasoning_summary_text.delta",
+        "response.function_call_arguments.delta",
+        "response.refusal.delta",
+    }
+)
+_RESPONSES_REASONING = frozenset({"response.reasoning_text.delta", "response.reasoning_summary_text.delta"})
+_RESPONSES_FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+def _responses_event(call: LLMCall, chunk: dict[str, Any], event: str | None, now: int) -> bool:
+    kind = chunk.get("type") or event or ""
+    if kind in _RESPONSES_OUTPUT_DELTAS:
+        if chunk.get("delta"):
+            call.token_times_ns.append(now)
+        if kind in _RESPONSES_REASONING:
+            call.reasoning_streamed = True
+        elif kind == "response.output_text.delta" and isinstance(chunk.get("delta"), str):
+            call.content += chunk["delta"]
+        return False
+    response = chunk.get("response")
+    if isinstance(response, dict) and kind in ({"response.created"} | _RESPONSES_FINAL):
+        if response.get("id") and not call.request_id:
+            call.request_id = str(response["id"])
+        if isinstance(response.get("usage"), dict):
+            call.usage = chat_usage(response["usage"])
+        if kind in _RESPONSES_FINAL:
+            call.finish_reason = _responses_finish(response)
+            return True
+    return kind == "error"
+
+
+def _responses_finish(response: dict[str, Any]) -> str:
+    status = str(response.get("status") or "")
+    if status == "incomplete":
+        details = response.get("incomplete_details")
+        reason = details.get("reason") if isinstance(details, dict) else None
+        return "length" if reason == "max_output_tokens" else str(reason or "incomplete")
+    if any(isinstance(o, dict) and o.get("type") == "function_call" for o in response.get("output") or []):
+        return "tool_calls"
+    return "stop" if status == "completed" else status
+
+
+def _responses_body(call: LLMCall, body: dict[str, Any]) -> None:
+    if body.get("id") and not call.request_id:
+        call.request_id = str(body["id"])
+    texts: list[str] = []
+    for item in body.get("output") or []:
+        if not isinstance(item, dict) or item.get("type") != "message":
+            continue
+        for part in item.get("content") or []:
+            if isinstance(part, dict) and part.get("type") == "output_text" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+    call.content = "".join(texts)
+    if body.get("status"):
+        call.finish_reason = _responses_finish(body)
+
+
+def describe_request(endpoint: Endpoint, body: dict[str, Any]) -> tuple[str, dict[str, Any], list[Any], bool]:
+    """(model, parameters, messages, streamed) of a request body. The Responses API's
+    ``input`` is kept as the messages (a string becomes one user message); a multipart
+    form's file is kept as its summary among the parameters."""
+    model = str(body.get("model", ""))
+    streamed = body.get("stream") is True or body.get("stream") == "true"
+    if endpoint is RESPONSES:
+        given = body.get("input")
+        messages = [{"role": "user", "content": given}] if isinstance(given, str) else list(given or [])
+        params = {k: v for k, v in body.items() if k not in ("input", "model")}
+        return model, params, messages, streamed
+    params = {k: v for k, v in body.items() if k not in ("messages", "model", SUMMARY_KEY)}
+    return model, params, list(body.get("messages") or []), streamed
