@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 from .diffs import request_diff
+from .endpoints import BY_NAME, endpoint_for_uri, multipart_summary
 from .markerdefs import RECORD_MODES
 from .secrets import Secrets
 
@@ -105,7 +106,18 @@ def normalized_body(body: Any) -> dict[str, Any] | None:
 
 
 def _is_chat(uri: str) -> bool:
-    return uri.split("?", 1)[0].rstrip("/").endswith("/chat/completions")
+    endpoint = endpoint_for_uri("POST", uri)
+    return endpoint is not None and endpoint.name == "chat"
+
+
+def _endpoint(uri: str) -> str | None:
+    """The LLM endpoint's name a recorded URI goes to (chat, responses, audio...), or None."""
+    endpoint = endpoint_for_uri("POST", uri)
+    return None if endpoint is None else endpoint.name
+
+
+def _is_llm(uri: str) -> bool:
+    return _endpoint(uri) is not None
 
 
 def _path(uri: str) -> str:
@@ -115,11 +127,14 @@ def _path(uri: str) -> str:
 def llm_request(r1: Any, r2: Any) -> None:
     """vcrpy matcher: same method, same endpoint, same request meaning.
 
-    Chat-completion requests match on the JSON body (model, messages and every
-    parameter; key order, whitespace, headers and host ignored), so a cassette
-    recorded against api.groq.com replays against any base URL."""
+    LLM requests (chat completions, Responses API, audio) match on the JSON body (model,
+    messages or input and every parameter; key order, whitespace, headers and host
+    ignored), so a cassette recorded against api.groq.com replays against any base URL.
+    Audio uploads match on their form fields and the sha256 of the audio (requests pass
+    through ``Tape._filter_request``, which summarises multipart bodies)."""
     assert r1.method == r2.method, f"method {r2.method} -> {r1.method}"
-    if _is_chat(r1.uri) and _is_chat(r2.uri):
+    e1, e2 = _endpoint(r1.uri), _endpoint(r2.uri)
+    if e1 is not None and e1 == e2:
         b1, b2 = normalized_body(r1.body), normalized_body(r2.body)
         if b1 != b2:
             raise AssertionError("; ".join(request_diff(b2, b1)) or "body differs")
@@ -285,6 +300,17 @@ class Tape:
         }
         request.uri = self.secrets.text(request.uri)
         body = request.body
+        content_type = next((str(v) for k, v in request.headers.items() if k.lower() == "content-type"), "")
+        if isinstance(body, bytes) and "multipart/form-data" in content_type.lower():
+            # audio uploads: the cassette keeps the form fields and the audio's sha256, size and
+            # duration, not the audio itself (requests match on that summary)
+            summary = multipart_summary(body, content_type)
+            if summary is not None:
+                body = json.dumps(summary, sort_keys=True).encode()
+                request.headers = {
+                    k: v for k, v in request.headers.items() if k.lower() not in ("content-type", "content-length")
+                }
+                request.headers["content-type"] = "application/json"
         if isinstance(body, bytes):
             request.body = self.secrets.data(body)
         elif isinstance(body, str):
@@ -334,7 +360,7 @@ class Tape:
     def _predicted(self, request: Any) -> Decision | None:
         """Answer a request whose generation parameters changed with its closest recording,
         carrying the advisor's prediction, when ``--llm-predict`` allows it."""
-        if self.predict_mode == "off":
+        if self.predict_mode == "off" or not _is_chat(request.uri):
             return None
         wanted = normalized_body(self._filter_request(request).body)
         if wanted is None:
@@ -380,7 +406,7 @@ class Tape:
         answered in recorded order)."""
         wanted = self._filter_request(request)
         for index, (stored, _) in enumerate(self.cassette.data[: self.loaded]):
-            if self.cassette.play_counts[index] or not _is_chat(stored.uri):
+            if self.cassette.play_counts[index] or not _is_llm(stored.uri):
                 continue
             try:
                 llm_request(wanted, stored)
@@ -432,7 +458,7 @@ class Tape:
                     return True
             return False
 
-        kept = [(r, resp) for r, resp in data if not (_is_chat(r.uri) and replaced(r))]
+        kept = [(r, resp) for r, resp in data if not (_is_llm(r.uri) and replaced(r))]
         self.cassette.data = kept + pending
         self.cassette.dirty = True
 
@@ -452,9 +478,10 @@ class Tape:
             )
         # the diff is made from the filtered request: no secret reaches the message
         new = normalized_body(self._filter_request(request).body)
+        wanted_endpoint = _endpoint(request.uri)
         candidates = []
         for index, (stored, _) in enumerate(self.cassette.data[: self.loaded]):
-            if not (_is_chat(stored.uri) and stored.method == request.method):
+            if not (_endpoint(stored.uri) == wanted_endpoint and stored.method == request.method):
                 continue
             old = normalized_body(stored.body)
             diff = request_diff(old, new)
@@ -463,7 +490,8 @@ class Tape:
         total = self.loaded
         where = f"the cassette {self.path} holds no recording of this request"
         if not candidates:
-            return f"{where} (it holds {total} interaction(s), none a chat completion). {self.rerecord_hint()}"
+            kind = BY_NAME[wanted_endpoint].label if wanted_endpoint else "LLM call"
+            return f"{where} (it holds {total} interaction(s), none a {kind}). {self.rerecord_hint()}"
         candidates.sort(key=lambda c: (c[0], c[1], c[2]))
         n_diff, played, index, diff = candidates[0]
         if n_diff == 0:
