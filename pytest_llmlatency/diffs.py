@@ -42,8 +42,12 @@ def request_diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list
         a, b = old.get(key, _MISSING), new.get(key, _MISSING)
         if a == b:
             continue
-        if key == "messages" and isinstance(a, list) and isinstance(b, list):
+        if key in ("messages", "input") and isinstance(a, list) and isinstance(b, list):
             out.extend(_messages_diff(a, b))
+            continue
+        if isinstance(a, dict) and isinstance(b, dict) and key not in ("response_format", "text"):
+            # an uploaded file's summary, a nested option: name the field that changed
+            out.extend(f"{key}.{item}" for item in request_diff(a, b))
             continue
         left = "(none)" if a is _MISSING else _short(a)
         right = "(none)" if b is _MISSING else _short(b)

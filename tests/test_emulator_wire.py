@@ -182,9 +182,15 @@ def test_headers(fast_emulator: GroqEmulator) -> None:
         assert f"x-ratelimit-{name}" in resp.headers
 
 
+# keys real Groq sends that the SDK does not model (gpt-oss reasoning deltas carry their
+# harmony channel: real-cassettes/pydantic__pydantic-ai/test_tool_use_failed_error_streaming.yaml)
+_REAL_BUT_UNMODELLED = {"channel"}
+
+
 def _assert_no_unknown_fields(model: BaseModel, where: str = "response") -> None:
-    """Every key the emulator sends is a field the SDK knows."""
-    assert not model.model_extra, f"{where} has keys the groq SDK does not know: {model.model_extra}"
+    """Every key the emulator sends is a field the SDK knows (or one real Groq sends too)."""
+    extra = {k: v for k, v in (model.model_extra or {}).items() if k not in _REAL_BUT_UNMODELLED}
+    assert not extra, f"{where} has keys the groq SDK does not know: {extra}"
     for name in type(model).model_fields:
         value = getattr(model, name)
         values = value if isinstance(value, list) else [value]
@@ -265,7 +271,7 @@ def test_models_endpoint(fast_emulator: GroqEmulator) -> None:
         "llama-3.3-70b-versatile",
         "qwen/qwen3-32b",
         "meta-llama/llama-4-scout-17b-16e-instruct",
-    } == ids
+    } <= ids  # the full catalogue is tested in test_emulator_models.py
     assert one.owned_by == "OpenAI"
 
 

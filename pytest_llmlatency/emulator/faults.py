@@ -1,7 +1,7 @@
 """Fault switches: what can go wrong on Groq, on demand.
 
 A fault is written ``NAME[;key=value]...``, e.g. ``429;retry_after=0.2``,
-``500;times=2`` or ``cut;after=10``. It is chosen per request with the
+``500;times=2``, ``cut;after=10`` or ``tool_use_failed``. It is chosen per request with the
 ``x-emulator-fault`` header, or per server (``GroqEmulator(faults=...)``,
 ``GroqEmulator.inject()``, ``llmlatency emulator --fault``).
 
@@ -27,9 +27,12 @@ FAULTS: dict[str, dict[str, Any]] = {
     "cut": {"after": None},
     "slow_first_byte": {"seconds": 5.0},
     "stall": {"after": None, "seconds": 30.0},
+    "tool_use_failed": {},
 }
 """Every fault with its parameters and their defaults. ``after`` (chunks sent before
-the cut or stall) defaults to half of the answer's chunks."""
+the cut or stall) defaults to half of the answer's chunks. ``tool_use_failed`` makes
+the generated tool call fail Groq's validation: streamed, an ``event: error`` replaces
+the tool-call delta (after any reasoning); non-streamed, a 400 with the same error."""
 
 _NUMERIC = {"retry_after", "seconds", "after", "times"}
 

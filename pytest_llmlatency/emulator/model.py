@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .policy import Answer, PolicyError, ToolCall, decide, json_pieces, validate_request
 from .profiles import PROFILES, ModelProfile
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "natural_length",
     "plan_request",
     "prompt_tokens",
+    "tool_call_tokens",
 ]
 
 
@@ -252,12 +254,6 @@ def _prose(rng: random.Random, n: int) -> list[str]:
 
 def _answer_tokens(rng: random.Random, n: int, prompt: str, single_word: bool) -> list[str]:
     lowered = prompt.lower()
-    if "json" in lowered:
-        label = rng.choice(_INTENTS)
-        head = ['{"', "intent", '":', ' "', label, '"}']
-        if n <= len(head):
-            return head[:n]
-        return [*head, "\n\n", *_prose(rng, n - len(head) - 1)]
     if single_word:
         word = rng.choice(_INTENTS if "intent" in lowered else _WORDS).capitalize()
         return ([word] + ["."] + [" " + rng.choice(_WORDS)] * n)[:n]
@@ -293,6 +289,12 @@ class Plan:
     seed: int
     timing: Timing
     params: dict[str, Any] = field(default_factory=dict)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    """Tool calls the answer makes (then ``content`` is empty)."""
+    tool_tokens: int = 0
+    """Completion tokens of the tool calls (billed and decoded like any output token)."""
+    response_format: str | None = None
+    """``"json_object"``, ``"json_schema"`` or ``"prompted"`` when the content is one JSON object."""
 
     @property
     def reasoning_tokens(self) -> int:
@@ -319,6 +321,26 @@ def _int_param(body: dict[str, Any], name: str) -> int | None:
         name,
     )
     return int(value)
+
+
+def tool_call_tokens(call: ToolCall) -> int:
+    """Completion tokens of one tool call: its arguments, its name and a few of framing."""
+    return count_tokens(call.arguments) + count_tokens(call.name) + 3
+
+
+def _extra_prompt_tokens(body: dict[str, Any], messages: list[Any]) -> int:
+    """Prompt tokens of the tool definitions, a json_schema and earlier tool calls."""
+    n = 0
+    tools = body.get("tools")
+    if isinstance(tools, list) and tools:
+        n += 12 + sum(8 + count_tokens(json.dumps(t, separators=(",", ":"))) for t in tools)
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and isinstance(fmt.get("json_schema"), dict):
+        n += 10 + count_tokens(json.dumps(fmt["json_schema"].get("schema"), separators=(",", ":")))
+    for m in messages:
+        for call in m.get("tool_calls") or [] if isinstance(m, dict) else []:
+            n += 4 + count_tokens(json.dumps(call, separators=(",", ":"), default=str))
+    return n
 
 
 def _stop_sequences(body: dict[str, Any]) -> list[str]:
@@ -451,8 +473,20 @@ def plan_request(
             show = "hidden"
     else:
         show = "hidden"
+    try:
+        validate_request(body, supports_json_schema=profile.supports_json_schema, reasoning=profile.reasoning)
+    except PolicyError as err:
+        raise APIError(400, err.message, param=err.param, code=err.code) from None
+    fmt_kind = body["response_format"].get("type") if isinstance(body.get("response_format"), dict) else None
+    if (
+        profile.reasoning == "qwen3"
+        and fmt is None
+        and show == "raw"
+        and (body.get("tools") or fmt_kind in ("json_object", "json_schema"))
+    ):
+        show = "field"  # raw (think tags in content) cannot carry JSON or tool calls: Groq parses instead
 
-    prompt_n = prompt_tokens(messages)
+    prompt_n = prompt_tokens(messages) + _extra_prompt_tokens(body, messages)
     user = [m for m in messages if m.get("role") == "user"]
     prompt_text = _message_text(user[-1]) if user else ""
     text_rng = random.Random(
@@ -464,8 +498,28 @@ def plan_request(
     content = _answer_tokens(text_rng, content_n, prompt_text, single_word)
     reasoning_n = reasoning_length(model, messages, effort_used)
     reasoning = _prose(text_rng, reasoning_n) if reasoning_n else []
+    answer: Answer = decide(
+        body,
+        seed=_digest(
+            "policy",
+            model,
+            messages,
+            body.get("tools"),
+            body.get("tool_choice"),
+            body.get("response_format"),
+            body.get("temperature"),
+            body.get("top_p"),
+            body.get("seed"),
+        ),
+    )
+    tool_calls = answer.tool_calls
+    tool_tokens = sum(tool_call_tokens(c) for c in tool_calls)
+    if tool_calls:
+        content = []
+    elif answer.json_text is not None:
+        content = json_pieces(answer.json_text)
 
-    finish = "stop"
+    finish = "tool_calls" if tool_calls else "stop"
     content_billed = len(content)
     stopped = _apply_stop(content, stops)
     if stopped is not None:
@@ -473,6 +527,12 @@ def plan_request(
     if len(reasoning) >= limit:
         reasoning = reasoning[:limit]
         content, content_billed = [], 0
+        tool_calls, tool_tokens = [], 0
+        finish = "length"
+    elif tool_calls and len(reasoning) + tool_tokens > limit:
+        # the call was cut before it was complete: nothing usable comes out
+        tool_calls, tool_tokens = [], 0
+        content_billed = limit - len(reasoning)
         finish = "length"
     elif len(reasoning) + content_billed > limit:
         content_billed = limit - len(reasoning)
@@ -495,7 +555,7 @@ def plan_request(
         prompt_tokens=prompt_n,
         reasoning=reasoning,
         content=content,
-        completion_tokens=len(reasoning) + content_billed,
+        completion_tokens=len(reasoning) + content_billed + tool_tokens,
         finish_reason=finish,
         show_reasoning=show,
         service_tier="flex" if tier == "flex" else "on_demand",
@@ -506,4 +566,7 @@ def plan_request(
             token_s=1.0 / (profile.decode_tps * rate_factor),
         ),
         params={k: v for k, v in body.items() if k not in ("messages",)},
+        tool_calls=tool_calls,
+        tool_tokens=tool_tokens,
+        response_format=answer.response_format if answer.json_text is not None else None,
     )

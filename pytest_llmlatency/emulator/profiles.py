@@ -11,7 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ModelProfile", "PROFILES", "get_profile"]
+__all__ = [
+    "AUDIO_PROFILES",
+    "DECOMMISSIONED",
+    "MODEL_STATUS",
+    "PROFILES",
+    "RETIRED",
+    "SPEECH_PROFILES",
+    "AudioProfile",
+    "ModelProfile",
+    "SpeechProfile",
+    "decommissioned_message",
+    "get_profile",
+    "model_cards",
+]
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,8 @@ class ModelProfile:
     """Range of natural answer lengths (tokens) when the prompt asks for none."""
     reasoning: str | None = None
     """``"gpt-oss"`` (reasoning_effort low/medium/high) or ``"qwen3"`` (none/default)."""
+    supports_json_schema: bool = False
+    """Whether ``response_format`` ``json_schema`` is accepted (Groq's structured outputs)."""
 
 
 PROFILES: dict[str, ModelProfile] = {
@@ -48,6 +63,7 @@ PROFILES: dict[str, ModelProfile] = {
             65536,
             (60, 400),
             reasoning="gpt-oss",
+            supports_json_schema=True,
         ),
         ModelProfile(
             "openai/gpt-oss-120b",
@@ -60,6 +76,7 @@ PROFILES: dict[str, ModelProfile] = {
             65536,
             (60, 400),
             reasoning="gpt-oss",
+            supports_json_schema=True,
         ),
         ModelProfile(
             "llama-3.1-8b-instant",
@@ -105,6 +122,116 @@ PROFILES: dict[str, ModelProfile] = {
             131072,
             8192,
             (40, 350),
+            supports_json_schema=True,
+        ),
+        # wave 2: the rest of Groq's chat catalogue (speeds and sources in docs/emulator.md)
+        ModelProfile(
+            id="openai/gpt-oss-safeguard-20b",
+            owned_by="OpenAI",
+            decode_tps=1000,
+            prefill_tps=12000,
+            queue_median_ms=20,
+            queue_sigma=0.6,
+            context_window=131072,
+            max_completion_tokens=65536,
+            typical_answer=(60, 400),
+            reasoning="gpt-oss",
+            supports_json_schema=True,
+        ),
+        ModelProfile(
+            id="groq/compound",
+            owned_by="Groq",
+            decode_tps=450,
+            prefill_tps=4000,
+            queue_median_ms=30,
+            queue_sigma=0.6,
+            context_window=131072,
+            max_completion_tokens=8192,
+            typical_answer=(60, 400),
+        ),
+        ModelProfile(
+            id="groq/compound-mini",
+            owned_by="Groq",
+            decode_tps=450,
+            prefill_tps=4000,
+            queue_median_ms=30,
+            queue_sigma=0.6,
+            context_window=131072,
+            max_completion_tokens=8192,
+            typical_answer=(60, 400),
+        ),
+        ModelProfile(
+            id="qwen/qwen3.6-27b",
+            owned_by="Alibaba Cloud",
+            decode_tps=400,
+            prefill_tps=4000,
+            queue_median_ms=25,
+            queue_sigma=0.6,
+            context_window=131072,
+            max_completion_tokens=16384,
+            typical_answer=(60, 400),
+            reasoning="qwen3",
+        ),
+        ModelProfile(
+            id="qwen/qwen3.8-27b",
+            owned_by="Alibaba Cloud",
+            decode_tps=400,
+            prefill_tps=4000,
+            queue_median_ms=25,
+            queue_sigma=0.6,
+            context_window=131042,
+            max_completion_tokens=16384,
+            typical_answer=(60, 400),
+            reasoning="qwen3",
+        ),
+        ModelProfile(
+            id="allam-2-7b",
+            owned_by="SDAIA",
+            decode_tps=560,
+            prefill_tps=6000,
+            queue_median_ms=20,
+            queue_sigma=0.6,
+            context_window=4096,
+            max_completion_tokens=4096,
+            typical_answer=(40, 350),
+        ),
+        # retired on Groq's free and developer tiers (see RETIRED); served unless the
+        # emulator is started with serve_retired=False
+        ModelProfile(
+            id="meta-llama/llama-4-maverick-17b-128e-instruct",
+            owned_by="Meta",
+            decode_tps=600,
+            prefill_tps=6000,
+            queue_median_ms=25,
+            queue_sigma=0.6,
+            context_window=131072,
+            max_completion_tokens=8192,
+            typical_answer=(40, 350),
+            supports_json_schema=True,
+        ),
+        ModelProfile(
+            id="moonshotai/kimi-k2-instruct",
+            owned_by="Moonshot AI",
+            decode_tps=200,
+            prefill_tps=2000,
+            queue_median_ms=30,
+            queue_sigma=0.6,
+            context_window=131072,
+            max_completion_tokens=16384,
+            typical_answer=(60, 400),
+            supports_json_schema=True,
+        ),
+        ModelProfile(
+            id="moonshotai/kimi-k2-instruct-0905",
+            owned_by="Moonshot AI",
+            decode_tps=200,
+            prefill_tps=2000,
+            queue_median_ms=30,
+            queue_sigma=0.6,
+            context_window=262144,
+            max_completion_tokens=16384,
+            typical_answer=(60, 400),
+            supports_json_schema=True,
         ),
     )
 }
@@ -112,3 +239,154 @@ PROFILES: dict[str, ModelProfile] = {
 
 def get_profile(model: str) -> ModelProfile | None:
     return PROFILES.get(model)
+
+
+@dataclass(frozen=True)
+class AudioProfile:
+    """A speech-to-text model: Groq publishes its speed as a real-time factor."""
+
+    id: str
+    owned_by: str
+    speed_factor: float
+    """Seconds of audio transcribed per second of processing."""
+    translations: bool
+    """Whether ``/audio/translations`` accepts the model."""
+    queue_median_ms: float = 30.0
+    min_billed_s: float = 10.0
+    """Groq bills at least 10 seconds of audio per request."""
+    max_file_bytes: int = 25 * 1024 * 1024
+    context_window: int = 448
+
+
+AUDIO_PROFILES: dict[str, AudioProfile] = {
+    p.id: p
+    for p in (
+        AudioProfile("whisper-large-v3-turbo", "OpenAI", speed_factor=216, translations=False),
+        AudioProfile("whisper-large-v3", "OpenAI", speed_factor=189, translations=True),
+    )
+}
+
+
+@dataclass(frozen=True)
+class SpeechProfile:
+    """A text-to-speech model. Groq publishes no speed for it: the numbers are
+    assumptions, documented in ``docs/emulator.md``."""
+
+    id: str
+    owned_by: str
+    voices: tuple[str, ...]
+    first_byte_ms: float = 150.0
+    """Time before the audio starts (third-party measurements: 130-200 ms)."""
+    speed_factor: float = 20.0
+    """Seconds of speech generated per second (assumed)."""
+    chars_per_second: float = 15.0
+    """Speaking rate used to size the audio (about 150 words a minute)."""
+    max_input_chars: int = 10000
+
+
+SPEECH_PROFILES: dict[str, SpeechProfile] = {
+    p.id: p
+    for p in (
+        SpeechProfile(
+            "canopylabs/orpheus-v1-english",
+            "Canopy Labs",
+            ("autumn", "diana", "hannah", "austin", "daniel", "troy"),
+        ),
+        SpeechProfile(
+            "canopylabs/orpheus-arabic-saudi",
+            "Canopy Labs",
+            ("abdullah", "fahad", "sultan", "lulwa", "noura", "aisha"),
+        ),
+    )
+}
+
+MODEL_STATUS: dict[str, str] = {
+    "openai/gpt-oss-20b": "production",
+    "openai/gpt-oss-120b": "production",
+    "whisper-large-v3": "production",
+    "whisper-large-v3-turbo": "production",
+    "groq/compound": "production system",
+    "groq/compound-mini": "production system",
+    "openai/gpt-oss-safeguard-20b": "preview",
+    "qwen/qwen3.6-27b": "preview",
+    "qwen/qwen3.8-27b": "preview",
+    "allam-2-7b": "preview",
+    "canopylabs/orpheus-v1-english": "preview",
+    "canopylabs/orpheus-arabic-saudi": "preview",
+}
+"""Each current model's list on Groq's models page (console.groq.com/docs/models)."""
+
+RETIRED: dict[str, tuple[str, str]] = {
+    "llama-3.1-8b-instant": ("2026-08-16", "openai/gpt-oss-20b"),
+    "llama-3.3-70b-versatile": ("2026-08-16", "openai/gpt-oss-120b"),
+    "qwen/qwen3-32b": ("2026-07-17", "openai/gpt-oss-120b"),
+    "meta-llama/llama-4-scout-17b-16e-instruct": ("2026-07-17", "openai/gpt-oss-120b"),
+    "meta-llama/llama-4-maverick-17b-128e-instruct": ("2026-03-09", "openai/gpt-oss-120b"),
+    "moonshotai/kimi-k2-instruct-0905": ("2026-04-15", "openai/gpt-oss-120b"),
+    "moonshotai/kimi-k2-instruct": ("2025-10-10", "openai/gpt-oss-120b"),
+}
+"""Models the emulator still serves by default although Groq shut them down (shutdown
+date, Groq's recommended replacement; console.groq.com/docs/deprecations). Groq keeps
+the Llama models for enterprise contracts; the emulator keeps them all because
+tests, recordings and examples in the wild use them. ``GroqEmulator(serve_retired=False)``
+answers them as Groq's free and developer tiers do now."""
+
+DECOMMISSIONED: dict[str, str] = {
+    "llama3-8b-8192": "llama-3.1-8b-instant",
+    "llama3-70b-8192": "llama-3.3-70b-versatile",
+    "llama-3.1-70b-versatile": "llama-3.3-70b-versatile",
+    "llama-3.3-70b-specdec": "llama-3.3-70b-versatile",
+    "llama-3.2-1b-preview": "llama-3.1-8b-instant",
+    "llama-3.2-3b-preview": "llama-3.1-8b-instant",
+    "llama-3.2-11b-vision-preview": "meta-llama/llama-4-scout-17b-16e-instruct",
+    "llama-3.2-90b-vision-preview": "meta-llama/llama-4-maverick-17b-128e-instruct",
+    "llama3-groq-8b-8192-tool-use-preview": "llama-3.1-8b-instant",
+    "llama3-groq-70b-8192-tool-use-preview": "llama-3.3-70b-versatile",
+    "gemma-7b-it": "llama-3.1-8b-instant",
+    "gemma2-9b-it": "llama-3.1-8b-instant",
+    "mixtral-8x7b-32768": "mistral-saba-24b",
+    "mistral-saba-24b": "qwen/qwen3-32b",
+    "qwen-qwq-32b": "qwen/qwen3-32b",
+    "deepseek-r1-distill-llama-70b": "llama-3.3-70b-versatile",
+    "distil-whisper-large-v3-en": "whisper-large-v3-turbo",
+    "playai-tts": "canopylabs/orpheus-v1-english",
+    "playai-tts-arabic": "canopylabs/orpheus-arabic-saudi",
+}
+"""Decommissioned models, each with the replacement Groq recommended at the time.
+Every request for one gets Groq's ``model_decommissioned`` error."""
+
+
+def decommissioned_message(model: str) -> str:
+    """Groq's error message for a decommissioned model (400, ``model_decommissioned``),
+    word for word as Groq's API returns it."""
+    return (
+        f"The model `{model}` has been decommissioned and is no longer supported. Please refer to "
+        "https://console.groq.com/docs/deprecations for a recommendation on which model to use instead."
+    )
+
+
+def model_cards(*, serve_retired: bool = True) -> list[dict[str, object]]:
+    """``GET /openai/v1/models`` entries, in Groq's model object shape."""
+    cards: list[dict[str, object]] = []
+    for p in PROFILES.values():
+        if p.id in RETIRED and not serve_retired:
+            continue
+        cards.append(_card(p.id, p.owned_by, p.context_window, p.max_completion_tokens))
+    for a in AUDIO_PROFILES.values():
+        cards.append(_card(a.id, a.owned_by, a.context_window, a.context_window))
+    for s in SPEECH_PROFILES.values():
+        cards.append(_card(s.id, s.owned_by, 4000, 50000))
+    return cards
+
+
+def _card(model: str, owned_by: str, context_window: int, max_completion_tokens: int) -> dict[str, object]:
+    return {
+        "id": model,
+        "object": "model",
+        "created": 1693721698,
+        "owned_by": owned_by,
+        "active": True,
+        "context_window": context_window,
+        "public_apps": None,
+        "max_completion_tokens": max_completion_tokens,
+    }

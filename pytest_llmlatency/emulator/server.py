@@ -19,18 +19,23 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..sse import encode_event
-from . import wire
+from . import audio, responses, wire
 from .faults import Fault, FaultError, parse_fault
-from .model import APIError, Plan, plan_request
-from .profiles import PROFILES
+from .model import APIError, Plan, plan_request, tool_call_tokens
+from .policy import ToolCall
+from .profiles import DECOMMISSIONED, RETIRED, decommissioned_message, model_cards
 
 __all__ = ["GroqEmulator", "ServedRequest"]
 
 CHAT_PATHS = ("/openai/v1/chat/completions", "/v1/chat/completions")
 MODELS_PATHS = ("/openai/v1/models", "/v1/models")
+RESPONSES_PATHS = ("/openai/v1/responses", "/v1/responses")
+TRANSCRIPTION_PATHS = ("/openai/v1/audio/transcriptions", "/v1/audio/transcriptions")
+TRANSLATION_PATHS = ("/openai/v1/audio/translations", "/v1/audio/translations")
+SPEECH_PATHS = ("/openai/v1/audio/speech", "/v1/audio/speech")
 FAULT_HEADER = "x-emulator-fault"
 
 
@@ -56,9 +61,22 @@ class ServedRequest:
     t_last_token_ns: int | None = None
     t_done_ns: int | None = None
     token_times_ns: list[int] = field(default_factory=list)
-    """When each reasoning or content token chunk was written."""
+    """When each reasoning, content or tool-call chunk was written."""
     usage: dict[str, Any] | None = None
     finish_reason: str | None = None
+
+
+class _Delta(NamedTuple):
+    """One stream event of an answer: a reasoning or content token, or a whole tool call."""
+
+    kind: str
+    """``"reasoning"``, ``"content"``, ``"hidden"`` (reasoning not shown) or ``"tool"``."""
+    text: str
+    cost: int = 1
+    """Completion tokens decoded before the event is sent."""
+    call: ToolCall | None = None
+    position: int = 0
+    """The tool call's index in the message."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -69,6 +87,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Stopped(Exception):
+    pass
+
+
+class _Cut(Exception):
     pass
 
 
@@ -99,14 +121,16 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0].rstrip("/")
         if not self._authorized():
             return
+        cards = model_cards(serve_retired=self.server.emulator.serve_retired)
         if path in MODELS_PATHS:
-            self._send_json(200, wire.models_body())
+            self._send_json(200, {"object": "list", "data": cards})
             return
         for prefix in MODELS_PATHS:
             if path.startswith(prefix + "/"):
                 model = urllib.parse.unquote(path[len(prefix) + 1 :])
-                if model in PROFILES:
-                    self._send_json(200, wire.model_body(model))
+                card = next((c for c in cards if c["id"] == model), None)
+                if card is not None:
+                    self._send_json(200, card)
                 else:
                     self._send_error(
                         APIError(
@@ -124,12 +148,24 @@ class _Handler(BaseHTTPRequestHandler):
         record.headers = {k.lower(): v for k, v in self.headers.items()}
         raw = self._read_body()
         path = self.path.split("?", 1)[0].rstrip("/")
-        if path not in CHAT_PATHS:
+        if path in CHAT_PATHS:
+            handler = self._chat
+        elif path in RESPONSES_PATHS:
+            handler = self._responses
+        elif path in TRANSCRIPTION_PATHS:
+            handler = self._transcription
+        elif path in TRANSLATION_PATHS:
+            handler = self._translation
+        elif path in SPEECH_PATHS:
+            handler = self._speech
+        else:
             self._unknown_url("POST")
             return
         emu._log(record)
         try:
-            self._chat(record, raw)
+            if path in CHAT_PATHS and self._refuse_retired_json(record, raw):
+                return
+            handler(record, raw)
         except (BrokenPipeError, ConnectionResetError, _Stopped):
             self.close_connection = True
         finally:
@@ -228,6 +264,14 @@ class _Handler(BaseHTTPRequestHandler):
         t_prefilled = time.perf_counter_ns()
         self._wait_until(t_prefilled + int(plan.completion_tokens * t.token_s / scale * 1e9))
         t_end = time.perf_counter_ns()
+        if fault is not None and fault.name == "tool_use_failed":
+            # the generation is checked against the tool's schema after it ends
+            record.status = 400
+            record.finish_reason = None
+            record.t_last_token_ns = t_end
+            self._send_error_body(400, wire.tool_use_failed_body(plan, streamed=False))
+            record.t_done_ns = time.perf_counter_ns()
+            return
         usage = wire.usage_body(
             plan,
             queue_s=(t_admit - t0) / 1e9,
@@ -276,7 +320,8 @@ class _Handler(BaseHTTPRequestHandler):
         t_prefilled = time.perf_counter_ns()
         gap_ns = t.token_s / scale * 1e9
         cut_after = stall_after = None
-        total = len(plan.reasoning) + len(plan.content)
+        deltas = list(self._deltas(plan))
+        total = len(deltas)
         if fault is not None and fault.name in ("cut", "stall"):
             after = fault.get("after")
             point = int(after) if after is not None else total // 2
@@ -284,22 +329,33 @@ class _Handler(BaseHTTPRequestHandler):
                 cut_after = point
             else:
                 stall_after = point
-        for i, (kind, text) in enumerate(self._deltas(plan)):
+        failing = fault is not None and fault.name == "tool_use_failed"
+        tokens = 0
+        for i, delta in enumerate(deltas):
             if cut_after is not None and i >= cut_after:
                 self._cut()
                 return
             if stall_after is not None and i == stall_after:
                 self._wait_until(time.perf_counter_ns() + int(float(fault.get("seconds")) * 1e9))  # type: ignore[union-attr]
-            self._wait_until(t_prefilled + int((i + 1) * gap_ns))
-            if kind == "reasoning":
-                event = wire.chunk(plan, completion_id, created, reasoning=text)
+            if failing and delta.kind in ("tool", "content"):
+                self._fail_tool_use(plan, record, t_prefilled + int(plan.completion_tokens * gap_ns))
+                return
+            tokens += delta.cost
+            self._wait_until(t_prefilled + int(tokens * gap_ns))
+            if delta.kind == "reasoning":
+                event = wire.chunk(plan, completion_id, created, reasoning=delta.text)
+            elif delta.kind == "tool" and delta.call is not None:
+                event = wire.tool_call_chunk(plan, completion_id, created, delta.call, delta.position)
             else:
-                event = wire.chunk(plan, completion_id, created, content=text)
+                event = wire.chunk(plan, completion_id, created, content=delta.text)
             now = time.perf_counter_ns()
             record.token_times_ns.append(now)
             if record.t_first_token_ns is None:
                 record.t_first_token_ns = now
             self._send_chunk(encode_event(event))
+        if failing:
+            self._fail_tool_use(plan, record, t_prefilled + int(plan.completion_tokens * gap_ns))
+            return
         if cut_after is not None and cut_after >= total:
             self._cut()
             return
@@ -321,21 +377,416 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         record.t_done_ns = time.perf_counter_ns()
 
+    def _fail_tool_use(self, plan: Plan, record: ServedRequest, deadline_ns: int) -> None:
+        """End a stream as Groq does when a generated tool call fails validation:
+        an ``event: error`` in place of the call, then the end of the body (no [DONE])."""
+        self._wait_until(deadline_ns)
+        record.finish_reason = None
+        record.t_last_token_ns = record.token_times_ns[-1] if record.token_times_ns else None
+        data = json.dumps(wire.tool_use_failed_body(plan, streamed=True), separators=(",", ":"))
+        self._send_chunk(b"event: error\ndata: " + data.encode() + b"\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+        record.t_done_ns = time.perf_counter_ns()
+
     @staticmethod
-    def _deltas(plan: Plan) -> Iterator[tuple[str, str]]:
+    def _deltas(plan: Plan) -> Iterator[_Delta]:
+        """The stream's output events in order, each with the tokens it costs."""
         if plan.show_reasoning == "raw" and plan.reasoning:
             last = len(plan.reasoning) - 1
             for i, piece in enumerate(plan.reasoning):
                 text = ("<think>\n" if i == 0 else "") + piece + ("\n</think>\n\n" if i == last else "")
-                yield "content", text
+                yield _Delta("content", text)
         elif plan.show_reasoning == "field":
             for piece in plan.reasoning:
-                yield "reasoning", piece
+                yield _Delta("reasoning", piece)
         else:
             for _ in plan.reasoning:
-                yield "hidden", ""
+                yield _Delta("hidden", "")
         for piece in plan.content:
-            yield "content", piece
+            yield _Delta("content", piece)
+        for index, call in enumerate(plan.tool_calls):
+            yield _Delta("tool", "", tool_call_tokens(call), call, index)
+
+    # -- retired models, shared prologue -------------------------------------------------
+    def _retired(self, model: Any) -> bool:
+        if not isinstance(model, str):
+            return False
+        return model in DECOMMISSIONED or (model in RETIRED and not self.server.emulator.serve_retired)
+
+    def _refuse_model(self, record: ServedRequest, model: str) -> None:
+        record.model = model
+        record.status = 400
+        self._send_error(APIError(400, decommissioned_message(model), code="model_decommissioned"))
+
+    def _refuse_retired_json(self, record: ServedRequest, raw: bytes) -> bool:
+        """Answer a request for a decommissioned model as Groq does (after the key check)."""
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            return False
+        model = body.get("model") if isinstance(body, dict) else None
+        if not self._retired(model):
+            return False
+        if not self._authorized():
+            record.status = 401
+            return True
+        self._refuse_model(record, str(model))
+        return True
+
+    def _begin(self, record: ServedRequest) -> tuple[bool, Fault | None]:
+        """Key check and fault choice; False when an answer was already sent."""
+        if not self._authorized():
+            record.status = 401
+            return False, None
+        try:
+            fault = self.server.emulator._fault_for(self.headers)
+        except APIError as err:
+            record.status = err.status
+            self._send_error(err)
+            return False, None
+        record.fault = str(fault) if fault else None
+        if fault is not None and fault.status is not None:
+            record.status = fault.status
+            self._send_fault_status(fault)
+            return False, None
+        return True, fault
+
+    def _json_body(self, record: ServedRequest, raw: bytes) -> Any:
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            record.status = 400
+            self._send_error(APIError(400, "We could not parse the JSON body of your request."))
+            return None
+        record.body = body if isinstance(body, dict) else None
+        return body
+
+    # -- responses API ----------------------------------------------------------------
+    def _responses(self, record: ServedRequest, raw: bytes) -> None:
+        emu = self.server.emulator
+        ok, fault = self._begin(record)
+        if not ok:
+            return
+        body = self._json_body(record, raw)
+        if record.status:
+            return
+        model = body.get("model") if isinstance(body, dict) else None
+        if self._retired(model):
+            self._refuse_model(record, str(model))
+            return
+        try:
+            chat = responses.chat_body(body)
+            plan = plan_request(
+                chat,
+                seed=emu.seed,
+                occurrence=emu._occurrence(chat),
+                jitter=emu.jitter,
+                queue_ms=emu.queue_ms,
+            )
+        except APIError as err:
+            record.status = err.status
+            self._send_error(err)
+            return
+        record.model = plan.model
+        record.stream = plan.stream
+        record.status = 200
+        record.finish_reason = plan.finish_reason
+        if plan.stream:
+            self._responses_stream(body, plan, record, fault)
+        else:
+            self._responses_complete(body, plan, record, fault)
+
+    def _responses_complete(self, body: dict[str, Any], plan: Plan, record: ServedRequest, fault: Fault | None) -> None:
+        scale = self.server.emulator.time_scale
+        t0 = record.t_received_ns
+        created = responses.now()
+        self._delay(fault, t0)
+        t = plan.timing
+        self._wait_until(t0 + int(t.queue_s / scale * 1e9))
+        t_admit = time.perf_counter_ns()
+        self._wait_until(t_admit + int(t.prompt_s / scale * 1e9))
+        t_prefilled = time.perf_counter_ns()
+        self._wait_until(t_prefilled + int(plan.completion_tokens * t.token_s / scale * 1e9))
+        t_end = time.perf_counter_ns()
+        ids = responses.new_ids()
+        record.request_id = ids.request
+        usage = responses.usage_body(plan)
+        record.usage = usage
+        data = json.dumps(responses.response_object(body, plan, ids, created, done=True, usage=usage)).encode()
+        record.t_last_token_ns = t_end
+        record.t_headers_ns = record.t_first_token_ns = time.perf_counter_ns()
+        self._start(200, "application/json", ids.request, plan, length=len(data))
+        if fault is not None and fault.name in ("cut", "stall"):
+            half = len(data) // 2
+            self.wfile.write(data[:half])
+            if fault.name == "cut":
+                self._cut()
+                return
+            self._wait_until(time.perf_counter_ns() + int(float(fault.get("seconds")) * 1e9))
+            data = data[half:]
+        self.wfile.write(data)
+        record.t_done_ns = time.perf_counter_ns()
+
+    def _send_typed(self, kind: str, fields: dict[str, Any], seq: list[int]) -> None:
+        payload = responses.event(kind, seq[0], **fields)
+        seq[0] += 1
+        self._send_chunk(b"event: " + kind.encode() + b"\n" + encode_event(payload))
+
+    def _responses_stream(self, body: dict[str, Any], plan: Plan, record: ServedRequest, fault: Fault | None) -> None:
+        scale = self.server.emulator.time_scale
+        t0 = record.t_received_ns
+        created = responses.now()
+        self._delay(fault, t0)
+        t = plan.timing
+        ids = responses.new_ids()
+        record.request_id = ids.request
+        seq = [0]
+        self._wait_until(t0 + int(t.queue_s / scale * 1e9))
+        t_admit = time.perf_counter_ns()
+        record.t_headers_ns = t_admit
+        self._start(200, "text/event-stream", ids.request, plan)
+        pending = responses.response_object(body, plan, ids, created, done=False)
+        self._send_typed("response.created", {"response": pending}, seq)
+        self._send_typed("response.in_progress", {"response": pending}, seq)
+        self._wait_until(t_admit + int(t.prompt_s / scale * 1e9))
+        t_prefilled = time.perf_counter_ns()
+        gap_ns = t.token_s / scale * 1e9
+        shown = responses.shows_reasoning(plan)
+        emitted = len(plan.content) + (len(plan.reasoning) if shown else 0)
+        cut_after = stall_after = None
+        if fault is not None and fault.name in ("cut", "stall"):
+            after = fault.get("after")
+            point = int(after) if after is not None else emitted // 2
+            cut_after, stall_after = (point, None) if fault.name == "cut" else (None, point)
+        sent = 0
+        index = 0  # tokens generated so far (hidden reasoning included)
+
+        def token(kind: str, fields: dict[str, Any]) -> None:
+            nonlocal sent, index
+            if cut_after is not None and sent >= cut_after:
+                raise _Cut
+            if stall_after is not None and sent == stall_after:
+                self._wait_until(time.perf_counter_ns() + int(float(fault.get("seconds")) * 1e9))  # type: ignore[union-attr]
+            self._wait_until(t_prefilled + int((index + 1) * gap_ns))
+            now = time.perf_counter_ns()
+            record.token_times_ns.append(now)
+            if record.t_first_token_ns is None:
+                record.t_first_token_ns = now
+            self._send_typed(kind, fields, seq)
+            sent += 1
+            index += 1
+
+        try:
+            out = 0
+            if shown:
+                item = {"item_id": ids.reasoning, "output_index": out}
+                self._send_typed(
+                    "response.output_item.added",
+                    {"output_index": out, "item": responses.reasoning_item(plan, ids, done=False)},
+                    seq,
+                )
+                part = {"type": "reasoning_text", "text": ""}
+                self._send_typed("response.content_part.added", {**item, "content_index": 0, "part": part}, seq)
+                for piece in plan.reasoning:
+                    token("response.reasoning_text.delta", {**item, "content_index": 0, "delta": piece})
+                text = "".join(plan.reasoning)
+                self._send_typed("response.reasoning_text.done", {**item, "content_index": 0, "text": text}, seq)
+                done_part = {"type": "reasoning_text", "text": text}
+                self._send_typed("response.content_part.done", {**item, "content_index": 0, "part": done_part}, seq)
+                self._send_typed(
+                    "response.output_item.done",
+                    {"output_index": out, "item": responses.reasoning_item(plan, ids, done=True)},
+                    seq,
+                )
+                out += 1
+            else:
+                index += len(plan.reasoning)  # hidden reasoning still takes its time
+            calls = responses.function_calls(plan)
+            if plan.content or not calls:
+                item = {"item_id": ids.message, "output_index": out}
+                self._send_typed(
+                    "response.output_item.added",
+                    {"output_index": out, "item": responses.message_item(plan, ids, done=False)},
+                    seq,
+                )
+                empty = responses.output_text(None)
+                self._send_typed("response.content_part.added", {**item, "content_index": 0, "part": empty}, seq)
+                for piece in plan.content:
+                    token(
+                        "response.output_text.delta",
+                        {**item, "content_index": 0, "delta": piece, "logprobs": []},
+                    )
+                full = responses.output_text(plan)
+                self._send_typed(
+                    "response.output_text.done",
+                    {**item, "content_index": 0, "text": full["text"], "logprobs": []},
+                    seq,
+                )
+                self._send_typed("response.content_part.done", {**item, "content_index": 0, "part": full}, seq)
+                self._send_typed(
+                    "response.output_item.done",
+                    {"output_index": out, "item": responses.message_item(plan, ids, done=True)},
+                    seq,
+                )
+                out += 1
+            if cut_after is not None and sent >= cut_after:
+                raise _Cut
+        except _Cut:
+            self._cut()
+            return
+        # tokens billed but not sent (tool-call arguments, a stop sequence) still take time
+        self._wait_until(t_prefilled + int(plan.completion_tokens * gap_ns))
+        for i, call in enumerate(calls):
+            item = {"item_id": ids.call(i), "output_index": out}
+            self._send_typed(
+                "response.output_item.added",
+                {"output_index": out, "item": responses.call_item(ids, i, call, done=False)},
+                seq,
+            )
+            now = time.perf_counter_ns()
+            if record.t_first_token_ns is None:
+                record.t_first_token_ns = now
+            self._send_typed("response.function_call_arguments.delta", {**item, "delta": call[2]}, seq)
+            self._send_typed(
+                "response.function_call_arguments.done", {**item, "name": call[1], "arguments": call[2]}, seq
+            )
+            self._send_typed(
+                "response.output_item.done",
+                {"output_index": out, "item": responses.call_item(ids, i, call, done=True)},
+                seq,
+            )
+            out += 1
+        t_end = time.perf_counter_ns()
+        record.t_last_token_ns = record.token_times_ns[-1] if record.token_times_ns else t_end
+        usage = responses.usage_body(plan)
+        record.usage = usage
+        final = responses.response_object(body, plan, ids, created, done=True, usage=usage)
+        kind = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
+        self._send_typed(kind, {"response": final}, seq)
+        self.wfile.write(b"0\r\n\r\n")
+        record.t_done_ns = time.perf_counter_ns()
+
+    # -- audio ----------------------------------------------------------------------------
+    def _transcription(self, record: ServedRequest, raw: bytes) -> None:
+        self._audio(record, raw, "transcribe")
+
+    def _translation(self, record: ServedRequest, raw: bytes) -> None:
+        self._audio(record, raw, "translate")
+
+    def _audio(self, record: ServedRequest, raw: bytes, task: str) -> None:
+        emu = self.server.emulator
+        ok, fault = self._begin(record)
+        if not ok:
+            return
+        try:
+            fields, files = audio.parse_multipart(self.headers.get("content-type", ""), raw)
+        except audio.MultipartError as err:
+            record.status = 400
+            self._send_error(APIError(400, f"could not parse the multipart form: {err}"))
+            return
+        model = fields["model"][-1] if fields.get("model") else None
+        upload = files.get("file")
+        record.body = {k: v[-1] for k, v in fields.items()}
+        if upload is not None:
+            record.body["file"] = {"filename": upload.filename, "bytes": len(upload.data)}
+        if self._retired(model):
+            self._refuse_model(record, str(model))
+            return
+        try:
+            plan = audio.plan_transcription(
+                fields,
+                files,
+                task=task,
+                hint=self.headers.get(audio.HINT_HEADER),
+                seed=emu.seed,
+                occurrence=emu._occurrence([task, record.body, upload.data.hex()[:64] if upload else None]),
+                jitter=emu.jitter,
+                queue_ms=emu.queue_ms,
+            )
+        except APIError as err:
+            record.status = err.status
+            self._send_error(err)
+            return
+        record.model = plan.model
+        record.status = 200
+        record.body["file"]["sha256"] = plan.audio_sha256
+        scale = emu.time_scale
+        t0 = record.t_received_ns
+        self._delay(fault, t0)
+        self._wait_until(t0 + int(plan.queue_s / scale * 1e9))
+        t_admit = time.perf_counter_ns()
+        self._wait_until(t_admit + int(plan.processing_s / scale * 1e9))
+        t_end = time.perf_counter_ns()
+        _, request_id = wire.new_ids()
+        record.request_id = request_id
+        record.usage = {
+            "audio_seconds": plan.seconds,
+            "audio_seconds_source": plan.seconds_source,
+            "billed_seconds": plan.billed_seconds,
+            "queue_time": (t_admit - t0) / 1e9,
+            "processing_time": (t_end - t_admit) / 1e9,
+        }
+        content_type, data = audio.render_transcription(plan, request_id)
+        record.t_last_token_ns = t_end
+        record.t_headers_ns = record.t_first_token_ns = time.perf_counter_ns()
+        self._start(200, content_type, request_id, None, length=len(data))
+        if fault is not None and fault.name == "cut":
+            self.wfile.write(data[: len(data) // 2])
+            self._cut()
+            return
+        self.wfile.write(data)
+        record.t_done_ns = time.perf_counter_ns()
+
+    def _speech(self, record: ServedRequest, raw: bytes) -> None:
+        emu = self.server.emulator
+        ok, fault = self._begin(record)
+        if not ok:
+            return
+        body = self._json_body(record, raw)
+        if record.status:
+            return
+        model = body.get("model") if isinstance(body, dict) else None
+        if self._retired(model):
+            self._refuse_model(record, str(model))
+            return
+        try:
+            plan, queue_s = audio.plan_speech(body, queue_ms=emu.queue_ms)
+        except APIError as err:
+            record.status = err.status
+            self._send_error(err)
+            return
+        record.model = plan.model
+        record.status = 200
+        scale = emu.time_scale
+        t0 = record.t_received_ns
+        self._delay(fault, t0)
+        self._wait_until(t0 + int((queue_s + plan.first_byte_s) / scale * 1e9))
+        _, request_id = wire.new_ids()
+        record.request_id = request_id
+        t_first = time.perf_counter_ns()
+        record.t_headers_ns = t_first
+        self._start(200, "audio/wav", request_id, None)
+        data = plan.audio
+        pieces = 8
+        size = -(-len(data) // pieces)
+        for i in range(pieces):
+            chunk = data[i * size : (i + 1) * size]
+            if not chunk:
+                break
+            if i:
+                self._wait_until(t_first + int(i * plan.generation_s / (pieces - 1) / scale * 1e9))
+            now = time.perf_counter_ns()
+            record.token_times_ns.append(now)
+            if record.t_first_token_ns is None:
+                record.t_first_token_ns = now
+            if fault is not None and fault.name == "cut" and i >= pieces // 2:
+                self._cut()
+                return
+            self._send_chunk(chunk)
+        record.t_last_token_ns = record.token_times_ns[-1]
+        record.usage = {"characters": plan.characters, "audio_seconds": plan.seconds}
+        self.wfile.write(b"0\r\n\r\n")
+        record.t_done_ns = time.perf_counter_ns()
 
     # -- low-level writing ---------------------------------------------------------
     def _start(
@@ -381,6 +832,10 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(body).encode()
         self._start(status, "application/json", None, None, length=len(data), extra=extra)
         self.wfile.write(data)
+
+    def _send_error_body(self, status: int, body: dict[str, Any]) -> None:
+        _, request_id = wire.new_ids()
+        self._send_json(status, body, {"x-request-id": request_id})
 
     def _send_error(self, err: APIError, extra: dict[str, str] | None = None) -> None:
         _, request_id = wire.new_ids()
@@ -436,6 +891,9 @@ class GroqEmulator:
         queue_ms: fixed queue time instead of the profile's distribution.
         api_key: accept only this key (default: any non-empty key).
         faults: server-wide faults (``"500;times=2"``, see ``faults.py``).
+        serve_retired: keep serving the models Groq has shut down recently
+            (``profiles.RETIRED``); False answers them with Groq's
+            ``model_decommissioned`` error, as Groq's free and developer tiers do.
     """
 
     def __init__(
@@ -450,6 +908,7 @@ class GroqEmulator:
         api_key: str | None = None,
         faults: Sequence[str] = (),
         verbose: bool = False,
+        serve_retired: bool = True,
     ) -> None:
         if time_scale <= 0:
             raise ValueError(f"time_scale must be positive, got {time_scale!r}")
@@ -465,6 +924,7 @@ class GroqEmulator:
         self.queue_ms = queue_ms
         self.api_key = api_key
         self.verbose = verbose
+        self.serve_retired = serve_retired
         self._lock = threading.Lock()
         self._faults: list[list[Any]] = []  # [Fault, remaining or None]
         for spec in faults:
@@ -551,9 +1011,20 @@ class GroqEmulator:
 
     @property
     def requests(self) -> list[ServedRequest]:
-        """Every chat-completion request served so far, oldest first."""
+        """Every request served so far (chat, responses, audio), oldest first."""
         with self._lock:
             return list(self._requests)
+
+    def requests_since(self, t_ns: int) -> list[ServedRequest]:
+        """Requests received at or after ``t_ns`` (a ``perf_counter_ns`` value), oldest first."""
+        out: list[ServedRequest] = []
+        with self._lock:
+            for record in reversed(self._requests):
+                if record.t_received_ns < t_ns:
+                    break
+                out.append(record)
+        out.reverse()
+        return out
 
     def reset(self) -> None:
         """Forget served requests, occurrence counts and faults."""

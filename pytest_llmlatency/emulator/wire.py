@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from .model import Plan
+from .policy import ToolCall
 from .profiles import PROFILES
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "models_body",
     "new_ids",
     "role_chunk",
+    "tool_call_chunk",
+    "tool_use_failed_body",
     "usage_body",
     "usage_chunk",
 ]
@@ -54,10 +57,20 @@ def usage_body(plan: Plan, *, queue_s: float, prompt_s: float, completion_s: flo
     }
 
 
+def _tool_call(call: ToolCall) -> dict[str, Any]:
+    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+
+
 def _message(plan: Plan) -> dict[str, Any]:
     reasoning = "".join(plan.reasoning)
     content = "".join(plan.content)
     message: dict[str, Any] = {"role": "assistant"}
+    if plan.tool_calls:
+        # Groq leaves ``content`` out of a tool-call message (real cassette: tool_choice_matrix)
+        if plan.show_reasoning == "field" and plan.reasoning:
+            message["reasoning"] = reasoning
+        message["tool_calls"] = [_tool_call(c) for c in plan.tool_calls]
+        return message
     if plan.show_reasoning == "raw" and plan.reasoning:
         content = f"<think>\n{reasoning}\n</think>\n\n{content}"
     message["content"] = content
@@ -124,11 +137,47 @@ def chunk(
     delta: dict[str, Any] = {}
     if reasoning is not None:
         delta["reasoning"] = reasoning
+        if plan.profile.reasoning == "gpt-oss":
+            delta["channel"] = "analysis"  # gpt-oss reasoning deltas name their harmony channel
     if content is not None:
         delta["content"] = content
     body = _chunk_base(plan, completion_id, created)
     body["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}]
     return body
+
+
+def tool_call_chunk(plan: Plan, completion_id: str, created: int, call: ToolCall, index: int) -> dict[str, Any]:
+    """One tool call, complete, in one delta: Groq does not stream argument fragments."""
+    body = _chunk_base(plan, completion_id, created)
+    delta = {"tool_calls": [{**_tool_call(call), "index": index}]}
+    body["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}]
+    return body
+
+
+def tool_use_failed_body(plan: Plan, *, streamed: bool) -> dict[str, Any]:
+    """Groq's ``tool_use_failed`` error: the generation did not fit the tool's schema.
+
+    Streamed, it arrives as an ``event: error`` whose data carries ``status_code``;
+    non-streamed, as the body of a 400 (``test_tool_use_failed_error_streaming.yaml``)."""
+    if plan.tool_calls:
+        call = plan.tool_calls[0]
+        message = (
+            "Tool call validation failed: tool call validation failed: parameters for tool "
+            f"{call.name} did not match schema: errors: [additionalProperties 'invalid_param' not allowed]"
+        )
+        failed = f'{{"name": "{call.name}", "arguments": {{\n  "invalid_param": "value"\n}}}}'
+    else:
+        message = "Failed to call a function. Please adjust your prompt. See 'failed_generation' for more details."
+        failed = "".join(plan.content)
+    err: dict[str, Any] = {
+        "message": message,
+        "type": "invalid_request_error",
+        "code": "tool_use_failed",
+        "failed_generation": failed,
+    }
+    if streamed:
+        err["status_code"] = 400
+    return {"error": err}
 
 
 def final_chunk(plan: Plan, completion_id: str, request_id: str, created: int, usage: dict[str, Any]) -> dict[str, Any]:
