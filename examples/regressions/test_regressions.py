@@ -16,9 +16,10 @@ OVER_BUDGET = pytest.mark.xfail(strict=True, reason="deliberately over budget: s
 @OVER_BUDGET
 @pytest.mark.max_latency(ms=300)
 @pytest.mark.max_tokens(completion=50)
-def test_dropped_stop_and_bigger_cap() -> None:
-    """No stop sequence and max_completion_tokens=1024: the model explains itself at length."""
-    classify("I was charged twice this month", stop=None, max_completion_tokens=1024)
+def test_default_effort_and_bigger_cap() -> None:
+    """reasoning_effort left at the model's default (medium) and max_completion_tokens=1024:
+    the model thinks for ~300 tokens before a one-word answer."""
+    classify("I was charged twice this month", reasoning_effort=None, max_completion_tokens=1024)
 
 
 @OVER_BUDGET
@@ -31,13 +32,13 @@ def test_high_reasoning_effort() -> None:
 
 @OVER_BUDGET
 @pytest.mark.max_ttft(ms=120)
-@pytest.mark.max_latency(ms=300)
+@pytest.mark.max_tokens(completion=50)
 def test_bigger_model() -> None:
-    """A switch to llama-3.3-70b-versatile: half the decode speed, and no reasoning cap."""
+    """A switch to openai/gpt-oss-120b at its default effort: a slower model that reasons
+    more, with no cap to stop it."""
     classify(
         "I was charged twice this month",
-        model="llama-3.3-70b-versatile",
+        model="openai/gpt-oss-120b",
         reasoning_effort=None,
-        stop=None,
         max_completion_tokens=1024,
     )

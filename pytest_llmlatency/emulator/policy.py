@@ -996,7 +996,31 @@ def _prompted_schema(messages: list[Any]) -> dict[str, Any] | None:
                 return inner
             if example is None:
                 example = obj
-    return _schema_of_example(example) if example is not None else None
+    if example is None:
+        return None
+    schema = _schema_of_example(example)
+    # "classify as one of billing, refund, shipping ... Reply in JSON like {"intent": "billing"}":
+    # a string field of the example takes one of the listed labels, as a model would answer
+    labels = _listed_labels(" ".join(texts))
+    if labels:
+        for prop in schema["properties"].values():
+            if prop.get("type") == "string" and set(_example_strings(example)) & set(labels):
+                prop["enum"] = labels
+    return schema
+
+
+def _listed_labels(text: str) -> list[str]:
+    """The options of "one of a, b, c" (or "a, b or c") in a prompt."""
+    match = re.search(r"\bone of:?\s+([\w-]+(?:\s*,\s*(?:or\s+)?[\w-]+|\s+or\s+[\w-]+)+)", text, re.IGNORECASE)
+    if match is None:
+        return []
+    return [w for w in re.split(r"\s*,\s*(?:or\s+)?|\s+or\s+", match.group(1)) if w]
+
+
+def _example_strings(example: Any) -> list[str]:
+    if isinstance(example, dict):
+        return [s for v in example.values() for s in _example_strings(v)]
+    return [example] if isinstance(example, str) else []
 
 
 def _text(message: dict[str, Any]) -> str:
