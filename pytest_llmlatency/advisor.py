@@ -473,8 +473,11 @@ def lint(result: dict[str, Any], fits: dict[str, ModelFit]) -> list[str]:
     """Advice for one test, each item grounded in measurements and saying which. Each budget
     is checked against the calls it judges (``call=``), once per distinct request."""
     all_calls = [c for c in result.get("calls") or [] if not c.get("warmup")]
-    latency = [b for b in result.get("budgets") or [] if b.get("kind") == "latency"]
-    advice: list[str] = []
+    # a scope="test" budget covers the whole agent run, not one call: judged by _agent_advice
+    latency = [
+        b for b in result.get("budgets") or [] if b.get("kind") == "latency" and b.get("scope", "call") == "call"
+    ]
+    advice: list[str] = _agent_advice(result, all_calls)
     seen: set[str] = set()
     for index, call in enumerate(all_calls):
         if not call.get("ok") or call.get("prediction"):
@@ -494,6 +497,53 @@ def lint(result: dict[str, Any], fits: dict[str, ModelFit]) -> list[str]:
         for item in _lint_call(call, same, budgets, fits):
             if item not in advice:
                 advice.append(item)
+    return advice
+
+
+def _agent_advice(result: dict[str, Any], calls: list[dict[str, Any]]) -> list[str]:
+    """Where an agent's time goes (a ``scope="test"`` budget), and what a change in its number
+    of LLM calls since the baseline cost."""
+    advice: list[str] = []
+    measured = [c for c in calls if not c.get("prediction")]
+    runs: dict[int, list[dict[str, Any]]] = {}
+    for c in measured:
+        runs.setdefault(int(c.get("iteration") or 0), []).append(c)
+    e2es = [float(c["e2e_ms"]) for c in measured if isinstance(c.get("e2e_ms"), (int, float))]
+    step_ms = sorted(e2es)[len(e2es) // 2] if e2es else None
+    budgets = [b for b in result.get("budgets") or [] if b.get("kind") == "latency" and b.get("scope") == "test"]
+    first = runs[min(runs)] if runs else []
+    ends = [float(c["agent_end_ms"]) for c in first if isinstance(c.get("agent_end_ms"), (int, float))]
+    if budgets and first and len(ends) == len(first):
+        run = first
+        wall = max(ends)
+        llm = sum(float(c.get("wall_ms") or c.get("e2e_ms") or 0) for c in run)
+        own = max(0.0, wall - llm)
+        limit = float(budgets[0]["ms"])
+        text = (
+            f"{budgets[0]['label']}: the agent's {len(run)} LLM call(s) took {llm:,.0f} ms of its {wall:,.0f} ms "
+            f"wall time; {own:,.0f} ms ({own / wall * 100 if wall else 0:.0f}%) was the application's own time "
+            "between calls (tool execution, parsing)"
+        )
+        if step_ms:
+            text += (
+                f"; at the median {step_ms:,.0f} ms per call, {max(0, int((limit - own) // step_ms))} call(s) fit "
+                f"the {limit:g} ms budget"
+            )
+        advice.append(text)
+    comparison = result.get("comparison") or {}
+    shift = next((s for s in comparison.get("shifts") or [] if s.get("metric") == "calls"), None)
+    if shift and shift.get("old") != shift.get("new") and measured:
+        steps = float(shift["new"]) - float(shift["old"])
+        text = (
+            f"{shift['old']:g} -> {shift['new']:g} LLM calls per run since the baseline: the agent took "
+            f"{abs(steps):g} {'more' if steps > 0 else 'fewer'} step(s)"
+        )
+        if step_ms:
+            text += f", about {abs(steps) * step_ms:,.0f} ms at this run's median {step_ms:,.0f} ms per call"
+        tools = sorted({str(n) for c in measured for n in c.get("tool_names") or []})
+        if tools:
+            text += f" (tools called now: {', '.join(tools)})"
+        advice.append(text)
     return advice
 
 

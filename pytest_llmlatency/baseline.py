@@ -41,7 +41,13 @@ __all__ = [
 METRICS = ("e2e", "ttft", "ttfb", "server", "queue")
 """Time metrics saved as benchmark entries (milliseconds here, seconds in the file)."""
 TOKEN_METRICS = ("completion_tokens", "prompt_tokens", "reasoning_tokens", "total_tokens")
-GATE_METRICS = METRICS + TOKEN_METRICS
+AGENT = "agent"
+"""The agent wall time of one run of a test: first call's start to last call's end (ms)."""
+CALLS = "calls"
+"""LLM calls per run of a test."""
+TIME_METRICS = (*METRICS, AGENT)
+COUNT_METRICS = (*TOKEN_METRICS, CALLS)
+GATE_METRICS = (*METRICS, AGENT, *TOKEN_METRICS, CALLS)
 FLOOR_MS = 2.0
 """A time shift smaller than this never counts as a regression or an improvement."""
 EMULATOR_FLOOR_MS = 15.0
@@ -73,7 +79,7 @@ class Threshold:
     def __str__(self) -> str:
         if self.percent is not None:
             return f"{self.metric}:{self.percent:g}%"
-        unit = "ms" if self.metric in METRICS else ""
+        unit = "ms" if self.metric in TIME_METRICS else ""
         return f"{self.metric}:{self.absolute:g}{unit}"
 
     def exceeded(self, old: float, new: float, floor: float = FLOOR_MS) -> bool:
@@ -83,7 +89,7 @@ class Threshold:
         return self._beyond(old - new, old, floor)
 
     def _beyond(self, delta: float, old: float, floor: float = FLOOR_MS) -> bool:
-        if self.metric in METRICS and delta < floor:
+        if self.metric in TIME_METRICS and delta < floor:
             return False
         if self.percent is not None:
             if old <= 0:
@@ -118,9 +124,9 @@ def parse_thresholds(spec: str | Iterable[str], *, source: str = "--llm-compare-
                 )
             if unit == "%":
                 out.append(Threshold(metric, percent=amount))
-            elif metric in TOKEN_METRICS:
+            elif metric in COUNT_METRICS:
                 if unit:
-                    raise BaselineError(f"{source}: {text!r}: token metrics take a count or a percentage")
+                    raise BaselineError(f"{source}: {text!r}: count metrics take a count or a percentage")
                 out.append(Threshold(metric, absolute=amount))
             else:
                 ms = amount if unit == "ms" else amount * 1000  # bare numbers are seconds
@@ -258,8 +264,43 @@ def _call_record(call: dict[str, Any]) -> dict[str, Any]:
         "finish_reason",
         "retries",
         "backoff_ms",
+        "tool_names",
+        "first_output",
+        "response_format",
+        "agent_start_ms",
+        "agent_end_ms",
     )
     return {k: call.get(k) for k in keep}
+
+
+def _runs(calls: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The measured calls of each run of a test (``llm_repeat`` iteration), in run order."""
+    runs: dict[int, list[dict[str, Any]]] = {}
+    for c in calls:
+        if c.get("warmup") or c.get("prediction"):
+            continue
+        iteration = c.get("iteration")
+        runs.setdefault(iteration if isinstance(iteration, int) else 0, []).append(c)
+    return [runs[k] for k in sorted(runs)]
+
+
+def agent_samples(calls: Sequence[dict[str, Any]]) -> list[float]:
+    """The agent wall time of each run whose calls all carry their agent clock (ms)."""
+    out = []
+    for run in _runs(calls):
+        ends = [e for e in (c.get("agent_end_ms") for c in run) if isinstance(e, (int, float))]
+        if run and len(ends) == len(run):
+            out.append(float(max(ends)))
+    return out
+
+
+def call_counts(calls: Sequence[dict[str, Any]]) -> list[float]:
+    """LLM calls per run."""
+    return [float(len(run)) for run in _runs(calls)]
+
+
+def _multi_call(calls: Sequence[dict[str, Any]]) -> bool:
+    return any(len(run) > 1 for run in _runs(calls))
 
 
 def _samples(calls: Sequence[dict[str, Any]], key: str) -> list[float]:
@@ -287,8 +328,12 @@ def build_document(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
         name = nodeid.rsplit("::", 1)[-1]
         records = [_call_record(c) for c in calls]
         tokens = {k: _samples(calls, k) for k in TOKEN_METRICS}
-        for metric in METRICS:
-            values = _samples(calls, f"{metric}_ms")
+        for metric in (*METRICS, AGENT):
+            if metric == AGENT:
+                # only for agents: a one-call test's agent time is its call's wall time
+                values = agent_samples(calls) if _multi_call(calls) else []
+            else:
+                values = _samples(calls, f"{metric}_ms")
             if not values:
                 continue
             stats = Stats()
@@ -380,6 +425,8 @@ def load_baseline(path: Path) -> Baseline:
             test.calls = [c for c in extra["calls"] if isinstance(c, dict)]
             for key in TOKEN_METRICS:
                 test.samples[key] = _samples(test.calls, key)
+            test.samples[CALLS] = call_counts(test.calls)
+            test.samples.setdefault(AGENT, agent_samples(test.calls))
     if not tests:
         raise BaselineError(
             f"baseline {path} holds no pytest-llmlatency entries (a pytest-benchmark file from another "
@@ -409,7 +456,7 @@ class Shift:
         return None if not self.old else (self.new - self.old) / self.old * 100
 
     def describe(self) -> str:
-        unit = " ms" if self.metric in METRICS else ""
+        unit = " ms" if self.metric in TIME_METRICS else ""
         pct = self.percent
         change = f" ({pct:+.0f}%" if pct is not None else f" ({self.new - self.old:+,.0f}{unit.strip() and ' ms'}"
         change += f", limit {_limit(self.threshold)}" if self.threshold else ""
@@ -433,7 +480,8 @@ class Shift:
 def _limit(threshold: Threshold) -> str:
     if threshold.percent is not None:
         return f"{threshold.percent:g}%"
-    return f"{threshold.absolute:g}{' ms' if threshold.metric in METRICS else ' tokens'}"
+    unit = " ms" if threshold.metric in TIME_METRICS else " calls" if threshold.metric == CALLS else " tokens"
+    return f"{threshold.absolute:g}{unit}"
 
 
 def _num(value: float) -> str:
@@ -500,7 +548,40 @@ class Comparison:
 def _current_samples(calls: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
     out = {m: _samples(calls, f"{m}_ms") for m in METRICS}
     out.update({k: _samples(calls, k) for k in TOKEN_METRICS})
+    out[AGENT] = agent_samples(calls)
+    out[CALLS] = call_counts(calls)
     return out
+
+
+def _tools_of(runs: Sequence[Sequence[dict[str, Any]]]) -> str:
+    """``get_weather x2, search`` over the first run."""
+    names: dict[str, int] = {}
+    for c in runs[0] if runs else []:
+        for name in c.get("tool_names") or []:
+            names[str(name)] = names.get(str(name), 0) + 1
+    return ", ".join(f"{n} x{k}" if k > 1 else n for n, k in names.items()) or "none"
+
+
+def _steps_note(old_calls: Sequence[dict[str, Any]], new_calls: Sequence[dict[str, Any]]) -> str | None:
+    """``3 -> 5 LLM calls: the agent took 2 more steps (tool calls get_weather -> get_weather x3)``."""
+    old_runs, new_runs = _runs(old_calls), _runs(new_calls)
+    a, b = call_counts(old_calls), call_counts(new_calls)
+    if not a or not b or median(a) == median(b):
+        return None
+    n_old, n_new = median(a), median(b)
+    steps = n_new - n_old
+    text = (
+        f"{_num(n_old)} -> {_num(n_new)} LLM calls per run: the agent took {_num(abs(steps))} "
+        f"{'more' if steps > 0 else 'fewer'} step{'' if abs(steps) == 1 else 's'}"
+    )
+    tools_old, tools_new = _tools_of(old_runs), _tools_of(new_runs)
+    if tools_old != tools_new:
+        text += f" (tool calls {tools_old} -> {tools_new})"
+    old_e2e = sum(float(c.get("e2e_ms") or 0) for c in old_runs[0]) if old_runs else 0.0
+    new_e2e = sum(float(c.get("e2e_ms") or 0) for c in new_runs[0]) if new_runs else 0.0
+    if old_e2e and new_e2e:
+        text += f"; time in LLM calls {_num(old_e2e)} -> {_num(new_e2e)} ms"
+    return text + "."
 
 
 def _call_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -529,7 +610,10 @@ def _attribution(base: TestBaseline, calls: Sequence[dict[str, Any]], shown: set
     did to tokens (token metrics already reported as shifts are not repeated)."""
     notes = []
     old_calls, new_calls = base.calls, [c for c in calls if not c.get("warmup") and not c.get("prediction")]
-    if len(old_calls) != len(new_calls):
+    steps = _steps_note(old_calls, new_calls)
+    if steps:
+        notes.append(steps)
+    elif len(old_calls) != len(new_calls):
         notes.append(f"Calls per run {len(old_calls)} -> {len(new_calls)}.")
     pairs = list(zip(old_calls, new_calls, strict=False))
     if not pairs:
@@ -584,6 +668,7 @@ def compare_test(
     *,
     method: str = "auto",
     baseline_label: str = "the baseline",
+    agent: bool = False,
 ) -> Comparison:
     """Compare one test's calls with its baseline.
 
@@ -591,10 +676,20 @@ def compare_test(
     the thresholds. Rank (live): the shift must exceed the threshold *and* a
     one-sided Mann-Whitney U test must find it significant at 5 %; with fewer than
     5 samples on a side the result is inconclusive, never a failure. Token counts
-    are always compared on their medians."""
+    are always compared on their medians.
+
+    ``agent``: the test's latency budget covers the whole agent run (``scope="test"``), so an
+    ``e2e`` threshold judges the agent wall time per run (metric ``agent``) instead."""
     chosen = choose_method(method, base.source, source)
     current = _current_samples([c for c in calls if not c.get("warmup")])
     shifts = []
+    if agent:
+        thresholds = [
+            Threshold(AGENT, t.percent, t.absolute)
+            if t.metric == "e2e" and not any(u.metric == AGENT for u in thresholds)
+            else t
+            for t in thresholds
+        ]
     checked = {t.metric for t in thresholds}
     for threshold in thresholds:
         old, new = base.samples.get(threshold.metric) or [], current.get(threshold.metric) or []
@@ -604,14 +699,17 @@ def compare_test(
         if base.source == source == "replay":
             floor = 0.0  # replays carry the recorded timings exactly
         shifts.append(_judge_shift(threshold.metric, old, new, threshold, chosen, floor))
-    # the headline metrics are always shown, judged or not
-    for metric in ("e2e", "completion_tokens"):
+    # the headline metrics are always shown, judged or not (an agent's wall time and call count too)
+    headline = ["e2e", "completion_tokens"]
+    if _multi_call(base.calls) or _multi_call(calls):
+        headline += [AGENT, CALLS]
+    for metric in headline:
         if metric in checked:
             continue
         old, new = base.samples.get(metric) or [], current.get(metric) or []
         if old and new:
             shifts.append(Shift(metric, median(old), median(new), None, "unchanged"))
-    moved = {s.metric for s in shifts if s.verdict != "unchanged"}
+    moved = {s.metric for s in shifts if s.verdict != "unchanged" or (s.metric == CALLS and s.old != s.new)}
     notes = _attribution(base, calls, moved) if moved else []
     return Comparison(nodeid=nodeid, method=chosen, shifts=shifts, notes=notes, baseline=baseline_label)
 
@@ -620,7 +718,7 @@ def _judge_shift(
     metric: str, old: list[float], new: list[float], threshold: Threshold, method: str, floor: float = FLOOR_MS
 ) -> Shift:
     a, b = median(old), median(new)
-    if method == "deterministic" or metric in TOKEN_METRICS:
+    if method == "deterministic" or metric in COUNT_METRICS:
         verdict = (
             "regressed"
             if threshold.exceeded(a, b, floor)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Attempt", "LLMCall", "percentile", "LATENCY_PARAMS"]
+__all__ = ["Attempt", "LLMCall", "percentile", "LATENCY_PARAMS", "agent_spans", "agent_wall_ms"]
 
 # request parameters that change how long a call takes (shown in failure messages)
 LATENCY_PARAMS = (
@@ -85,7 +85,15 @@ class LLMCall:
     attempts: list[Attempt] = field(default_factory=list)
     headers_ns: int | None = None
     token_times_ns: list[int] = field(default_factory=list)
-    """When each SSE event carrying content or reasoning text was read."""
+    """When each SSE event carrying output was read: content or reasoning text, or a tool call
+    (its name or a piece of its arguments)."""
+    first_output: str | None = None
+    """What the first output was: ``"reasoning"``, ``"content"`` or ``"tool_call"`` (what TTFT
+    timed). Without streaming, the first part of the answer the server generated."""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """The tool calls the answer made, in order: ``{"id", "name", "arguments_chars", "index"}``
+    (``arguments_chars``: the length of the arguments' JSON text, which is not kept; ``index``:
+    the call's index in the stream, or its output index in the Responses API)."""
     end_ns: int | None = None
     completed: bool = False
     """The whole response was read (a stream up to its end)."""
@@ -126,8 +134,47 @@ class LLMCall:
 
     @property
     def ok(self) -> bool:
-        """A 2xx response read to its end."""
-        return self.status is not None and 200 <= self.status < 300 and self.completed
+        """A 2xx response read to its end, without an error event in it (a stream that Groq
+        ended with ``{"error": ...}``, such as ``tool_use_failed``, is a failed call)."""
+        return self.status is not None and 200 <= self.status < 300 and self.completed and self.error is None
+
+    # -- what the call asked for and answered ------------------------------------------------
+    @property
+    def tool_names(self) -> list[str]:
+        """The names of the tools the answer called, in order (repeats kept)."""
+        return [str(t.get("name") or "?") for t in self.tool_calls]
+
+    @property
+    def response_format(self) -> str | None:
+        """The structured-output kind the request asked for: ``json_object``, ``json_schema``,
+        ``text``; None when the request did not say (plain text). Reads chat's
+        ``response_format.type`` and the Responses API's ``text.format.type``."""
+        fmt = self.params.get("response_format")
+        if fmt is None:
+            text = self.params.get("text")
+            fmt = text.get("format") if isinstance(text, dict) else None
+        if isinstance(fmt, dict) and isinstance(fmt.get("type"), str):
+            return str(fmt["type"])
+        return fmt if isinstance(fmt, str) and fmt else None
+
+    @property
+    def offered_tools(self) -> bool:
+        """The request offered tools (``tools`` non-empty)."""
+        return bool(self.params.get("tools"))
+
+    @property
+    def answer_kind(self) -> str:
+        """What the answer was, for messages: ``tool call NAME[, NAME]``, ``JSON answer``
+        (``response_format`` json_object/json_schema), ``audio``, or ``text answer``."""
+        if self.tool_calls:
+            return "tool call " + ", ".join(self.tool_names)
+        if self.endpoint in ("transcription", "translation"):
+            return self.endpoint
+        if self.endpoint == "speech":
+            return "speech"
+        if self.response_format in ("json_object", "json_schema"):
+            return "JSON answer"
+        return "text answer"
 
     @property
     def e2e_ms(self) -> float | None:
@@ -141,8 +188,9 @@ class LLMCall:
 
     @property
     def ttft_ms(self) -> float | None:
-        """Request sent -> first content or reasoning token read. Without streaming
-        the first token arrives with the whole body: TTFT equals e2e."""
+        """Request sent -> first output read: a content or reasoning token, or a tool call
+        (:attr:`first_output` says which). Without streaming the first token arrives with the
+        whole body: TTFT equals e2e."""
         if not self.streamed:
             return self.e2e_ms
         if not self.token_times_ns:
@@ -339,6 +387,14 @@ class LLMCall:
             "completion_ms": self.completion_ms,
             "server_ms": self.server_ms,
             "finish_reason": self.finish_reason,
+            "first_output": self.first_output,
+            "tool_calls": [
+                {"id": t.get("id"), "name": t.get("name"), "arguments_chars": t.get("arguments_chars", 0)}
+                for t in self.tool_calls
+            ],
+            "tool_names": self.tool_names,
+            "response_format": self.response_format,
+            "answer_kind": self.answer_kind,
             "audio_seconds": self.audio_seconds,
             "output_audio_seconds": self.output_audio_seconds,
             "realtime_factor": self.realtime_factor,
@@ -371,6 +427,47 @@ def percentile(values: Sequence[float], q: float) -> float:
     lo = math.floor(rank)
     hi = math.ceil(rank)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
+
+
+def agent_spans(calls: Sequence[LLMCall]) -> list[tuple[float, float] | None]:
+    """Each call's (start, end) in milliseconds on its test's agent clock: 0 is the start of the
+    first call of the same ``llm_repeat`` iteration; None for a call without client timing.
+
+    Live, the clock is the wall clock (``perf_counter_ns``): the first attempt's send and the
+    last byte read. A replayed call takes no real time but carries its recorded duration, so
+    everything after it moves later by that duration: the agent clock is the wall clock plus
+    the recorded durations of the replayed calls before. Concurrent replayed calls therefore
+    count one after another."""
+    spans: list[tuple[float, float] | None] = [None] * len(calls)
+    by_iteration: dict[int, list[int]] = {}
+    for i, call in enumerate(calls):
+        by_iteration.setdefault(call.iteration, []).append(i)
+    for indices in by_iteration.values():
+        timed = [i for i in indices if calls[i].attempts and calls[i].end_ns is not None and calls[i].client_timing]
+        timed.sort(key=lambda i: calls[i].attempts[0].start_ns)
+        if not timed:
+            continue
+        origin = calls[timed[0]].attempts[0].start_ns
+        shift = 0
+        for i in timed:
+            call = calls[i]
+            start = call.attempts[0].start_ns + shift
+            end = (call.end_ns or 0) + shift
+            spans[i] = ((start - origin) / 1e6, (end - origin) / 1e6)
+            if call.replayed:
+                shift += (call.end_ns or 0) - call.attempts[-1].start_ns
+    return spans
+
+
+def agent_wall_ms(calls: Sequence[LLMCall]) -> dict[int, float]:
+    """The agent wall time of each ``llm_repeat`` iteration (0 without repeats): the first
+    call's start to the last call's end on the agent clock (:func:`agent_spans`), so it
+    includes the application's own time between calls (tool execution, parsing)."""
+    out: dict[int, float] = {}
+    for call, span in zip(calls, agent_spans(calls), strict=True):
+        if span is not None:
+            out[call.iteration] = max(out.get(call.iteration, 0.0), span[1])
+    return out
 
 
 def values(calls: Iterable[LLMCall], metric: str) -> list[float]:

@@ -204,8 +204,7 @@ def read_event(endpoint: Endpoint, call: LLMCall, chunk: dict[str, Any], event: 
     """Update ``call`` from one streamed event; True when the event ends the stream."""
     if endpoint is RESPONSES:
         return _responses_event(call, chunk, event, now)
-    _chat_event(call, chunk, now)
-    return False
+    return _chat_event(call, chunk, now)
 
 
 def read_body(endpoint: Endpoint, call: LLMCall, raw: bytes, content_type: str) -> str | None:
@@ -247,7 +246,33 @@ def read_body(endpoint: Endpoint, call: LLMCall, raw: bytes, content_type: str) 
     return message
 
 
-def _chat_event(call: LLMCall, chunk: dict[str, Any], now: int) -> None:
+def _stream_error(call: LLMCall, error: Any) -> bool:
+    """An error event inside a stream (``{"error": {...}}`` instead of ``choices``, as Groq sends
+    ``tool_use_failed``; or ``x_groq.error``): the call failed with that message. True when it
+    was one."""
+    if not error:
+        return False
+    if isinstance(error, dict):
+        message = str(error.get("message") or error.get("code") or error)
+        code = error.get("code") or error.get("type")
+        call.error = f"{code}: {message}" if code and not message.startswith(str(code)) else message
+    else:
+        call.error = str(error)
+    return True
+
+
+def _output(call: LLMCall, kind: str, now: int) -> None:
+    """A token event: its time, and what the first output was."""
+    if not call.token_times_ns:
+        call.first_output = kind
+    call.token_times_ns.append(now)
+
+
+def _chat_event(call: LLMCall, chunk: dict[str, Any], now: int) -> bool:
+    if not call.token_times_ns:
+        # nothing output yet in this attempt: whatever a failed earlier attempt left goes
+        call.tool_calls = []
+        call.first_output = None
     x_groq = chunk.get("x_groq")
     if not isinstance(x_groq, dict):
         x_groq = {}
@@ -256,6 +281,8 @@ def _chat_event(call: LLMCall, chunk: dict[str, Any], now: int) -> None:
     usage = x_groq.get("usage") or chunk.get("usage")
     if isinstance(usage, dict):
         call.usage = usage
+    if _stream_error(call, chunk.get("error")) or _stream_error(call, x_groq.get("error")):
+        return True
     for choice in chunk.get("choices") or []:
         if not isinstance(choice, dict):
             continue
@@ -263,14 +290,53 @@ def _chat_event(call: LLMCall, chunk: dict[str, Any], now: int) -> None:
         if isinstance(delta, dict):
             text = delta.get("content")
             reasoning = delta.get("reasoning")
-            if text or reasoning:
-                call.token_times_ns.append(now)
+            tools = delta.get("tool_calls")
             if reasoning:
+                _output(call, "reasoning", now)
                 call.reasoning_streamed = True
+            elif text:
+                _output(call, "content", now)
             if isinstance(text, str):
                 call.content += text
+            if isinstance(tools, list) and tools:
+                if not reasoning and not text:
+                    _output(call, "tool_call", now)
+                for piece in tools:
+                    if isinstance(piece, dict):
+                        _tool_delta(call, piece)
         if choice.get("finish_reason"):
             call.finish_reason = choice["finish_reason"]
+    return False
+
+
+def _tool_delta(call: LLMCall, piece: dict[str, Any]) -> None:
+    """One entry of ``delta.tool_calls``. Groq sends each call whole in one delta; OpenAI-style
+    servers send the id and name first and the arguments in pieces, keyed by ``index``."""
+    function = piece.get("function")
+    fn: dict[str, Any] = function if isinstance(function, dict) else {}
+    index = piece.get("index")
+    if not isinstance(index, int) or isinstance(index, bool):
+        index = len(call.tool_calls)
+    entry = next((t for t in call.tool_calls if t.get("index") == index), None)
+    if entry is None:
+        entry = {"index": index, "id": None, "name": None, "arguments_chars": 0}
+        call.tool_calls.append(entry)
+    if piece.get("id"):
+        entry["id"] = str(piece["id"])
+    if fn.get("name"):
+        entry["name"] = str(fn["name"])
+    arguments = fn.get("arguments")
+    if isinstance(arguments, str):
+        entry["arguments_chars"] += len(arguments)
+
+
+def _tool_entry(index: int, call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    return {
+        "index": index,
+        "id": None if call_id is None else str(call_id),
+        "name": None if name is None else str(name),
+        "arguments_chars": len(arguments) if isinstance(arguments, str) else 0,
+    }
 
 
 def _chat_body(call: LLMCall, body: dict[str, Any]) -> None:
@@ -279,8 +345,23 @@ def _chat_body(call: LLMCall, body: dict[str, Any]) -> None:
         choice = choices[0]
         call.finish_reason = choice.get("finish_reason")
         message = choice.get("message") or {}
-        if isinstance(message, dict) and isinstance(message.get("content"), str):
+        if not isinstance(message, dict):
+            return
+        if isinstance(message.get("content"), str):
             call.content = message["content"]
+        tools = [t for t in message.get("tool_calls") or [] if isinstance(t, dict)]
+        call.tool_calls = []
+        for i, tool in enumerate(tools):
+            function = tool.get("function")
+            fn: dict[str, Any] = function if isinstance(function, dict) else {}
+            call.tool_calls.append(_tool_entry(i, tool.get("id"), fn.get("name"), fn.get("arguments")))
+        # the order the server generated the answer in: reasoning, then text, then tool calls
+        if message.get("reasoning"):
+            call.first_output = "reasoning"
+        elif message.get("content"):
+            call.first_output = "content"
+        elif call.tool_calls:
+            call.first_output = "tool_call"
 
 
 # Responses API: streamed events are typed (``type`` in the data, and the SSE ``event:`` name).
@@ -299,13 +380,44 @@ _RESPONSES_FINAL = frozenset({"response.completed", "response.incomplete", "resp
 
 def _responses_event(call: LLMCall, chunk: dict[str, Any], event: str | None, now: int) -> bool:
     kind = chunk.get("type") or event or ""
+    if kind == "response.created":
+        # the stream's first event: whatever a failed earlier attempt left goes
+        call.tool_calls = []
+        call.first_output = None
     if kind in _RESPONSES_OUTPUT_DELTAS:
         if chunk.get("delta"):
-            call.token_times_ns.append(now)
+            first = (
+                "reasoning"
+                if kind in _RESPONSES_REASONING
+                else "tool_call"
+                if kind == "response.function_call_arguments.delta"
+                else "content"
+            )
+            _output(call, first, now)
         if kind in _RESPONSES_REASONING:
             call.reasoning_streamed = True
         elif kind == "response.output_text.delta" and isinstance(chunk.get("delta"), str):
             call.content += chunk["delta"]
+        elif kind == "response.function_call_arguments.delta" and isinstance(chunk.get("delta"), str):
+            entry = _responses_tool(call, chunk.get("item_id"), chunk.get("output_index"))
+            entry["arguments_chars"] += len(chunk["delta"])
+        return False
+    if kind in ("response.output_item.added", "response.output_item.done"):
+        item = chunk.get("item")
+        if isinstance(item, dict) and item.get("type") == "function_call":
+            entry = _responses_tool(call, item.get("id"), chunk.get("output_index"))
+            entry["id"] = str(item.get("call_id") or item.get("id") or entry["id"] or "") or None
+            if item.get("name"):
+                entry["name"] = str(item["name"])
+            if isinstance(item.get("arguments"), str) and item["arguments"]:
+                entry["arguments_chars"] = len(item["arguments"])
+        return False
+    if kind == "response.function_call_arguments.done":
+        entry = _responses_tool(call, chunk.get("item_id"), chunk.get("output_index"))
+        if chunk.get("name"):
+            entry["name"] = str(chunk["name"])
+        if isinstance(chunk.get("arguments"), str):
+            entry["arguments_chars"] = len(chunk["arguments"])
         return False
     response = chunk.get("response")
     if isinstance(response, dict) and kind in ({"response.created"} | _RESPONSES_FINAL):
@@ -315,8 +427,35 @@ def _responses_event(call: LLMCall, chunk: dict[str, Any], event: str | None, no
             call.usage = chat_usage(response["usage"])
         if kind in _RESPONSES_FINAL:
             call.finish_reason = _responses_finish(response)
+            if kind == "response.failed":
+                _stream_error(call, response.get("error") or "the response failed")
+            tools = _responses_tools(response)
+            if tools:
+                call.tool_calls = tools
             return True
-    return kind == "error"
+    if kind == "error":
+        _stream_error(call, chunk.get("error") or {k: v for k, v in chunk.items() if k in ("code", "message")})
+        return True
+    return False
+
+
+def _responses_tool(call: LLMCall, item_id: Any, output_index: Any) -> dict[str, Any]:
+    """The tool-call entry of a Responses API function_call item, keyed by its output index
+    (else its item id): ``{"index", "id", "name", "arguments_chars"}``."""
+    key = output_index if isinstance(output_index, int) and not isinstance(output_index, bool) else str(item_id)
+    for entry in call.tool_calls:
+        if entry.get("index") == key:
+            return entry
+    entry = {"index": key, "id": None, "name": None, "arguments_chars": 0}
+    call.tool_calls.append(entry)
+    return entry
+
+
+def _responses_tools(response: dict[str, Any]) -> list[dict[str, Any]]:
+    items = [o for o in response.get("output") or [] if isinstance(o, dict) and o.get("type") == "function_call"]
+    return [
+        _tool_entry(i, o.get("call_id") or o.get("id"), o.get("name"), o.get("arguments")) for i, o in enumerate(items)
+    ]
 
 
 def _responses_finish(response: dict[str, Any]) -> str:
@@ -334,13 +473,20 @@ def _responses_body(call: LLMCall, body: dict[str, Any]) -> None:
     if body.get("id") and not call.request_id:
         call.request_id = str(body["id"])
     texts: list[str] = []
+    kinds: list[str] = []
     for item in body.get("output") or []:
+        if isinstance(item, dict) and item.get("type") in ("reasoning", "message", "function_call"):
+            kinds.append({"reasoning": "reasoning", "message": "content", "function_call": "tool_call"}[item["type"]])
         if not isinstance(item, dict) or item.get("type") != "message":
             continue
         for part in item.get("content") or []:
             if isinstance(part, dict) and part.get("type") == "output_text" and isinstance(part.get("text"), str):
                 texts.append(part["text"])
     call.content = "".join(texts)
+    call.tool_calls = _responses_tools(body)
+    call.first_output = kinds[0] if kinds else None
+    if body.get("status") == "failed":
+        _stream_error(call, body.get("error") or "the response failed")
     if body.get("status"):
         call.finish_reason = _responses_finish(body)
 

@@ -7,13 +7,15 @@ from typing import Any, overload
 
 import pytest
 
-from .calls import LLMCall, percentile, values
+from .calls import LLMCall, agent_spans, agent_wall_ms, percentile, values
 from .intercept import Recorder
 from .markerdefs import BUDGET_MARKERS
 from .markers import (
     Budget,
+    CallCountBudget,
     LatencyBudget,
     MarkerError,
+    RealtimeBudget,
     ServerTimeBudget,
     ThroughputBudget,
     TokenBudget,
@@ -100,8 +102,37 @@ class LLMCalls(Sequence[LLMCall]):
         *,
         percentile: float | None = None,
         call: int | str | None = None,
+        scope: str = "call",
     ) -> None:
-        self._check(_build("max_latency", ms=ms, metric=metric, percentile=percentile, call=call))
+        """Like ``@pytest.mark.max_latency``; ``scope="test"`` judges the agent wall time of the
+        calls so far (first call's start to last call's end)."""
+        self._check(
+            _build(
+                "max_latency",
+                ms=ms,
+                metric=None if scope == "test" and metric == "e2e" else metric,
+                percentile=percentile,
+                call=call,
+                scope=scope,
+            )
+        )
+
+    def assert_max_calls(self, n: int) -> None:
+        """At most ``n`` LLM calls so far (per ``llm_repeat`` run); the message names the calls made."""
+        self._check(_build("max_calls", n=n))
+
+    def assert_min_realtime_factor(
+        self, x: float, *, percentile: float | None = None, call: int | str | None = None
+    ) -> None:
+        """Audio calls handled at least ``x`` seconds of audio per second of latency."""
+        self._check(_build("min_realtime_factor", x=x, percentile=percentile, call=call))
+
+    @property
+    def agent_ms(self) -> float | None:
+        """The agent wall time of the calls so far: the first call's start to the last call's end
+        (the latest ``llm_repeat`` run), the application's time between calls included."""
+        walls = agent_wall_ms(self._calls())
+        return walls[max(walls)] if walls else None
 
     def assert_max_ttft(self, ms: float, *, percentile: float | None = None, call: int | str | None = None) -> None:
         self._check(_build("max_ttft", ms=ms, percentile=percentile, call=call))
@@ -176,8 +207,14 @@ def summarize(calls: Sequence[LLMCall]) -> dict[str, Any]:
         vals = [getattr(c, attr) for c in calls if getattr(c, attr) is not None]
         return sum(vals) if vals else None
 
+    walls = agent_wall_ms(calls)
+    tools = [name for c in calls for name in c.tool_names]
     return {
         "calls": len(calls),
+        "runs": len({c.iteration for c in calls}),
+        "tool_calls": len(tools),
+        "tool_names": sorted(set(tools)),
+        "agent_ms": percentile(list(walls.values()), 50) if walls else None,
         "failed": sum(1 for c in calls if not c.ok and not c.abandoned),
         "abandoned": sum(1 for c in calls if c.abandoned),
         "predicted": sum(1 for c in calls if c.prediction is not None),
@@ -212,6 +249,8 @@ def judge(nodeid: str, recorder: Recorder, budgets: Sequence[Budget]) -> tuple[d
         "llm_e2e_p95_ms": _round(summary["e2e_p95"]),
         "llm_ttft_p50_ms": _round(summary["ttft_p50"]),
         "llm_completion_tokens": summary["completion_tokens"],
+        "llm_tool_calls": summary["tool_calls"] or None,
+        "llm_agent_ms": _round(summary["agent_ms"]) if summary["calls"] > 1 else None,
         "llm_budgets": "; ".join(dict.fromkeys(v.budget for v in verdicts)),
         "llm_budget_failures": len(failures),
     }
@@ -231,10 +270,23 @@ def judge(nodeid: str, recorder: Recorder, budgets: Sequence[Budget]) -> tuple[d
         "failures": failures,
         "risks": risks,
         "summary": summary,
-        "calls": [c.to_dict() for c in calls],
+        "calls": _call_dicts(calls),
         "junit": {k: v for k, v in junit.items() if v is not None},
     }
     return result, failures
+
+
+def _call_dicts(calls: Sequence[LLMCall]) -> list[dict[str, Any]]:
+    """``LLMCall.to_dict`` of each call, with its place on the test's agent clock
+    (``agent_start_ms``/``agent_end_ms``, from the first call of its run): the gate computes
+    the agent wall time of saved runs from these."""
+    out = []
+    for call, span in zip(calls, agent_spans(calls), strict=True):
+        record = call.to_dict()
+        record["agent_start_ms"] = None if span is None else round(span[0], 3)
+        record["agent_end_ms"] = None if span is None else round(span[1], 3)
+        out.append(record)
+    return out
 
 
 def _budget_dict(budget: Budget) -> dict[str, Any]:
@@ -243,6 +295,8 @@ def _budget_dict(budget: Budget) -> dict[str, Any]:
         TokenBudget: "tokens",
         ThroughputBudget: "throughput",
         ServerTimeBudget: "server_time",
+        CallCountBudget: "calls",
+        RealtimeBudget: "realtime",
     }[type(budget)]
     fields = {k: v for k, v in vars(budget).items() if v is not None}
     return {"kind": kind, "label": budget.label(), **fields}

@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
-__all__ = ["BUDGET_MARKERS", "LATENCY_METRICS", "MARKERS", "RECORD_MODES"]
+import pytest
+
+__all__ = ["BUDGET_MARKERS", "LATENCY_METRICS", "LATENCY_SCOPES", "MARKERS", "RECORD_MODES", "LLMLatencyWarning"]
+
+
+class LLMLatencyWarning(pytest.PytestWarning):
+    """Something the plugin could not measure (for example a request it did not see)."""
+
 
 LATENCY_METRICS = ("e2e", "ttfb", "ttft", "server", "queue", "wall")
+LATENCY_SCOPES = ("call", "test")
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
-BUDGET_MARKERS = ("max_latency", "max_ttft", "max_tokens", "min_throughput", "max_server_time")
+BUDGET_MARKERS = (
+    "max_latency",
+    "max_ttft",
+    "max_tokens",
+    "min_throughput",
+    "max_server_time",
+    "max_calls",
+    "min_realtime_factor",
+)
 
 # name -> the signature shown by ``pytest --markers``
 MARKERS = {
-    "max_latency": "max_latency(*, ms, metric='e2e', percentile=None, call=None): fail the test when an LLM "
-    "call's latency exceeds ms. metric: e2e, ttfb, ttft, server (Groq total_time), queue (Groq "
+    "max_latency": "max_latency(*, ms, metric='e2e', percentile=None, call=None, scope='call'): fail the test "
+    "when an LLM call's latency exceeds ms. metric: e2e, ttfb, ttft, server (Groq total_time), queue (Groq "
     "queue_time) or wall (with retries). percentile: judge that percentile over all calls (e.g. 95 "
-    "with llm_repeat) instead of every call. call: an index into the test's calls or a model name.",
+    "with llm_repeat) instead of every call. call: an index into the test's calls or a model name. "
+    "scope='test': judge the agent wall time instead, from the first call's start to the last call's end "
+    "(the application's time between calls included).",
     "max_ttft": "max_ttft(*, ms, percentile=None, call=None): shorthand for max_latency(ms=..., metric='ttft').",
     "max_tokens": "max_tokens(*, prompt=None, completion=None, reasoning=None, total=None, call=None): fail "
     "the test when an LLM call used more tokens than given (Groq's usage).",
     "min_throughput": "min_throughput(*, tokens_per_s, percentile=None, call=None): fail the test when an "
     "LLM call's output tokens per second fall below tokens_per_s.",
+    "max_calls": "max_calls(*, n): fail the test when it makes more than n LLM calls (per run with "
+    "llm_repeat): an agent that loops more often is slower. Retries of one call count once.",
+    "min_realtime_factor": "min_realtime_factor(*, x, percentile=None, call=None): fail the test when an "
+    "audio call (transcription, translation, speech) handles fewer than x seconds of audio per second of "
+    "latency (audio seconds / e2e seconds).",
     "max_server_time": "max_server_time(*, queue_ms=None, prompt_ms=None, completion_ms=None, "
     "total_ms=None, call=None): fail the test when Groq's reported server timings exceed these.",
     "llm_baseline": "llm_baseline(*, tolerance=None, compare=True): this test's regression tolerance "

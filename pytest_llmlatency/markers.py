@@ -10,14 +10,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .calls import LLMCall, percentile
-from .markerdefs import BUDGET_MARKERS, LATENCY_METRICS, MARKERS
+from .calls import LLMCall, agent_spans, agent_wall_ms, percentile
+from .markerdefs import BUDGET_MARKERS, LATENCY_METRICS, LATENCY_SCOPES, MARKERS
 
 __all__ = [
     "MARKERS",
     "Budget",
+    "CallCountBudget",
     "LatencyBudget",
     "MarkerError",
+    "RealtimeBudget",
     "Repeat",
     "ServerTimeBudget",
     "ThroughputBudget",
@@ -134,9 +136,7 @@ class Budget:
         usable = [(i, c) for i, c in indexed if c.ok or c.abandoned]
         if not usable:
             i, c = failed[-1]
-            return [], f"{self.label()}: no LLM call succeeded; call {i + 1} of {len(calls)} ({c.model}) " + (
-                f"failed: {_failure(c)}"
-            )
+            return [], f"{self.label()}: no LLM call succeeded; {_who(i, len(calls), c)} failed: {_failure(c)}"
         return usable, None
 
     def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
@@ -171,8 +171,13 @@ def explain(call: LLMCall) -> str:
         decode = call.e2e_ms - ttft
         speed = call.output_tokens_per_s
         text = f" = TTFT {_fmt(ttft)} ms"
+        notes = []
+        if call.first_output in ("reasoning", "tool_call"):
+            notes.append(f"first output: {call.first_output.replace('_', ' ')}")
         if server:
-            text += f" (server {', '.join(server)})"
+            notes.append(f"server {', '.join(server)}")
+        if notes:
+            text += f" ({'; '.join(notes)})"
         text += f" + {n if n is not None else '?'} tokens in {_fmt(decode)} ms"
         if speed:
             text += f" at {speed:,.0f} tok/s"
@@ -187,6 +192,13 @@ def explain(call: LLMCall) -> str:
         tokens.append(f"{call.reasoning_tokens} of the {call.completion_tokens} output tokens were reasoning")
     if call.finish_reason == "length":
         tokens.append("finish_reason=length: the answer was cut at the token cap")
+    if call.tool_calls:
+        tokens.append(
+            f"{len(call.tool_calls)} tool call(s): "
+            + ", ".join(
+                f"{t.get('name') or '?'} ({t.get('arguments_chars', 0)} chars of arguments)" for t in call.tool_calls
+            )
+        )
     if call.abandoned:
         tokens.append("the stream was abandoned by the client")
     if call.retries:
@@ -206,7 +218,24 @@ def _label(marker: str, limits: Iterable[tuple[str, float | None]], call: int | 
 
 
 def _who(index: int, total: int, call: LLMCall) -> str:
+    """``call 2 of 3 (model)``; with what the call answered when that is more than plain chat:
+    ``(model, tool call get_weather)``, ``(model, JSON answer)``, ``(model, text answer)`` for a
+    call that was offered tools or asked for a format, ``(model, transcription)``."""
+    if call.offered_tools or call.tool_calls or call.response_format or call.endpoint not in ("chat", "responses"):
+        kind = "failed" if call.error and not call.tool_calls else call.answer_kind
+        return f"call {index + 1} of {total} ({call.model}, {kind})"
     return f"call {index + 1} of {total} ({call.model})"
+
+
+def _roster(calls: Sequence[LLMCall]) -> str:
+    """The calls a test made, compactly: ``1. llama-3.3-70b (tool call get_weather) 812 ms; ...``."""
+    parts = []
+    for i, c in enumerate(calls):
+        e2e = c.e2e_ms
+        timing = f" {_fmt(e2e)} ms" if e2e is not None else ""
+        state = c.answer_kind if c.ok or c.abandoned else f"failed: {_failure(c)}"
+        parts.append(f"{i + 1}. {c.model} ({state}){timing}")
+    return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -216,14 +245,19 @@ class LatencyBudget(Budget):
     percentile: float | None = None
     call: int | str | None = None
     marker: str = "max_latency"
+    scope: str = "call"
+    """``call``: every call (or the percentile over calls) is judged; ``test``: the agent wall
+    time, first call's start to last call's end (:func:`calls.agent_wall_ms`)."""
 
     def key(self) -> tuple[Any, ...]:
-        return ("latency", self.metric, self.call)
+        return ("latency", self.metric, self.call, self.scope)
 
     def label(self) -> str:
         args = [f"ms={self.ms:g}"]
         if self.marker == "max_latency" and self.metric != "e2e":
             args.append(f"metric={self.metric!r}")
+        if self.scope != "call":
+            args.append(f"scope={self.scope!r}")
         if self.percentile is not None:
             args.append(f"percentile={self.percentile:g}")
         if self.call is not None:
@@ -231,6 +265,8 @@ class LatencyBudget(Budget):
         return f"{self.marker}({', '.join(args)})"
 
     def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
+        if self.scope == "test":
+            return self._judge_test(calls)
         selected, problem = self.select(calls)
         if problem:
             return [Verdict(self.label(), False, problem)]
@@ -271,6 +307,57 @@ class LatencyBudget(Budget):
             verdicts.append(Verdict(self.label(), ok, head + detail, value, self.ms))
         return verdicts
 
+    def _judge_test(self, calls: Sequence[LLMCall]) -> list[Verdict]:
+        """The agent wall time of the whole test (each ``llm_repeat`` iteration)."""
+        if not calls:
+            return [Verdict(self.label(), False, f"{self.label()}: the test made no LLM call")]
+        walls = agent_wall_ms(calls)
+        untimed = [i for i, span in enumerate(agent_spans(calls)) if span is None]
+        if untimed:
+            i = untimed[0]
+            return [
+                Verdict(
+                    self.label(),
+                    False,
+                    f"{self.label()}: {_who(i, len(calls), calls[i])} has no client timing, so the test's agent "
+                    f"wall time is unknown{_why_missing(calls[i], 'e2e')}",
+                )
+            ]
+        by_iteration: dict[int, list[LLMCall]] = {}
+        for c in calls:
+            by_iteration.setdefault(c.iteration, []).append(c)
+        if self.percentile is not None and len(walls) > 1:
+            samples = list(walls.values())
+            value = percentile(samples, self.percentile)
+            ok = value <= self.ms
+            msg = (
+                f"{self.label()} {'met' if ok else 'exceeded'}: p{self.percentile:g} agent wall time "
+                f"{_fmt(value)} ms over {len(samples)} run(s) (max {_fmt(max(samples))})"
+            )
+            if not ok:
+                worst = max(walls, key=lambda it: walls[it])
+                msg += f"; slowest run: {_agent_detail(walls[worst], by_iteration[worst])}"
+            return [Verdict(self.label(), ok, msg, value, self.ms)]
+        verdicts = []
+        for iteration, wall in walls.items():
+            ok = wall <= self.ms
+            run = f" in run {iteration + 1}" if len(walls) > 1 else ""
+            head = f"{self.label()} {'met' if ok else 'exceeded'}{run}: "
+            verdicts.append(
+                Verdict(self.label(), ok, head + _agent_detail(wall, by_iteration[iteration]), wall, self.ms)
+            )
+        return verdicts
+
+
+def _agent_detail(wall: float, calls: Sequence[LLMCall]) -> str:
+    """``agent wall 2,410 ms = 3 LLM calls 1,980 ms + 430 ms between them: 1. ...; 2. ...``."""
+    llm = sum(c.wall_ms or 0.0 for c in calls)
+    between = max(0.0, wall - llm)
+    return (
+        f"agent wall time {_fmt(wall)} ms (first call's start to last call's end) = {len(calls)} LLM call(s) "
+        f"{_fmt(llm)} ms + {_fmt(between)} ms of the application's own time between them; {_roster(calls)}"
+    )
+
 
 def _why_missing(call: LLMCall, metric: str) -> str:
     if call.replayed and not call.client_timing and metric not in ("server", "queue"):
@@ -283,7 +370,7 @@ def _why_missing(call: LLMCall, metric: str) -> str:
     if metric in ("server", "queue"):
         return " (the response's usage has no " + ("total_time" if metric == "server" else "queue_time") + ")"
     if metric == "ttft" and call.streamed:
-        return " (the stream carried no content or reasoning token)"
+        return " (the stream carried no content, reasoning or tool-call token)"
     return ""
 
 
@@ -431,6 +518,120 @@ class ThroughputBudget(Budget):
         return verdicts
 
 
+@dataclass(frozen=True)
+class CallCountBudget(Budget):
+    """At most ``n`` LLM calls per test run: an agent that loops more often is slower."""
+
+    n: int
+    marker: str = "max_calls"
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.marker,)
+
+    def label(self) -> str:
+        return f"max_calls(n={self.n})"
+
+    def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
+        by_iteration: dict[int, list[LLMCall]] = {}
+        for c in calls:
+            by_iteration.setdefault(c.iteration, []).append(c)
+        if not by_iteration:
+            by_iteration[0] = []
+        verdicts = []
+        for iteration, made in by_iteration.items():
+            ok = len(made) <= self.n
+            run = f" in run {iteration + 1}" if len(by_iteration) > 1 else ""
+            tools = [name for c in made for name in c.tool_names]
+            text = (
+                f"{self.label()} {'met' if ok else 'exceeded'}{run}: the test made {len(made)} LLM call(s)"
+                + (f" (the agent took {len(made) - self.n} more step(s) than allowed)" if not ok else "")
+                + (f", {len(tools)} tool call(s): {', '.join(tools)}" if tools else "")
+                + (f"; {_roster(made)}" if made else "")
+            )
+            verdicts.append(Verdict(self.label(), ok, text, float(len(made)), float(self.n)))
+        return verdicts
+
+
+AUDIO_ENDPOINTS = ("transcription", "translation", "speech")
+
+
+@dataclass(frozen=True)
+class RealtimeBudget(Budget):
+    """Audio calls: seconds of audio per second of latency at least ``x``."""
+
+    x: float
+    percentile: float | None = None
+    call: int | str | None = None
+    marker: str = "min_realtime_factor"
+
+    def label(self) -> str:
+        return _label(self.marker, [("x", self.x), ("percentile", self.percentile)], self.call)
+
+    def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
+        selected, problem = self.select(calls)
+        if problem:
+            return [Verdict(self.label(), False, problem)]
+        if self.call is None:
+            selected = [(i, c) for i, c in selected if c.endpoint in AUDIO_ENDPOINTS]
+            if not selected:
+                kinds = sorted({c.endpoint for c in calls})
+                return [
+                    Verdict(
+                        self.label(),
+                        False,
+                        f"{self.label()}: the test made no audio call (transcription, translation or speech) "
+                        f"that succeeded; its calls went to: {', '.join(kinds)}",
+                    )
+                ]
+        rated = [(i, c, c.realtime_factor) for i, c in selected]
+        missing = [(i, c) for i, c, v in rated if v is None]
+        if missing:
+            i, c = missing[0]
+            why = (
+                "it sent no audio whose length is known (a WAV file, or a response with duration)"
+                if c.endpoint in AUDIO_ENDPOINTS
+                else "it is not an audio call"
+            )
+            return [
+                Verdict(
+                    self.label(),
+                    False,
+                    f"{self.label()}: {_who(i, len(calls), c)} has no real-time factor: "
+                    + (why if c.e2e_ms is not None else f"it has no e2e timing{_why_missing(c, 'e2e')}"),
+                )
+            ]
+        if self.percentile is not None:
+            samples = [v or 0.0 for _, _, v in rated]
+            value = percentile(samples, 100 - self.percentile)
+            ok = value >= self.x
+            return [
+                Verdict(
+                    self.label(),
+                    ok,
+                    f"{self.label()} {'met' if ok else 'missed'}: p{self.percentile:g} (slowest side) "
+                    f"{value:,.1f}x real time over {len(samples)} call(s)",
+                    value,
+                    self.x,
+                )
+            ]
+        verdicts = []
+        for i, c, v in rated:
+            value = v or 0.0
+            ok = value >= self.x
+            audio = c.audio_seconds if c.audio_seconds is not None else c.output_audio_seconds
+            verdicts.append(
+                Verdict(
+                    self.label(),
+                    ok,
+                    f"{self.label()} {'met' if ok else 'missed'} by {_who(i, len(calls), c)}: {value:,.1f}x real "
+                    f"time = {audio or 0:,.2f} s of audio / e2e {_fmt(c.e2e_ms)} ms; {c.describe_params()}",
+                    value,
+                    self.x,
+                )
+            )
+        return verdicts
+
+
 _SERVER_FIELDS = {
     "queue_ms": ("queue_ms", "queue_time"),
     "prompt_ms": ("prompt_ms", "prompt_time"),
@@ -518,19 +719,48 @@ class Repeat:
 def _parse(mark: Any) -> Budget | None:
     name = mark.name
     if name in ("max_latency", "max_ttft"):
-        allowed = ["ms", "metric", "percentile", "call"] if name == "max_latency" else ["ms", "percentile", "call"]
+        allowed = (
+            ["ms", "metric", "percentile", "call", "scope"] if name == "max_latency" else ["ms", "percentile", "call"]
+        )
         kw = _check_kwargs(name, mark, allowed, ["ms"])
         metric = kw.get("metric", "e2e") if name == "max_latency" else "ttft"
-        if metric not in LATENCY_METRICS:
+        if not isinstance(metric, str) or metric not in LATENCY_METRICS:
             raise MarkerError(
                 f"@pytest.mark.{name}: metric= must be one of {', '.join(LATENCY_METRICS)}, got {metric!r}"
             )
+        scope = kw.get("scope", "call")
+        if not isinstance(scope, str) or scope not in LATENCY_SCOPES:
+            raise MarkerError(
+                f"@pytest.mark.{name}: scope= must be one of {', '.join(map(repr, LATENCY_SCOPES))}, got {scope!r}"
+            )
+        scope = str.__str__(scope)
+        if scope == "test" and metric != "e2e":
+            raise MarkerError(
+                f"@pytest.mark.{name}: scope='test' judges the agent wall time (first call's start to last "
+                f"call's end); it takes no metric=, got metric={metric!r}"
+            )
+        if scope == "test" and kw.get("call") is not None:
+            raise MarkerError(
+                f"@pytest.mark.{name}: scope='test' judges all the test's calls together; it takes no call=, "
+                f"got call={kw['call']!r}"
+            )
         return LatencyBudget(
             ms=_positive(name, "ms", kw["ms"]),
-            metric=metric,
+            metric=str.__str__(metric),
             percentile=_percentile(name, kw.get("percentile")),
             call=_call_selector(name, kw.get("call")),
             marker=name,
+            scope=scope,
+        )
+    if name == "max_calls":
+        kw = _check_kwargs(name, mark, ["n"], ["n"])
+        return CallCountBudget(n=int(_positive(name, "n", kw["n"], integer=True)))
+    if name == "min_realtime_factor":
+        kw = _check_kwargs(name, mark, ["x", "percentile", "call"], ["x"])
+        return RealtimeBudget(
+            x=_positive(name, "x", kw["x"]),
+            percentile=_percentile(name, kw.get("percentile")),
+            call=_call_selector(name, kw.get("call")),
         )
     if name == "max_tokens":
         kinds = ["prompt", "completion", "reasoning", "total"]
@@ -579,7 +809,7 @@ def judge_predicted(budget: Budget, calls: Sequence[LLMCall], nodeid: str) -> li
     if problem:
         return []
     checks: list[tuple[str, float]] = []
-    if isinstance(budget, LatencyBudget) and budget.metric in ("e2e", "ttft"):
+    if isinstance(budget, LatencyBudget) and budget.metric in ("e2e", "ttft") and budget.scope == "call":
         checks.append((budget.metric, budget.ms))
     elif isinstance(budget, TokenBudget):
         checks += [

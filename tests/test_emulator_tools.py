@@ -16,7 +16,7 @@ import yaml
 from pytest_llmlatency.emulator import GroqEmulator, plan_request
 from pytest_llmlatency.sse import SSEParser
 
-TOOL_CASSETTES = Path(__file__).resolve().parent / "fixtures" / "groq-tool-cassettes"
+TOOL_CASSETTES = Path(__file__).resolve().parent / "fixtures" / "real-cassettes" / "pydantic__pydantic-ai"
 
 WEATHER = {
     "type": "function",

@@ -78,7 +78,7 @@ def test_intent(groq_client):
     result.stdout.re_match_lines(
         [
             r".*max_latency\(ms=100\) exceeded by call 1 of 1 \(openai/gpt-oss-20b\): e2e [\d,]+ ms = TTFT [\d.]+ ms "
-            r"\(server queue [\d.]+, prompt [\d.]+\) \+ [\d,]+ tokens in [\d,]+ ms at [\d,]+ tok/s; \d+ of the [\d,]+ "
+            r"\(first output: reasoning; server queue [\d.]+, prompt [\d.]+\) \+ [\d,]+ tokens in [\d,]+ ms at [\d,]+ tok/s; \d+ of the [\d,]+ "
             r"output tokens were reasoning; request had max_completion_tokens=1024, reasoning_effort='medium', "
             r"stream=True",
         ]
@@ -256,10 +256,12 @@ def test_markers_are_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
         [
-            "@pytest.mark.max_latency(*, ms, metric='e2e', percentile=None, call=None)*",
+            "@pytest.mark.max_latency(*, ms, metric='e2e', percentile=None, call=None, scope='call')*",
             "@pytest.mark.max_ttft(*, ms, percentile=None, call=None)*",
             "@pytest.mark.max_tokens(*, prompt=None, completion=None, reasoning=None, total=None, call=None)*",
             "@pytest.mark.min_throughput(*, tokens_per_s, percentile=None, call=None)*",
+            "@pytest.mark.max_calls(*, n)*",
+            "@pytest.mark.min_realtime_factor(*, x, percentile=None, call=None)*",
             "@pytest.mark.max_server_time(*, queue_ms=None, prompt_ms=None, completion_ms=None, total_ms=None*",
             "@pytest.mark.llm_repeat(*, n, warmup=0)*",
         ]

@@ -41,7 +41,7 @@ def test_terminal_table(pytester: pytest.Pytester) -> None:
             "FAIL test_suite.py::test_over",
             "  max_tokens(completion=5)*reported no completion_tokens (the stream was abandoned*",
             "  max_tokens(completion=5) exceeded by call 2 of 2 (openai/gpt-oss-20b)*",
-            "2 test(s), 3 LLM call(s), 1 over budget or regressed; fixtures' target: the built-in Groq emulator",
+            "2 test(s), 3 LLM call(s), 1 over budget or regressed; reached: the built-in Groq emulator (3 call(s))",
         ]
     )
     assert "test_unmeasured" not in result.stdout.str().split("LLM latency")[1]

@@ -299,8 +299,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._cut()
             return
         self._start(200, "application/json", request_id, plan, length=len(data), gzipped=gzipped)
-        self.wfile.write(data)
         record.t_done_ns = time.perf_counter_ns()
+        self.wfile.write(data)
 
     def _stream(self, plan: Plan, record: ServedRequest, fault: Fault | None) -> None:
         scale = self.server.emulator.time_scale
@@ -373,9 +373,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_chunk(encode_event(wire.final_chunk(plan, completion_id, request_id, created, usage)))
         if plan.include_usage:
             self._send_chunk(encode_event(wire.usage_chunk(plan, completion_id, created, usage)))
+        # stamped before the bytes go out (as documented): the client reads them after this
+        record.t_done_ns = time.perf_counter_ns()
         self._send_chunk(encode_event("[DONE]"))
         self.wfile.write(b"0\r\n\r\n")
-        record.t_done_ns = time.perf_counter_ns()
 
     def _fail_tool_use(self, plan: Plan, record: ServedRequest, deadline_ns: int) -> None:
         """End a stream as Groq does when a generated tool call fails validation:
@@ -385,8 +386,8 @@ class _Handler(BaseHTTPRequestHandler):
         record.t_last_token_ns = record.token_times_ns[-1] if record.token_times_ns else None
         data = json.dumps(wire.tool_use_failed_body(plan, streamed=True), separators=(",", ":"))
         self._send_chunk(b"event: error\ndata: " + data.encode() + b"\n\n")
-        self.wfile.write(b"0\r\n\r\n")
         record.t_done_ns = time.perf_counter_ns()
+        self.wfile.write(b"0\r\n\r\n")
 
     @staticmethod
     def _deltas(plan: Plan) -> Iterator[_Delta]:
@@ -524,8 +525,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._wait_until(time.perf_counter_ns() + int(float(fault.get("seconds")) * 1e9))
             data = data[half:]
-        self.wfile.write(data)
         record.t_done_ns = time.perf_counter_ns()
+        self.wfile.write(data)
 
     def _send_typed(self, kind: str, fields: dict[str, Any], seq: list[int]) -> None:
         payload = responses.event(kind, seq[0], **fields)
@@ -663,8 +664,8 @@ class _Handler(BaseHTTPRequestHandler):
         final = responses.response_object(body, plan, ids, created, done=True, usage=usage)
         kind = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
         self._send_typed(kind, {"response": final}, seq)
-        self.wfile.write(b"0\r\n\r\n")
         record.t_done_ns = time.perf_counter_ns()
+        self.wfile.write(b"0\r\n\r\n")
 
     # -- audio ----------------------------------------------------------------------------
     def _transcription(self, record: ServedRequest, raw: bytes) -> None:
@@ -734,8 +735,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data[: len(data) // 2])
             self._cut()
             return
-        self.wfile.write(data)
         record.t_done_ns = time.perf_counter_ns()
+        self.wfile.write(data)
 
     def _speech(self, record: ServedRequest, raw: bytes) -> None:
         emu = self.server.emulator
@@ -785,8 +786,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_chunk(chunk)
         record.t_last_token_ns = record.token_times_ns[-1]
         record.usage = {"characters": plan.characters, "audio_seconds": plan.seconds}
-        self.wfile.write(b"0\r\n\r\n")
         record.t_done_ns = time.perf_counter_ns()
+        self.wfile.write(b"0\r\n\r\n")
 
     # -- low-level writing ---------------------------------------------------------
     def _start(

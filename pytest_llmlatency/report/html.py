@@ -11,7 +11,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from .terminal import baseline_cell
+from .terminal import baseline_cell, calls_cell
 
 __all__ = ["render_html"]
 
@@ -195,7 +195,8 @@ def render_html(
         rows.append(
             f"<tr><td><code>{_e(r['nodeid'])}</code>{messages}</td>"
             f"<td>{_e(', '.join(s.get('models') or []) or '-')}</td>"
-            f'<td class="num">{s.get("calls", 0)}</td><td class="num">{_ms(s.get("ttft_p50"))}</td>'
+            f'<td class="num" title="{_e(", ".join(s.get("tool_names") or []))}">{_e(calls_cell(s))}</td>'
+            f'<td class="num">{_ms(s.get("ttft_p50"))}</td>'
             f'<td class="num">{_ms(s.get("e2e_p50"))}</td><td class="num">{_ms(s.get("e2e_p95"))}</td>'
             f"<td>{_budget_bars(r)}</td><td>{_e(baseline_cell(r))}</td>"
             f'<td class="{_verdict_class(verdict)}">{_e(verdict)}</td></tr>'

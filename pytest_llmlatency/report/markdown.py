@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .terminal import baseline_cell
+from .terminal import baseline_cell, calls_cell
 
 __all__ = ["render_markdown"]
 
@@ -51,7 +51,7 @@ def render_markdown(results: Sequence[dict[str, Any]], *, baseline: str | None) 
                 for x in (
                     f"`{r['nodeid']}`",
                     ", ".join(s.get("models") or []) or "-",
-                    str(s.get("calls", 0)),
+                    calls_cell(s) if s.get("calls") else "0",
                     tokens,
                     _ms(s.get("ttft_p50")),
                     _ms(s.get("e2e_p50")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["render_table"]
+__all__ = ["calls_cell", "render_table"]
 
 _HEADERS = (
     "test",
@@ -54,7 +54,7 @@ def _row(result: dict[str, Any], width: int) -> tuple[str, ...]:
         name,
         ", ".join(s.get("models") or []) or "-",
         source,
-        str(s.get("calls", 0)) + (f" ({s['failed']} failed)" if s.get("failed") else ""),
+        calls_cell(s),
         tokens,
         _ms(s.get("ttft_p50")),
         _ms(s.get("e2e_p50")),
@@ -64,6 +64,17 @@ def _row(result: dict[str, Any], width: int) -> tuple[str, ...]:
         baseline_cell(result),
         result.get("verdict", "-"),
     )
+
+
+def calls_cell(summary: dict[str, Any]) -> str:
+    """``3``, ``3 (1 failed)``, ``3 (2 tool calls)``: the calls column, compact."""
+    notes = []
+    if summary.get("failed"):
+        notes.append(f"{summary['failed']} failed")
+    tools = summary.get("tool_calls")
+    if tools:
+        notes.append(f"{tools} tool call{'' if tools == 1 else 's'}")
+    return str(summary.get("calls", 0)) + (f" ({', '.join(notes)})" if notes else "")
 
 
 def baseline_cell(result: dict[str, Any]) -> str:
