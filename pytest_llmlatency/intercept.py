@@ -317,13 +317,17 @@ class _Capture:
         self._commit()
 
     def _commit(self) -> None:
-        """Hand a complete, successful response to the tape (once)."""
+        """Hand a complete final response to the tape (once): a success, or an error the client
+        does not retry (a 400 such as Groq's ``tool_use_failed``, a 404 for a decommissioned
+        model), which replays as the same failure."""
         chunks, self._chunks = self._chunks, None
         call = self.call
         if chunks is None or self._tape is None or not call.completed or call.status is None:
             return
-        if not 200 <= call.status < 300:
-            return  # failed attempts are not recorded: replay gives the final answer at once
+        if not 200 <= call.status < 500 or call.status in RETRYABLE_STATUS or call.status in (401, 403):
+            # attempts the SDK retries are not recorded (replay gives the final answer at once),
+            # nor answers to a bad key
+            return
         from .cassettes import TIMING_KEY, timing_meta
 
         start = self.attempt.start_ns
