@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Generator, Iterator
+import time
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .markerdefs import MARKERS
+from .markerdefs import MARKERS, LLMLatencyWarning
 from .settings import EMULATOR, Settings, add_options, load_settings
 
 if TYPE_CHECKING:
@@ -42,11 +43,20 @@ def pytest_configure(config: pytest.Config) -> None:
     plugin = LLMLatencyPlugin(config, settings)
     config.stash[_plugin_key] = plugin
     config.pluginmanager.register(plugin, "llmlatency-session")
+    from .guard import FIX, Guard, GuardPlugin, lifted_by
+
+    plugin.guard_lifted = lifted_by(settings.base_url, settings.live, settings.allow_hosts)
+    if plugin.guard_lifted is None:
+        # no silent live calls: tests that use the plugin cannot reach a real LLM host
+        plugin.guard = GuardPlugin(Guard(settings.allow_hosts, fix=FIX), _guarded, is_worker=plugin.is_worker)
+        config.pluginmanager.register(plugin.guard, "llmlatency-guard")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     plugin = config.stash.get(_plugin_key, None)
     if plugin is not None:
+        if plugin.guard is not None:
+            config.pluginmanager.unregister(plugin.guard)
         config.pluginmanager.unregister(plugin)
         del config.stash[_plugin_key]
 
@@ -55,6 +65,24 @@ def _uses_plugin(item: pytest.Item) -> bool:
     return any(item.get_closest_marker(name) is not None for name in MARKERS) or "llm_calls" in getattr(
         item, "fixturenames", ()
     )
+
+
+FIXTURES = (
+    "groq_env",
+    "groq_openai_env",
+    "groq_client",
+    "async_groq_client",
+    "groq_base_url",
+    "groq_openai_base_url",
+    "groq_emulator",
+)
+
+
+def _guarded(item: pytest.Item) -> bool:
+    """The no-live-calls guard covers tests that use the plugin: a marker, ``llm_calls`` or
+    one of the fixtures that point clients at the target."""
+    names = getattr(item, "fixturenames", ())
+    return _uses_plugin(item) or any(name in names for name in FIXTURES)
 
 
 class LLMLatencyPlugin:
@@ -71,7 +99,12 @@ class LLMLatencyPlugin:
         self.written: list[str] = []
         self.emulator_urls: set[str] = set()
         """Base URLs of the emulators this process started (a call there is an emulator call)."""
+        self.emulators: list[GroqEmulator] = []
+        """The emulators this process started (to find requests the capture did not see)."""
         self.baseline_note: str | None = None
+        self.guard: Any = None
+        """The no-live-calls guard (``guard.GuardPlugin``), None when lifted."""
+        self.guard_lifted: str | None = None
         if settings.save is not None:
             from .baseline import BaselineError, check_save_name
 
@@ -122,15 +155,39 @@ class LLMLatencyPlugin:
         # installed after every fixture (pytest-recording's vcr included) is set up, so the
         # LLM calls of the test body reach this patch first; undone before any teardown
         interceptor = Interceptor(recorder)
+        started = time.perf_counter_ns()
         interceptor.install()
         try:
             yield
         except BaseException:
             interceptor.uninstall()
-            self._judge(item, recorder, passed=False)
+            self._judge(item, recorder, passed=False, unseen=self._unseen(recorder, started))
             raise
         interceptor.uninstall()
-        self._judge(item, recorder, passed=True)
+        self._judge(item, recorder, passed=True, unseen=self._unseen(recorder, started))
+
+    def _unseen(self, recorder: Recorder, started: int) -> list[str]:
+        """LLM requests this process's emulators served during the test that the capture did
+        not see: a client not built on httpx (requests, urllib, raw aiohttp)."""
+        from .endpoints import endpoint_for
+
+        served = [
+            r
+            for emulator in self.emulators
+            for r in emulator.requests_since(started)
+            if endpoint_for("POST", r.path.split("?", 1)[0]) is not None
+        ]
+        if not served:
+            return []
+        seen = [a for c in recorder.calls if not c.replayed for a in c.attempts if a.start_ns >= started]
+        if len(served) <= len(seen):
+            return []
+        known = {a.request_id for a in seen if a.request_id}
+        missed = [r for r in served if not r.request_id or r.request_id not in known]
+        return [
+            f"POST {r.path} (user-agent {r.headers.get('user-agent', 'unknown')!r})"
+            for r in missed[: len(served) - len(seen)]
+        ]
 
     def fits(self) -> dict[str, Any]:
         """The advisor's models, fitted once per process from every cassette under the rootdir."""
@@ -148,10 +205,24 @@ class LLMLatencyPlugin:
 
         return observations(c for test in self.baseline.tests.values() for c in test.calls)
 
-    def _judge(self, item: pytest.Item, recorder: Recorder, *, passed: bool) -> None:
+    def _judge(self, item: pytest.Item, recorder: Recorder, *, passed: bool, unseen: Sequence[str] = ()) -> None:
         from .fixtures import judge
 
         result, failures = judge(item.nodeid, recorder, recorder.budgets)
+        if unseen:
+            note = (
+                f"{len(unseen)} LLM request(s) reached the emulator without passing the plugin's capture, so "
+                f"they were not measured or recorded: {'; '.join(unseen)}. The plugin sees clients built on "
+                "httpx (groq, openai, litellm, pydantic-ai, instructor, langchain-groq); a client built on "
+                "requests, urllib or raw aiohttp is not. Send the call through one of those clients."
+            )
+            result["unseen"] = list(unseen)
+            if recorder.budgets:
+                # the budgets were judged on part of the test's calls: not proven, so not green
+                failures = [*failures, f"budgets not proven: {note}"]
+                result["failures"] = failures
+            else:
+                item.warn(LLMLatencyWarning(f"{item.nodeid}: {note}"))
         tape = recorder.tape
         if tape is not None:
             # a cassette is written only when the test body completed: never from a run that
@@ -230,6 +301,7 @@ class LLMLatencyPlugin:
             thresholds,
             method=self.settings.compare_method,
             baseline_label=self.baseline.label,
+            agent=any(getattr(b, "scope", "call") == "test" for b in recorder.budgets),
         )
         result["comparison"] = comparison.to_dict()
         return comparison.message() if comparison.regressions else None
@@ -323,11 +395,19 @@ class LLMLatencyPlugin:
             )
         failed = sum(1 for r in self.results if r.get("failures"))
         calls = sum((r.get("summary") or {}).get("calls", 0) for r in self.results)
-        target = "the built-in Groq emulator" if self.settings.base_url == EMULATOR else self.settings.base_url
         tr.write_line(
             f"{len(self.results)} test(s), {calls} LLM call(s), {failed} over budget or regressed; "
-            f"fixtures' target: {target}"
+            f"reached: {self._reached()}"
         )
+        blocked = self.guard.blocked if self.guard is not None else []
+        if blocked:
+            hosts = sorted({b["host"] for b in blocked})
+            tests = len({b["nodeid"] for b in blocked})
+            tr.write_line(
+                f"blocked: {len(blocked)} live call(s) to {', '.join(hosts)} in {tests} test(s), before anything "
+                "was sent (the target is the emulator or cassettes; see each test's failure for the fix)",
+                red=True,
+            )
         workers = getattr(config.option, "numprocesses", None)
         if workers and workers != 0 and hasattr(config, "workerinput") is False and _xdist_active(config):
             tr.write_line(
@@ -341,6 +421,35 @@ class LLMLatencyPlugin:
             tr.write_line(f"compared with baseline {self.baseline.label}: {gate}")
         for line in self.written:
             tr.write_line(f"written ({line})")
+
+    def _reached(self) -> str:
+        """What this run's LLM calls really reached: the emulator, cassettes, live hosts."""
+        from urllib.parse import urlparse
+
+        emulator = replayed = 0
+        hosts: dict[str, int] = {}
+        for result in self.results:
+            for call in result.get("calls") or []:
+                url = str(call.get("url") or "")
+                if call.get("replayed"):
+                    replayed += 1
+                elif call.get("status") is None:
+                    continue  # no answer: never reached (blocked by the guard, refused, unresolved)
+                elif any(url.startswith(u) for u in self.emulator_urls) or result.get("source") == "emulator":
+                    emulator += 1
+                else:
+                    host = urlparse(url).netloc or url or "unknown host"
+                    hosts[host] = hosts.get(host, 0) + 1
+        parts = []
+        if emulator:
+            parts.append(f"the built-in Groq emulator ({emulator} call(s))")
+        if replayed:
+            parts.append(f"cassettes ({replayed} call(s) replayed)")
+        parts += [f"live {host} ({n} call(s))" for host, n in sorted(hosts.items())]
+        if parts:
+            return ", ".join(parts)
+        target = "the built-in Groq emulator" if self.settings.base_url == EMULATOR else self.settings.base_url
+        return f"no LLM server (fixtures' target: {target})"
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker:
@@ -539,6 +648,7 @@ def groq_emulator(request: pytest.FixtureRequest) -> Iterator[GroqEmulator]:
     plugin = request.config.stash.get(_plugin_key, None)
     if plugin is not None:
         plugin.emulator_urls.add(emulator.base_url)
+        plugin.emulators.append(emulator)
     try:
         yield emulator
     finally:
@@ -594,10 +704,40 @@ def async_groq_client(request: pytest.FixtureRequest, groq_base_url: str) -> gro
     return client
 
 
+@pytest.fixture(scope="session")
+def groq_openai_base_url(groq_base_url: str) -> str:
+    """The OpenAI-compatible root of the target (``<groq_base_url>/openai/v1``): the
+    ``base_url`` of ``openai.OpenAI`` / ``AsyncOpenAI``, litellm's ``api_base``, and any
+    client that posts to ``{base}/chat/completions`` itself."""
+    return f"{groq_base_url}/openai/v1"
+
+
 @pytest.fixture
-def groq_env(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, groq_base_url: str) -> str:
-    """Sets ``GROQ_BASE_URL`` and ``GROQ_API_KEY`` for clients the application builds
-    itself (``groq.Groq()`` reads them); returns the base URL."""
+def groq_env(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, groq_base_url: str, groq_openai_base_url: str
+) -> str:
+    """Points the Groq clients your code builds itself at the target (the emulator by
+    default), for the test; returns the base URL (the groq SDK root).
+
+    Sets ``GROQ_API_KEY`` and ``GROQ_BASE_URL`` (the groq SDK, so also instructor and
+    pydantic-ai's ``GroqProvider``) and ``GROQ_API_BASE`` as litellm reads it: the
+    OpenAI-compatible root ``.../openai/v1``. langchain-groq's ``ChatGroq`` reads
+    ``GROQ_API_BASE`` too, as the groq SDK root, so give it ``base_url=groq_base_url``
+    (or ``monkeypatch.delenv("GROQ_API_BASE")``, after which it uses ``GROQ_BASE_URL``).
+    ``OPENAI_*`` variables are left alone: see ``groq_openai_env``."""
     monkeypatch.setenv("GROQ_BASE_URL", groq_base_url)
+    monkeypatch.setenv("GROQ_API_BASE", groq_openai_base_url)
     monkeypatch.setenv("GROQ_API_KEY", _api_key(request))
     return groq_base_url
+
+
+@pytest.fixture
+def groq_openai_env(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, groq_openai_base_url: str) -> str:
+    """For code that reaches Groq through the openai SDK configured by environment: sets
+    ``OPENAI_BASE_URL`` / ``OPENAI_API_BASE`` to the target's OpenAI-compatible root and
+    ``OPENAI_API_KEY`` to the Groq key (the emulator's by default), for the test; returns
+    that root. Opt-in, because it also redirects openai clients meant for OpenAI itself."""
+    monkeypatch.setenv("OPENAI_BASE_URL", groq_openai_base_url)
+    monkeypatch.setenv("OPENAI_API_BASE", groq_openai_base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", _api_key(request))
+    return groq_openai_base_url

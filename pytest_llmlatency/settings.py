@@ -107,7 +107,14 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("llmlatency", "LLM latency budgets (pytest-llmlatency)")
     for flag, ini, metavar, help_text in _OPTIONS:
         kwargs: dict[str, Any] = {"action": "append"} if ini == "llm_compare_fail" else {}
-        group.addoption(flag, dest=ini, default=None, metavar=metavar, help=help_text + f" (ini: {ini})", **kwargs)
+        group.addoption(
+            flag,
+            dest=ini,
+            default=None,
+            metavar=metavar,
+            help=help_text.replace("%", "%%") + f" (ini: {ini})",
+            **kwargs,
+        )
         parser.addini(ini, help_text, default=None)
     group.addoption(
         "--llm-compare",
@@ -126,6 +133,17 @@ def add_options(parser: pytest.Parser) -> None:
     ):
         group.addoption(flag, dest=ini, action="store_true", default=None, help=f"{help_text} (ini: {ini}).")
         parser.addini(ini, help_text, type="bool", default=False)
+    group.addoption(
+        "--llm-allow-host",
+        dest="llm_allow_host",
+        action="append",
+        default=None,
+        metavar="HOST",
+        help="let tests reach this LLM API host although the target is the emulator or cassettes "
+        "(comma-separated or repeated; '*' allows every host). By default a request to api.groq.com "
+        "or another well-known LLM API fails the test before anything is sent (ini: llm_allow_host).",
+    )
+    parser.addini("llm_allow_host", "LLM API hosts tests may reach while the target is the emulator", type="args")
     group.addoption(
         "--llm-no-summary",
         dest="llm_no_summary",
@@ -154,6 +172,8 @@ class Settings:
     report_md: Path | None = None
     predict: str = "fail"
     report_html: Path | None = None
+    allow_hosts: tuple[str, ...] = ()
+    """LLM API hosts the no-live-calls guard lets through (``"*"``: all)."""
 
 
 def _value(config: pytest.Config, ini: str) -> Any:
@@ -258,6 +278,18 @@ def load_settings(config: pytest.Config) -> Settings:
     predict = str(predict or "fail").strip()
     if predict not in ("fail", "warn", "off"):
         raise pytest.UsageError(f"{source}: expected one of fail, warn, off, got {predict!r}")
+    allow_cli = config.getoption("llm_allow_host")
+    allow_raw = list(allow_cli) if allow_cli else list(config.getini("llm_allow_host") or ())
+    allow: list[str] = []
+    for raw in allow_raw:
+        for host in str(raw).split(","):
+            host = host.strip().lower().rstrip(".")
+            if not host:
+                continue
+            if "://" in host or "/" in host:
+                source = "--llm-allow-host" if allow_cli else "ini option llm_allow_host"
+                raise pytest.UsageError(f"{source}: expected a host name such as api.groq.com, got {host!r}")
+            allow.append(host)
     return Settings(
         base_url=base,
         report_json=_path(config, "llm_report_json"),
@@ -274,4 +306,5 @@ def load_settings(config: pytest.Config) -> Settings:
         report_md=_path(config, "llm_report_md"),
         predict=predict,
         report_html=_path(config, "llm_report_html"),
+        allow_hosts=tuple(allow),
     )

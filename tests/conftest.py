@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,6 +9,10 @@ import pytest
 from pytest_llmlatency.emulator import GroqEmulator
 
 pytest_plugins = ["pytester"]
+
+# litellm fetches its model price list from the network when imported unless told not to;
+# tests reach 127.0.0.1 only (set here, before any test imports it; inherited by pytester runs)
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 REAL_CASSETTES = Path(__file__).resolve().parent / "fixtures" / "real-cassettes"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -69,6 +69,7 @@ async def test_pydantic_ai_agent_with_a_tool_and_typed_output(fast_emulator: Gro
 @pytest.mark.anyio
 @pytest.mark.parametrize("kind", ["native", "prompted"])
 async def test_pydantic_ai_native_and_prompted_output(fast_emulator: GroqEmulator, kind: str) -> None:
+    pytest.importorskip("pydantic_ai")
     from pydantic_ai import Agent, NativeOutput, PromptedOutput
 
     async with _pydantic_ai_models(fast_emulator) as models:

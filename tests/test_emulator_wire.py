@@ -23,9 +23,13 @@ MESSAGES = [{"role": "user", "content": "Explain the importance of low latency L
 
 
 def _real_bodies() -> list[tuple[str, bool, str]]:
-    """(file, streamed, decoded body) of every real Groq chat completion."""
+    """(file, streamed, decoded body) of every real plain Groq chat completion (the
+    pydantic-ai recordings, in pydantic-ai's own cassette format, hold tool calls, JSON and
+    compound answers: tests/test_emulator_tools.py compares those)."""
     out = []
     for path in sorted(REAL_CASSETTES.glob("*/*.yaml")):
+        if path.parent.name == "pydantic__pydantic-ai":
+            continue
         data = yaml.safe_load(path.read_text())
         for interaction in data["interactions"]:
             body = interaction["response"]["body"]["string"]
