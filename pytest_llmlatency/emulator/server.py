@@ -226,6 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
                 occurrence=occurrence,
                 jitter=emu.jitter,
                 queue_ms=emu.queue_ms,
+                queue_profile=emu.queue_profile,
             )
         except APIError as err:
             record.status = err.status
@@ -483,6 +484,7 @@ class _Handler(BaseHTTPRequestHandler):
                 occurrence=emu._occurrence(chat),
                 jitter=emu.jitter,
                 queue_ms=emu.queue_ms,
+                queue_profile=emu.queue_profile,
             )
         except APIError as err:
             record.status = err.status
@@ -775,7 +777,9 @@ class _Handler(BaseHTTPRequestHandler):
             if not chunk:
                 break
             if i:
-                self._wait_until(t_first + int(i * plan.generation_s / (pieces - 1) / scale * 1e9))
+                # paced from the first audio bytes, so first-to-last is never shorter than generation
+                start = record.token_times_ns[0]
+                self._wait_until(start + int(i * plan.generation_s / (pieces - 1) / scale * 1e9))
             now = time.perf_counter_ns()
             record.token_times_ns.append(now)
             if record.t_first_token_ns is None:
@@ -890,6 +894,9 @@ class GroqEmulator:
         jitter: relative spread (standard deviation) of decode and prefill speed
             per request; 0 for an exact schedule.
         queue_ms: fixed queue time instead of the profile's distribution.
+        queue_profile: ``"calm"`` (default: each model's narrow queue time) or ``"groq"``
+            (the heavy-tailed queue time measured on real Groq, median 101 ms, p90 608 ms,
+            and at least 7 % speed jitter per request); see ``profiles.QUEUE_PROFILES``.
         api_key: accept only this key (default: any non-empty key).
         faults: server-wide faults (``"500;times=2"``, see ``faults.py``).
         serve_retired: keep serving the models Groq has shut down recently
@@ -906,6 +913,7 @@ class GroqEmulator:
         seed: int = 0,
         jitter: float = 0.05,
         queue_ms: float | None = None,
+        queue_profile: str = "calm",
         api_key: str | None = None,
         faults: Sequence[str] = (),
         verbose: bool = False,
@@ -923,6 +931,11 @@ class GroqEmulator:
         self.seed = seed
         self.jitter = float(jitter)
         self.queue_ms = queue_ms
+        from .profiles import QUEUE_PROFILES
+
+        if queue_profile not in QUEUE_PROFILES:
+            raise ValueError(f"queue_profile must be one of {', '.join(QUEUE_PROFILES)}, got {queue_profile!r}")
+        self.queue_profile = queue_profile
         self.api_key = api_key
         self.verbose = verbose
         self.serve_retired = serve_retired
