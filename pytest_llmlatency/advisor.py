@@ -60,6 +60,9 @@ class Observation:
     """Groq's: completion_tokens / completion_time."""
     finish_reason: str | None
     params: dict[str, Any] = field(default_factory=dict)
+    key: str = ""
+    """Identity of the call: its request id, else Groq's own timings and tokens. The same call seen
+    twice (live in a recording run, and in the cassette just written) is counted once."""
 
     @classmethod
     def of(cls, call: LLMCall | dict[str, Any]) -> Observation:
@@ -84,7 +87,31 @@ class Observation:
             server_tps=server,
             finish_reason=get("finish_reason"),
             params=dict(params) if isinstance(params, dict) else {},
+            key=_identity(get),
         )
+
+
+def _identity(get: Any) -> str:
+    request_id = get("request_id")
+    if request_id:
+        return f"id:{request_id}"
+    usage = [get(k) for k in ("model", "prompt_tokens", "completion_tokens", "queue_ms", "completion_ms")]
+    if usage[3] is None:  # no Groq timing: the client's, to a tenth of a millisecond
+        e2e, ttft = get("e2e_ms"), get("ttft_ms")
+        usage += [None if e2e is None else round(float(e2e), 1), None if ttft is None else round(float(ttft), 1)]
+    return json.dumps(usage, default=str)
+
+
+def dedupe(obs: Iterable[Observation]) -> list[Observation]:
+    """Each call once (first seen wins)."""
+    seen: set[str] = set()
+    out = []
+    for o in obs:
+        if o.key and o.key in seen:
+            continue
+        seen.add(o.key)
+        out.append(o)
+    return out
 
 
 def observations(calls: Iterable[LLMCall | dict[str, Any]]) -> list[Observation]:
@@ -138,8 +165,18 @@ def cassette_observations(root: Path, limit: int = 5000) -> list[Observation]:
     return out
 
 
+MIN_FIT_CALLS = 5
+"""Fewer streamed calls than this: TTFT is given as a median, not fitted."""
+MIN_FIT_SPREAD = 2.0
+"""The prompt sizes must span a factor of 2 (p90 / p10) for a slope to mean anything."""
+MIN_FIT_R2 = 0.5
+"""A fit explaining less of the TTFT variance than this is not shown as a model."""
+
+
 def _linear(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, float] | None:
-    """Least squares y = a + b x, and R^2; None without two distinct x."""
+    """Least squares y = a + b x with a >= 0 and b >= 0 (a time cannot be negative, nor can a
+    longer prompt be faster to read), and R^2; None without two distinct x or without a
+    non-negative slope."""
     n = len(xs)
     if n < 2 or len(set(xs)) < 2:
         return None
@@ -148,9 +185,31 @@ def _linear(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, flo
     sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
     b = sxy / sxx
     a = my - b * mx
+    if b < 0:
+        return None
+    if a < 0:  # the best line through the origin instead
+        a, b = 0.0, sum(x * y for x, y in zip(xs, ys, strict=True)) / sum(x * x for x in xs)
     ss_tot = sum((y - my) ** 2 for y in ys)
     ss_res = sum((y - a - b * x) ** 2 for x, y in zip(xs, ys, strict=True))
     return a, b, (1 - ss_res / ss_tot) if ss_tot > 0 else 1.0
+
+
+def _ttft_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[tuple[float, float, float] | None, str | None]:
+    """The TTFT line when the data support one, else None and why (the median is used then)."""
+    if len(xs) < MIN_FIT_CALLS:
+        return None, f"fewer than {MIN_FIT_CALLS} streamed calls to fit TTFT against prompt tokens"
+    lo, hi = percentile(list(xs), 10), percentile(list(xs), 90)
+    if lo <= 0 or hi / lo < MIN_FIT_SPREAD:
+        return None, (
+            f"prompt sizes {lo:,.0f}-{hi:,.0f} tokens (p10-p90) span less than x{MIN_FIT_SPREAD:g}: too narrow "
+            "to fit TTFT against prompt tokens"
+        )
+    fit = _linear(xs, ys)
+    if fit is None:
+        return None, "TTFT does not grow with prompt tokens in these calls"
+    if fit[2] < MIN_FIT_R2:
+        return None, f"a line explains too little (R^2 {fit[2]:.2f} < {MIN_FIT_R2:g})"
+    return fit, None
 
 
 @dataclass
@@ -168,6 +227,10 @@ class ModelFit:
     ttft_p10: float | None = None
     ttft_p90: float | None = None
     ttft_n: int = 0
+    ttft_note: str | None = None
+    """Why TTFT is given as its median and range rather than fitted (None when fitted)."""
+    prompt_range: tuple[float, float] | None = None
+    """Prompt tokens of the streamed calls (p10, p90): where the TTFT fit holds."""
     reasoning: dict[str, tuple[float, int]] = field(default_factory=dict)
     """Median reasoning tokens and the number of calls, per reasoning_effort."""
 
@@ -186,16 +249,29 @@ class ModelFit:
             )
         if self.ttft_fit is not None:
             a, b, r2 = self.ttft_fit
+            where = (
+                f", prompts {self.prompt_range[0]:,.0f}-{self.prompt_range[1]:,.0f} tokens" if self.prompt_range else ""
+            )
             parts.append(
-                f"TTFT = {a:,.1f} ms + {b * 1000:,.2f} ms per 1k prompt tokens (R^2 {r2:.2f}, {self.ttft_n} calls)"
+                f"TTFT = {a:,.1f} ms + {b * 1000:,.2f} ms per 1k prompt tokens (R^2 {r2:.2f}, {self.ttft_n} "
+                f"calls{where})"
             )
         elif self.ttft_median is not None:
-            parts.append(f"TTFT median {self.ttft_median:,.1f} ms ({self.ttft_n} calls)")
+            spread = (
+                f"p10 {self.ttft_p10:,.1f}, p90 {self.ttft_p90:,.1f} ms; "
+                if self.ttft_p10 is not None and self.ttft_p90 is not None
+                else ""
+            )
+            parts.append(
+                f"TTFT median {self.ttft_median:,.1f} ms ({spread}{self.ttft_n} calls"
+                + (f"; not fitted: {self.ttft_note}" if self.ttft_note else "")
+                + ")"
+            )
         if self.reasoning:
             parts.append(
                 "reasoning tokens "
                 + ", ".join(
-                    f"{e} {m:,.0f} ({n})"
+                    f"{e} {m:,.0f} ({n} calls)"
                     for e, (m, n) in sorted(self.reasoning.items(), key=lambda kv: _EFFORT_RANK.get(kv[0], 9))
                 )
             )
@@ -212,16 +288,21 @@ class ModelFit:
             "decode_source": self.decode_source,
             "ttft_fit": self.ttft_fit,
             "ttft_median": self.ttft_median,
+            "ttft_p10": self.ttft_p10,
+            "ttft_p90": self.ttft_p90,
             "ttft_n": self.ttft_n,
+            "ttft_note": self.ttft_note,
+            "prompt_range": None if self.prompt_range is None else list(self.prompt_range),
             "reasoning": {k: list(v) for k, v in self.reasoning.items()},
             "summary": self.describe(),
         }
 
 
 def fit_models(obs: Iterable[Observation]) -> dict[str, ModelFit]:
-    """Per model: decode speed with its spread, TTFT against prompt tokens, reasoning per effort."""
+    """Per model: decode speed with its spread, TTFT against prompt tokens (or its median when the
+    data cannot carry a line), reasoning per effort. Each call counts once (:func:`dedupe`)."""
     by_model: dict[str, list[Observation]] = {}
-    for o in obs:
+    for o in dedupe(obs):
         by_model.setdefault(o.model, []).append(o)
     fits = {}
     for model, items in by_model.items():
@@ -239,7 +320,9 @@ def fit_models(obs: Iterable[Observation]) -> dict[str, ModelFit]:
             ttfts = [o.ttft_ms or 0.0 for o in timed]
             f.ttft_median = percentile(ttfts, 50)
             f.ttft_p10, f.ttft_p90 = percentile(ttfts, 10), percentile(ttfts, 90)
-            f.ttft_fit = _linear([float(o.prompt_tokens or 0) for o in timed], [o.ttft_ms or 0.0 for o in timed])
+            xs = [float(o.prompt_tokens or 0) for o in timed]
+            f.prompt_range = (percentile(xs, 10), percentile(xs, 90))
+            f.ttft_fit, f.ttft_note = _ttft_fit(xs, ttfts)
         efforts: dict[str, list[float]] = {}
         for o in items:
             if o.effort and o.reasoning_tokens is not None and o.finish_reason == "stop":
@@ -252,9 +335,24 @@ def fit_models(obs: Iterable[Observation]) -> dict[str, ModelFit]:
 # -- what-if ----------------------------------------------------------------------------------
 
 
+CAP_PARAMS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+"""The output cap: chat completions' (and its older name), the Responses API's."""
+
+
 def _cap(params: dict[str, Any]) -> int | None:
-    value = params.get("max_completion_tokens", params.get("max_tokens"))
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    for key in CAP_PARAMS:
+        value = params.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return int(value)
+    return None
+
+
+def _cap_name(params: dict[str, Any], endpoint: str | None = None) -> str:
+    """The name the request used for its cap (``max_output_tokens`` on the Responses API)."""
+    for key in CAP_PARAMS:
+        if key in params:
+            return key
+    return "max_output_tokens" if endpoint == "responses" else "max_completion_tokens"
 
 
 @dataclass
@@ -380,11 +478,7 @@ def predict(recorded: LLMCall, new_body: dict[str, Any], fits: dict[str, ModelFi
         else:
             k_lo, k_hi = 1.0, math.inf
             reasons.append("the stop sequences changed: the answer may end anywhere")
-    unknown = [
-        k
-        for k in changed
-        if k not in NO_EFFECT | {"max_completion_tokens", "max_tokens", "reasoning_effort", "stop", "stream"}
-    ]
+    unknown = [k for k in changed if k not in NO_EFFECT | {*CAP_PARAMS, "reasoning_effort", "stop", "stream"}]
     if unknown:
         k_lo, k_hi = 1.0, math.inf
         reasons.append(f"{', '.join(unknown)} changed: no model of its effect, so any length")
@@ -392,7 +486,7 @@ def predict(recorded: LLMCall, new_body: dict[str, Any], fits: dict[str, ModelFi
     cap = float(new_cap) if new_cap is not None else math.inf
     lo = min(r_lo + k_lo, cap)
     hi = min(r_hi + k_hi, cap)
-    if "max_completion_tokens" in changed or "max_tokens" in changed:
+    if any(k in changed for k in CAP_PARAMS):
         old_cap = _cap(old)
         if new_cap is not None and new_cap < c:
             reasons.append(f"max_completion_tokens {old_cap} -> {new_cap} truncates the recorded {c} tokens")
@@ -574,14 +668,16 @@ def _lint_call(
         ms_per_token = 1000.0 / f.decode_tps
         if cap is None:
             advice.append(
-                f"max_completion_tokens is unset on a test with a {budget_ms:g} ms budget: a runaway answer is "
+                f"{_cap_name(params, first.get('endpoint'))} is unset on a test with a {budget_ms:g} ms budget: "
+                "a runaway answer is "
                 f"bounded only by the model's limit; this test used at most {observed:,} tokens, and "
                 f"{budget_ms / ms_per_token:,.0f} tokens fit the budget at {f.decode_tps:,.0f} tok/s (fitted from "
                 f"{f.decode_n} call(s) of {model})"
             )
         elif cap > 4 * observed and cap * ms_per_token > budget_ms:
             advice.append(
-                f"max_completion_tokens={cap} is {cap / observed:.0f}x the {observed:,} tokens this test used, and "
+                f"{_cap_name(params, first.get('endpoint'))}={cap} is {cap / observed:.0f}x the {observed:,} "
+                "tokens this test used, and "
                 f"{cap:,} tokens take about {cap * ms_per_token:,.0f} ms at {f.decode_tps:,.0f} tok/s (fitted from "
                 f"{f.decode_n} calls), beyond the {budget_ms:g} ms budget"
             )

@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from .diffs import request_diff
-from .stats import MIN_SAMPLES, mann_whitney_greater, median
+from .stats import (
+    EMULATOR_NOISE,
+    LIVE_NOISE,
+    MIN_SAMPLES,
+    NoiseModel,
+    hodges_lehmann,
+    mann_whitney_greater,
+    median,
+    repeats_to_decide,
+)
 
 __all__ = [
     "METRICS",
@@ -450,6 +459,16 @@ class Shift:
     verdict: str
     """``regressed``, ``improved``, ``unchanged`` or ``inconclusive``."""
     p: float | None = None
+    denoised: tuple[float, float] | None = None
+    """Medians of the metric without Groq's queue time (old, new), when every call reported it:
+    the verdict is judged on these."""
+    detail: str | None = None
+    """The decomposition: tokens, Groq's prompt and completion time, queue, network/client, and why
+    the verdict is what it is."""
+    certain: bool = False
+    """Decided by the service part beyond the noise envelope (no rank test needed)."""
+    repeats: int | None = None
+    """For an inconclusive shift: about how many calls per side would decide it."""
 
     @property
     def percent(self) -> float | None:
@@ -462,6 +481,8 @@ class Shift:
         change += f", limit {_limit(self.threshold)}" if self.threshold else ""
         if self.p is not None:
             change += f", p={self.p:.3f}"
+        if self.detail:
+            change += f"; {self.detail}"
         change += ")"
         return f"{self.metric} {_num(self.old)}{unit} -> {_num(self.new)}{unit}{change}"
 
@@ -474,6 +495,10 @@ class Shift:
             "threshold": None if self.threshold is None else str(self.threshold),
             "verdict": self.verdict,
             "p": self.p,
+            "denoised": None if self.denoised is None else list(self.denoised),
+            "certain": self.certain,
+            "repeats": self.repeats,
+            "detail": self.detail,
         }
 
 
@@ -523,11 +548,19 @@ class Comparison:
                 + "; ".join(s.describe() for s in self.improvements)
                 + " (refresh the baseline with --llm-save)."
             )
-        if self.inconclusive:
+        noisy = [s for s in self.inconclusive if s.repeats is not None]
+        few = [s for s in self.inconclusive if s.repeats is None]
+        if noisy:
+            parts.append(
+                f"{name}: inconclusive, the shift is inside the noise envelope: "
+                + "; ".join(s.describe() for s in noisy)
+                + "."
+            )
+        if few:
             parts.append(
                 f"{name}: inconclusive, too few samples for a live comparison "
                 f"(at least {MIN_SAMPLES} per side; use @pytest.mark.llm_repeat): "
-                + "; ".join(s.describe() for s in self.inconclusive)
+                + "; ".join(s.describe() for s in few)
                 + "."
             )
         if parts:
@@ -698,7 +731,13 @@ def compare_test(
         floor = EMULATOR_FLOOR_MS if "emulator" in (base.source, source) and chosen == "deterministic" else FLOOR_MS
         if base.source == source == "replay":
             floor = 0.0  # replays carry the recorded timings exactly
-        shifts.append(_judge_shift(threshold.metric, old, new, threshold, chosen, floor))
+        noise = EMULATOR_NOISE if "live" not in (base.source, source) else LIVE_NOISE
+        decomposed = (
+            _judge_decomposed(threshold.metric, base.calls, calls, threshold, chosen, floor, noise)
+            if threshold.metric in DECOMPOSED
+            else None
+        )
+        shifts.append(decomposed or _judge_shift(threshold.metric, old, new, threshold, chosen, floor))
     # the headline metrics are always shown, judged or not (an agent's wall time and call count too)
     headline = ["e2e", "completion_tokens"]
     if _multi_call(base.calls) or _multi_call(calls):
@@ -736,3 +775,202 @@ def _judge_shift(
         return Shift(metric, a, b, threshold, "regressed" if test.p < ALPHA else "unchanged", test.p)
     test = mann_whitney_greater(old, new)
     return Shift(metric, a, b, threshold, "improved" if test.p < ALPHA else "unchanged", test.p)
+
+
+# -- the decomposed gate ---------------------------------------------------------------------------
+
+DECOMPOSED = ("e2e", "ttft", "server")
+"""Time metrics the gate judges on Groq's decomposition when every call reported it."""
+
+
+@dataclass
+class _Part:
+    """One call's metric split into Groq's queue (noise), the service (prompt + completion time)
+    and the network/client rest."""
+
+    raw: float
+    queue: float
+    service: float
+    path: float
+    completion_tokens: float
+    prompt_tokens: float
+    completion_ms: float
+    prompt_ms: float
+
+    @property
+    def denoised(self) -> float:
+        return self.raw - self.queue
+
+
+def _num_of(call: dict[str, Any], key: str) -> float | None:
+    value = call.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _part(call: dict[str, Any], metric: str) -> _Part | None:
+    raw = _num_of(call, f"{metric}_ms")
+    queue, prompt_ms, completion_ms = (
+        _num_of(call, "queue_ms"),
+        _num_of(call, "prompt_ms"),
+        _num_of(call, "completion_ms"),
+    )
+    if raw is None or queue is None or prompt_ms is None or completion_ms is None:
+        return None
+    completion, prompt = _num_of(call, "completion_tokens") or 0.0, _num_of(call, "prompt_tokens") or 0.0
+    if metric == "server":
+        return _Part(raw, 0.0, raw, 0.0, completion, prompt, completion_ms, prompt_ms)
+    if metric == "ttft" and call.get("streamed"):
+        # the first token follows the prompt's processing; the decode of the rest is not in it
+        service = prompt_ms
+        completion, completion_ms = 0.0, 0.0
+    else:
+        service = prompt_ms + completion_ms
+    return _Part(raw, queue, service, raw - queue - service, completion, prompt, completion_ms, prompt_ms)
+
+
+def _parts(calls: Sequence[dict[str, Any]], metric: str) -> list[_Part] | None:
+    measured = [c for c in calls if c.get("ok") and not c.get("warmup") and not c.get("prediction")]
+    parts = [_part(c, metric) for c in measured]
+    if not parts or any(p is None for p in parts):
+        return None
+    return [p for p in parts if p is not None]
+
+
+def _per_token(parts: Sequence[_Part], ms: str, tokens: str) -> float:
+    rates = [getattr(p, ms) / getattr(p, tokens) for p in parts if getattr(p, tokens) > 0]
+    return median(rates) if rates else 0.0
+
+
+def _signed(ms: float) -> str:
+    text = f"{ms:+,.0f}"
+    return "+0" if text in ("-0", "+0") else text
+
+
+def _judge_decomposed(
+    metric: str,
+    old_calls: Sequence[dict[str, Any]],
+    new_calls: Sequence[dict[str, Any]],
+    threshold: Threshold,
+    method: str,
+    floor: float,
+    noise: NoiseModel,
+) -> Shift | None:
+    """Judge a time metric on Groq's decomposition: queue time is noise and is left out; the
+    service (prompt and completion time, driven by the token counts) and the network/client rest
+    are compared. A shift is *certain* when the tokens alone, or the whole de-noised shift, exceed
+    the threshold beyond the noise envelope; otherwise the rank test decides from 5 samples per
+    side, and below that the shift is inconclusive, with the number of repeats that would decide.
+    None when a call lacks Groq's timings (the plain comparison applies)."""
+    old, new = _parts(old_calls, metric), _parts(new_calls, metric)
+    if not old or not new:
+        return None
+    raw_a, raw_b = median([p.raw for p in old]), median([p.raw for p in new])
+    d_old, d_new = [p.denoised for p in old], [p.denoised for p in new]
+    a, b = median(d_old), median(d_new)
+    delta = b - a
+    limit = (threshold.percent / 100 * a) if threshold.percent is not None else (threshold.absolute or 0.0)
+
+    def med(parts: Sequence[_Part], key: str) -> float:
+        return median([float(getattr(p, key)) for p in parts])
+
+    # the part of the shift the token counts explain, at the per-token times of both sides' calls
+    both = [*old, *new]
+    ms_completion = _per_token(both, "completion_ms", "completion_tokens")
+    ms_prompt = _per_token(both, "prompt_ms", "prompt_tokens")
+    dc = med(new, "completion_tokens") - med(old, "completion_tokens")
+    dp = med(new, "prompt_tokens") - med(old, "prompt_tokens")
+    token_ms = dc * ms_completion + dp * ms_prompt
+    pooled = len(both)
+    token_sd = abs(token_ms) * noise.service_rel_sd * (1.2533 if pooled > 2 else 1.0) / pooled**0.5
+    # the noise of the rest: the server's speed and the network/client path, per side
+    path_only = metric != "server"
+
+    def side_sd(parts: Sequence[_Part]) -> float:
+        service, path = med(parts, "service"), med(parts, "path") if path_only else 0.0
+        sd = noise.median_sd(service, path, len(parts))
+        return (
+            sd
+            if path_only
+            else noise.service_rel_sd * service * (1.2533 if len(parts) > 2 else 1.0) / len(parts) ** 0.5
+        )
+
+    rest_sd = (side_sd(old) ** 2 + side_sd(new) ** 2) ** 0.5
+    envelope = noise.z * (rest_sd**2 + token_sd**2) ** 0.5
+    token_low = token_ms - noise.z * token_sd
+    rest = delta - token_ms
+
+    items = []
+    if dc:
+        items.append(
+            f"completion {_num(med(old, 'completion_tokens'))} -> {_num(med(new, 'completion_tokens'))} tokens "
+            f"({_signed(dc * ms_completion)} ms)"
+        )
+    if dp:
+        items.append(
+            f"prompt {_num(med(old, 'prompt_tokens'))} -> {_num(med(new, 'prompt_tokens'))} tokens "
+            f"({_signed(dp * ms_prompt)} ms)"
+        )
+    speed = delta - token_ms - (med(new, "path") - med(old, "path") if path_only else 0.0)
+    if abs(speed) >= max(2.0, 0.02 * a):
+        items.append(f"server speed at these tokens {_signed(speed)} ms")
+    if path_only:
+        items.append(f"network/client {_signed(med(new, 'path') - med(old, 'path'))} ms")
+        items.append(f"queue {_signed(med(new, 'queue') - med(old, 'queue'))} ms (Groq's load: left out)")
+    pct = f"{delta / a * 100:+.0f}%" if a > 0 else f"{delta:+,.0f} ms"
+    head = f"without queue {_num(a)} -> {_num(b)} ms ({pct})" if path_only else f"{_num(a)} -> {_num(b)} ms ({pct})"
+    head += ": " + ", ".join(items) if items else ""
+    sides = f"{len(old)} vs {len(new)} call(s)"
+
+    def shift(verdict: str, why: str, **extra: Any) -> Shift:
+        return Shift(metric, raw_a, raw_b, threshold, verdict, denoised=(a, b), detail=f"{head}; {why}", **extra)
+
+    if method != "deterministic":
+        # the token counts are the request's: the part of the shift they explain at Groq's per-token
+        # times is known to within the per-token estimate, whatever the speed noise of single calls
+        # ... unless the rest of the shift is a speed-up beyond the envelope plus one sd (a faster
+        # model or server, not noise): then the tokens do not tell the whole story
+        guard = (noise.z + 1) * rest_sd
+        if token_low > limit and rest > -guard:
+            return shift(
+                "regressed",
+                f"certain at {sides}: the token counts alone add at least {token_low:,.0f} ms, beyond the "
+                f"{limit:,.0f} ms limit",
+                certain=True,
+            )
+        if -token_ms - noise.z * token_sd > limit and rest < guard:
+            return shift(
+                "improved",
+                f"certain at {sides}: the token counts alone save at least {-token_ms - noise.z * token_sd:,.0f} "
+                f"ms, beyond the {limit:,.0f} ms limit",
+                certain=True,
+            )
+    ranked = len(old) >= MIN_SAMPLES and len(new) >= MIN_SAMPLES and method != "deterministic"
+    # from 5 calls per side the shift is the Hodges-Lehmann estimate (the rank test's own)
+    effect = hodges_lehmann(d_new, d_old) if ranked else delta
+    regress = effect > limit and effect >= floor
+    improve = -effect > limit and -effect >= floor
+    if not (regress or improve):
+        why = "within the limit" + (" once queue time is left out" if path_only and raw_b - raw_a > limit else "")
+        return shift("unchanged", why)
+    word = "regressed" if regress else "improved"
+    if method == "deterministic":
+        return shift(word, f"{sides}, deterministic")
+    margin = abs(effect) - limit
+    if margin > envelope:
+        return shift(
+            word, f"certain at {sides}: beyond the noise envelope of +-{envelope:,.0f} ms ({noise.name})", certain=True
+        )
+    if ranked:
+        test = mann_whitney_greater(d_new, d_old) if regress else mann_whitney_greater(d_old, d_new)
+        verdict = word if test.p < ALPHA else "unchanged"
+        return shift(verdict, f"rank test on the latency without queue, shift {effect:+,.0f} ms, {sides}", p=test.p)
+    sd_one = max(
+        noise.call_sd(med(old, "service"), med(old, "path")), noise.call_sd(med(new, "service"), med(new, "path"))
+    )
+    need = repeats_to_decide(margin, sd_one, noise.z, min(len(old), len(new)))
+    return shift(
+        "inconclusive",
+        f"inside the noise envelope of +-{envelope:,.0f} ms at {sides}; about {need} calls per side would decide "
+        f"(@pytest.mark.llm_repeat(n={need}))",
+        repeats=need,
+    )

@@ -26,13 +26,15 @@ BUDGET_MARKERS = (
 
 # name -> the signature shown by ``pytest --markers``
 MARKERS = {
-    "max_latency": "max_latency(*, ms, metric='e2e', percentile=None, call=None, scope='call'): fail the test "
-    "when an LLM call's latency exceeds ms. metric: e2e, ttfb, ttft, server (Groq total_time), queue (Groq "
-    "queue_time) or wall (with retries). percentile: judge that percentile over all calls (e.g. 95 "
+    "max_latency": "max_latency(*, ms, metric='e2e', percentile=None, call=None, scope='call', exclude=None): "
+    "fail the test when an LLM call's latency exceeds ms. metric: e2e, ttfb, ttft, server (Groq total_time), "
+    "queue (Groq queue_time) or wall (with retries). percentile: judge that percentile over all calls (e.g. 95 "
     "with llm_repeat) instead of every call. call: an index into the test's calls or a model name. "
     "scope='test': judge the agent wall time instead, from the first call's start to the last call's end "
-    "(the application's time between calls included).",
-    "max_ttft": "max_ttft(*, ms, percentile=None, call=None): shorthand for max_latency(ms=..., metric='ttft').",
+    "(the application's time between calls included). exclude='queue': leave Groq's reported queue time "
+    "(its load, not your latency) out of e2e, ttft, ttfb or wall.",
+    "max_ttft": "max_ttft(*, ms, percentile=None, call=None, exclude=None): shorthand for "
+    "max_latency(ms=..., metric='ttft').",
     "max_tokens": "max_tokens(*, prompt=None, completion=None, reasoning=None, total=None, call=None): fail "
     "the test when an LLM call used more tokens than given (Groq's usage).",
     "min_throughput": "min_throughput(*, tokens_per_s, percentile=None, call=None): fail the test when an "

@@ -248,9 +248,19 @@ class LatencyBudget(Budget):
     scope: str = "call"
     """``call``: every call (or the percentile over calls) is judged; ``test``: the agent wall
     time, first call's start to last call's end (:func:`calls.agent_wall_ms`)."""
+    exclude: tuple[str, ...] = ()
+    """``("queue",)``: judge the metric minus Groq's reported queue time (Groq's load, not the
+    application's latency)."""
 
     def key(self) -> tuple[Any, ...]:
         return ("latency", self.metric, self.call, self.scope)
+
+    def value(self, call: LLMCall) -> float | None:
+        """The judged value of one call: the metric, less the queue time when it is excluded."""
+        value = call.metric(self.metric)
+        if value is None or "queue" not in self.exclude:
+            return value
+        return None if call.queue_ms is None else max(0.0, value - call.queue_ms)
 
     def label(self) -> str:
         args = [f"ms={self.ms:g}"]
@@ -262,6 +272,8 @@ class LatencyBudget(Budget):
             args.append(f"percentile={self.percentile:g}")
         if self.call is not None:
             args.append(f"call={self.call!r}")
+        if self.exclude:
+            args.append(f"exclude={self.exclude[0]!r}" if len(self.exclude) == 1 else f"exclude={list(self.exclude)!r}")
         return f"{self.marker}({', '.join(args)})"
 
     def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
@@ -281,8 +293,20 @@ class LatencyBudget(Budget):
                     f"{self.metric} timing{_why_missing(c, self.metric)}",
                 )
             ]
+        no_queue = [(i, c) for i, c in selected if self.value(c) is None]
+        if no_queue:
+            i, c = no_queue[0]
+            return [
+                Verdict(
+                    self.label(),
+                    False,
+                    f"{self.label()}: {_who(i, len(calls), c)} reported no usage.queue_time, so its queue time "
+                    "cannot be left out (a server other than Groq, or a recording without it); drop exclude= "
+                    "to judge the whole latency",
+                )
+            ]
         if self.percentile is not None:
-            samples = [c.metric(self.metric) or 0.0 for _, c in selected]
+            samples = [self.value(c) or 0.0 for _, c in selected]
             value = percentile(samples, self.percentile)
             ok = value <= self.ms
             msg = (
@@ -291,12 +315,12 @@ class LatencyBudget(Budget):
                 f"max {_fmt(max(samples))})"
             )
             if not ok:
-                worst_i, worst = max(selected, key=lambda ic: ic[1].metric(self.metric) or 0.0)
+                worst_i, worst = max(selected, key=lambda ic: self.value(ic[1]) or 0.0)
                 msg += f"; slowest, {_who(worst_i, len(calls), worst)}: {explain(worst)}"
             return [Verdict(self.label(), ok, msg, value, self.ms)]
         verdicts = []
         for i, c in selected:
-            value = c.metric(self.metric) or 0.0
+            value = self.value(c) or 0.0
             ok = value <= self.ms
             head = f"{self.label()} {'met' if ok else 'exceeded'} by {_who(i, len(calls), c)}: "
             detail = (
@@ -304,6 +328,11 @@ class LatencyBudget(Budget):
                 if self.metric in ("e2e", "ttft", "wall")
                 else (f"{self.metric} {_fmt(value)} ms; {explain(c)}")
             )
+            if self.exclude:
+                detail = (
+                    f"{self.metric} {_fmt(c.metric(self.metric))} ms less queue {_fmt(c.queue_ms)} ms = "
+                    f"{_fmt(value)} ms; {explain(c)}"
+                )
             verdicts.append(Verdict(self.label(), ok, head + detail, value, self.ms))
         return verdicts
 
@@ -716,11 +745,39 @@ class Repeat:
     warmup: int = 0
 
 
+EXCLUDABLE = ("queue",)
+
+
+def _exclude(name: str, value: Any, metric: str, scope: str) -> tuple[str, ...]:
+    """``exclude="queue"`` (or a list holding it): leave Groq's queue time out of the latency."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not items or not all(isinstance(v, str) for v in items):
+        raise MarkerError(f"@pytest.mark.{name}: exclude= must be 'queue', got {value!r}")
+    unknown = [v for v in items if v not in EXCLUDABLE]
+    if unknown:
+        raise MarkerError(
+            f"@pytest.mark.{name}: exclude= can leave out {', '.join(map(repr, EXCLUDABLE))} (Groq's queue "
+            f"time), got {unknown[0]!r}"
+        )
+    if metric not in ("e2e", "ttft", "ttfb", "wall"):
+        raise MarkerError(
+            f"@pytest.mark.{name}: exclude='queue' applies to e2e, ttft, ttfb and wall; metric={metric!r} "
+            "holds no queue time to leave out"
+        )
+    if scope != "call":
+        raise MarkerError(f"@pytest.mark.{name}: exclude='queue' judges each call; it takes no scope={scope!r}")
+    return tuple(dict.fromkeys(str.__str__(v) for v in items))
+
+
 def _parse(mark: Any) -> Budget | None:
     name = mark.name
     if name in ("max_latency", "max_ttft"):
         allowed = (
-            ["ms", "metric", "percentile", "call", "scope"] if name == "max_latency" else ["ms", "percentile", "call"]
+            ["ms", "metric", "percentile", "call", "scope", "exclude"]
+            if name == "max_latency"
+            else ["ms", "percentile", "call", "exclude"]
         )
         kw = _check_kwargs(name, mark, allowed, ["ms"])
         metric = kw.get("metric", "e2e") if name == "max_latency" else "ttft"
@@ -751,6 +808,7 @@ def _parse(mark: Any) -> Budget | None:
             call=_call_selector(name, kw.get("call")),
             marker=name,
             scope=scope,
+            exclude=_exclude(name, kw.get("exclude"), str.__str__(metric), scope),
         )
     if name == "max_calls":
         kw = _check_kwargs(name, mark, ["n"], ["n"])
@@ -804,7 +862,10 @@ def _parse(mark: Any) -> Budget | None:
 
 def judge_predicted(budget: Budget, calls: Sequence[LLMCall], nodeid: str) -> list[Verdict]:
     """Judge a budget on the predictions of calls answered from a changed request's closest
-    recording: a certain breach fails (``--llm-predict=fail``), a possible one is a risk."""
+    recording. Under ``--llm-predict=fail`` (the default, for CI) green means proven: the budget
+    passes only when it holds in the worst case of the predicted range; a possible breach
+    ("risk") and a budget the prediction cannot judge fail, with the range and the command that
+    re-records. ``--llm-predict=warn`` reports them as risks and passes."""
     selected, problem = _select_all(budget, calls)
     if problem:
         return []
@@ -823,34 +884,40 @@ def judge_predicted(budget: Budget, calls: Sequence[LLMCall], nodeid: str) -> li
         for kind, limit in checks:
             key = {"e2e": "e2e_ms", "ttft": "ttft_ms"}.get(kind, kind)
             pair = p.get(key)
+            strict = p.get("mode") == "fail"
+            rerecord = f"Re-record to measure it: pytest --llm-record-mode=rewrite {nodeid}"
             if not pair:
-                verdicts.append(
-                    Verdict(
-                        budget.label(),
-                        True,
-                        (
-                            f"{budget.label()} cannot be judged for {_who(i, len(calls), c)}: the change "
-                            f"({p.get('diff')}) leaves its {kind} unpredicted ({p.get('text')}). "
-                            f"Re-record to measure it: pytest --llm-record-mode=rewrite {nodeid}"
-                        ),
-                        risk=True,
-                    )
+                text = (
+                    f"{budget.label()} cannot be judged for {_who(i, len(calls), c)}: the change "
+                    f"({p.get('diff')}) leaves its {kind} unpredicted ({p.get('text')})."
                 )
+                if strict:
+                    text += f" Not proven, so not green (--llm-predict=fail; warn passes it). {rerecord}"
+                else:
+                    text += f" {rerecord}"
+                verdicts.append(Verdict(budget.label(), not strict, text, risk=not strict))
                 continue
             lo, hi = pair[0], float("inf") if pair[1] is None else pair[1]
             verdict = "breaks" if lo > limit else "risks" if hi > limit else "holds"
             head = (
                 f"{budget.label()} {verdict.replace('breaks', 'is broken').replace('risks', 'is at risk')} "
                 f"by {_who(i, len(calls), c)}, predicted, not measured: request changed since recording: "
-                f"{p.get('diff')}; {p.get('text')}. Re-record to measure it: pytest --llm-record-mode=rewrite "
-                f"{nodeid}"
+                f"{p.get('diff')}; {p.get('text')}."
             )
+            unit = " ms" if kind in ("e2e", "ttft") else " tokens"
             if verdict == "holds":
-                verdicts.append(Verdict(budget.label(), True, head))
-            elif verdict == "breaks" and p.get("mode") == "fail":
-                verdicts.append(Verdict(budget.label(), False, head, lo, limit))
+                verdicts.append(Verdict(budget.label(), True, f"{head} {rerecord}"))
+            elif strict and verdict == "risks":
+                worst = "is unbounded" if hi == float("inf") else f"{_fmt(hi)}{unit} exceeds {limit:g}{unit}"
+                text = (
+                    f"{head} Not proven: the worst case {worst}, so not green under --llm-predict=fail "
+                    f"(--llm-predict=warn passes it). {rerecord}"
+                )
+                verdicts.append(Verdict(budget.label(), False, text, hi, limit))
+            elif strict:
+                verdicts.append(Verdict(budget.label(), False, f"{head} {rerecord}", lo, limit))
             else:
-                verdicts.append(Verdict(budget.label(), True, head, lo, limit, risk=True))
+                verdicts.append(Verdict(budget.label(), True, f"{head} {rerecord}", lo, limit, risk=True))
     return verdicts
 
 

@@ -12,7 +12,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["MIN_SAMPLES", "RankTest", "mann_whitney_greater", "median"]
+__all__ = [
+    "EMULATOR_NOISE",
+    "LIVE_NOISE",
+    "MIN_SAMPLES",
+    "NoiseModel",
+    "RankTest",
+    "hodges_lehmann",
+    "mann_whitney_greater",
+    "median",
+    "repeats_to_decide",
+]
 
 MIN_SAMPLES = 5
 """Fewer samples on either side make a live comparison inconclusive."""
@@ -90,3 +100,73 @@ def mann_whitney_greater(new: Sequence[float], old: Sequence[float]) -> RankTest
     z = (u - mean - 0.5) / math.sqrt(variance)
     p = 0.5 * math.erfc(z / math.sqrt(2))
     return RankTest(u=u, p=p, exact=False)
+
+
+MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2)
+"""The standard error of a median of n normal values is this many times that of their mean."""
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """How much one call's *de-noised* latency (e2e minus Groq's queue time) varies between
+    identical requests: the decode and prefill speed of the server (relative) and the network
+    and client path (absolute, plus relative to its own size). Queue time is not in here:
+    the gate subtracts it, as Groq reports it for every call.
+
+    Calibration (``docs/regressions.md``, "The noise model"): in the real Groq cassettes
+    Groq's completion speed of one model varies by a standard deviation of about 7 % between
+    requests (openai/gpt-oss-120b: 437, 463, 503 tok/s; llama-4-scout: 424, 433 tok/s);
+    llama3-8b reports a nominal 1,200 tok/s. The network term is a prior for a client near
+    the API; the emulator's is its loopback path."""
+
+    name: str
+    service_rel_sd: float = 0.07
+    """Standard deviation of the server's per-request speed (prefill and decode), relative."""
+    path_sd_ms: float = 5.0
+    """Standard deviation of the network and client time of one call (ms)."""
+    path_rel_sd: float = 0.25
+    """The same, relative to the median network and client time of the side."""
+    z: float = 2.0
+    """Half-width of the envelope in standard deviations. The threshold comes on top of it, so an
+    A/A comparison must beat threshold + z sd: below 0.1 % for the defaults (bench_gate.py)."""
+
+    def call_sd(self, service_ms: float, path_ms: float) -> float:
+        """Standard deviation of one call's de-noised latency."""
+        path = self.path_sd_ms + self.path_rel_sd * max(0.0, path_ms)
+        return math.hypot(self.service_rel_sd * max(0.0, service_ms), path)
+
+    def median_sd(self, service_ms: float, path_ms: float, n: int) -> float:
+        """Standard deviation of the median of n calls' de-noised latency."""
+        factor = MEDIAN_EFFICIENCY if n > 2 else 1.0
+        return self.call_sd(service_ms, path_ms) * factor / math.sqrt(max(1, n))
+
+    def describe(self) -> str:
+        return (
+            f"{self.name} noise: server speed sd {self.service_rel_sd:.0%} per request, network/client sd "
+            f"{self.path_sd_ms:g} ms + {self.path_rel_sd:.0%}, envelope {self.z:g} sd"
+        )
+
+
+LIVE_NOISE = NoiseModel("live")
+EMULATOR_NOISE = NoiseModel("emulator", service_rel_sd=0.07, path_sd_ms=2.0, path_rel_sd=0.25)
+"""The emulator's jitter is 5 % by default (``GroqEmulator(jitter=...)``); 7 % leaves room
+for ``queue_profile="groq"``'s decode jitter and a loaded runner."""
+
+
+def repeats_to_decide(margin_ms: float, sd_one_ms: float, z: float, current: int) -> int:
+    """Calls per side after which a shift ``margin_ms`` beyond the threshold leaves an envelope
+    of ``z`` standard deviations (``sd_one_ms``: one call's, per side), and at least
+    :data:`MIN_SAMPLES` (the rank test's minimum)."""
+    if margin_ms <= 0 or sd_one_ms <= 0:
+        return max(MIN_SAMPLES, current + 1)
+    # sd of a difference of two medians of n: MEDIAN_EFFICIENCY * sqrt(2) * sd_one / sqrt(n)
+    n = math.ceil((z * MEDIAN_EFFICIENCY * math.sqrt(2) * sd_one_ms / margin_ms) ** 2)
+    return max(MIN_SAMPLES, current + 1, min(n, 1000))
+
+
+def hodges_lehmann(new: Sequence[float], old: Sequence[float]) -> float:
+    """The Hodges-Lehmann shift: the median of all differences new - old (the estimate that goes
+    with the Mann-Whitney test: robust to outliers, nearly as efficient as the difference of means)."""
+    if not new or not old:
+        raise ValueError("both samples need values")
+    return median([b - a for b in new for a in old])

@@ -35,3 +35,11 @@ def fast_emulator() -> Iterator[GroqEmulator]:
     """An emulator 20 times faster than Groq, exact schedule: for behaviour, not timing."""
     with GroqEmulator(jitter=0, queue_ms=5, time_scale=20) as emu:
         yield emu
+
+
+@pytest.fixture(autouse=True)
+def _lean_inner_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytester's inner runs (subprocesses) skip two plugins that other packages install and
+    that cost seconds to import on every start: hypothesis' (no inner test uses it) and
+    langsmith's (langchain-groq brings it in)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:langsmith_plugin")

@@ -194,7 +194,7 @@ def test_markers_are_registered_with_their_signatures(pytester: pytest.Pytester)
     result = pytester.runpytest("--markers", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines_random(
         [
-            "@pytest.mark.max_latency(*, ms, metric='e2e', percentile=None, call=None, scope='call'): *",
+            "@pytest.mark.max_latency(*, ms, metric='e2e', percentile=None, call=None, scope='call', exclude=None): *",
             "@pytest.mark.max_calls(*, n): *",
             "@pytest.mark.min_realtime_factor(*, x, percentile=None, call=None): *",
         ]

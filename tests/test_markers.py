@@ -256,8 +256,8 @@ def test_markers_are_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
         [
-            "@pytest.mark.max_latency(*, ms, metric='e2e', percentile=None, call=None, scope='call')*",
-            "@pytest.mark.max_ttft(*, ms, percentile=None, call=None)*",
+            "@pytest.mark.max_latency(*, ms, metric='e2e', percentile=None, call=None, scope='call', exclude=None)*",
+            "@pytest.mark.max_ttft(*, ms, percentile=None, call=None, exclude=None)*",
             "@pytest.mark.max_tokens(*, prompt=None, completion=None, reasoning=None, total=None, call=None)*",
             "@pytest.mark.min_throughput(*, tokens_per_s, percentile=None, call=None)*",
             "@pytest.mark.max_calls(*, n)*",

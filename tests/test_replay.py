@@ -257,16 +257,34 @@ def test_default_mode_replays_and_never_records_implicitly_in_ci(
     result.stdout.fnmatch_lines(["*APIConnectionError*"])
 
 
-def test_paced_replay_takes_the_recorded_time(app: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    _record(app)
-    (live,) = _calls(app.path / "rec.json")["test_app.py::test_plain"]
-    recorded_s = live["e2e_ms"] / 1000
-    assert recorded_s > 0.15
-    _replay(app, monkeypatch, "-k", "plain").assert_outcomes(passed=1, deselected=1)
-    _replay(app, monkeypatch, "-k", "plain", "--llm-replay-pace=1").assert_outcomes(passed=1, deselected=1)
-    _recorded_elapsed, instant, paced = (float(json.loads(x)) for x in (app.path / "out-elapsed").read_text().split())
-    assert instant < recorded_s / 2, "virtual time: replay does not wait"
-    assert paced >= recorded_s * 0.98, "paced replay sleeps the recorded gaps"
+def test_paced_replay_takes_the_recorded_time(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a call recorded with a 1.5 s first byte: long enough that a loaded machine's own
+    # overhead (hundreds of ms at worst) cannot blur virtual time and paced time
+    pytester.makepyfile(
+        test_slow="""
+import json, os, time
+
+def test_slow(groq_client, llm_calls):
+    t0 = time.perf_counter()
+    groq_client.chat.completions.create(
+        model="llama-3.1-8b-instant", messages=[{"role": "user", "content": "in one word: hi"}],
+        extra_headers={"x-emulator-fault": "slow_first_byte;seconds=1.5"})
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps([time.perf_counter() - t0, llm_calls.last.e2e_ms]) + "\\n")
+"""
+    )
+    monkeypatch.setenv("OUT", str(pytester.path / "out"))
+    monkeypatch.delenv("CI", raising=False)
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record-mode=once").assert_outcomes(passed=1)
+    monkeypatch.setenv("GROQ_API_KEY", "gsk_replay_needs_no_real_key")
+    for pace in ([], ["--llm-replay-pace=1"]):
+        pytester.runpytest("-p", "no:cacheprovider", f"--llm-base-url={DEAD}", *pace).assert_outcomes(passed=1)
+    (_, recorded_ms), (instant, instant_ms), (paced, paced_ms) = (
+        json.loads(line) for line in (pytester.path / "out").read_text().splitlines()
+    )
+    assert recorded_ms > 1500 and instant_ms == paced_ms == pytest.approx(recorded_ms, abs=1e-3)
+    assert instant < recorded_ms / 1000 / 2, "virtual time: replay does not wait"
+    assert paced >= recorded_ms / 1000 * 0.98, "paced replay sleeps the recorded gaps"
 
 
 def test_bad_pace_and_mode_are_usage_errors(pytester: pytest.Pytester) -> None:

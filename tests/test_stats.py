@@ -77,7 +77,7 @@ def test_threshold_grammar(spec: str, expected: list[Threshold]) -> None:
         ("e2e", "cannot parse 'e2e'"),
         ("p99:10%", "unknown metric 'p99'"),
         ("e2e:-5%", "cannot parse"),
-        ("completion_tokens:5ms", "token metrics take a count or a percentage"),
+        ("completion_tokens:5ms", "count metrics take a count or a percentage"),
         ("e2e:ten%", "cannot parse"),
     ],
 )

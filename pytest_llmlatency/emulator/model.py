@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .policy import Answer, PolicyError, ToolCall, decide, json_pieces, validate_request
-from .profiles import PROFILES, ModelProfile
+from .profiles import PROFILES, QUEUE_PROFILES, ModelProfile
 
 __all__ = [
     "APIError",
@@ -387,8 +387,16 @@ def plan_request(
     occurrence: int = 0,
     jitter: float = 0.05,
     queue_ms: float | None = None,
+    queue_profile: str = "calm",
 ) -> Plan:
-    """Validate a chat-completions request body as Groq does and plan its answer."""
+    """Validate a chat-completions request body as Groq does and plan its answer.
+
+    ``queue_profile``: ``"calm"`` (each model's own narrow queue time) or ``"groq"`` (the
+    heavy tail measured on real Groq, with at least 7 % speed jitter); see
+    :data:`profiles.QUEUE_PROFILES`."""
+    noise = QUEUE_PROFILES.get(queue_profile)
+    if noise is None:
+        raise ValueError(f"queue_profile must be one of {', '.join(QUEUE_PROFILES)}, got {queue_profile!r}")
     if not isinstance(body, dict):
         raise APIError(400, "request body must be a JSON object")
     model = body.get("model")
@@ -542,9 +550,14 @@ def plan_request(
     timing_rng = random.Random(_digest("timing", seed, model, messages, occurrence))
     if queue_ms is not None:
         queue_s = queue_ms / 1000.0
+    elif noise.median_ms is not None and noise.sigma is not None:
+        drawn = noise.median_ms * math.exp(noise.sigma * timing_rng.gauss(0, 1))
+        queue_s = min(drawn, noise.cap_ms or math.inf) / 1000.0
     else:
         median = profile.queue_median_ms / 1000.0
         queue_s = min(median * math.exp(profile.queue_sigma * timing_rng.gauss(0, 1)), 20 * median)
+    if jitter > 0 and noise.speed_jitter:
+        jitter = max(jitter, noise.speed_jitter)
     rate_factor = max(0.5, 1.0 + jitter * timing_rng.gauss(0, 1)) if jitter > 0 else 1.0
     tier = body.get("service_tier")
     return Plan(
