@@ -453,6 +453,21 @@ class _Handler(BaseHTTPRequestHandler):
             return False, None
         return True, fault
 
+    def _begin_json(self, record: ServedRequest, raw: bytes) -> tuple[Any, Fault | None] | None:
+        """Key, faults, the JSON body and a decommissioned model, in Groq's order: the body and
+        the fault to apply, or None when an answer was already sent."""
+        ok, fault = self._begin(record)
+        if not ok:
+            return None
+        body = self._json_body(record, raw)
+        if record.status:
+            return None
+        model = body.get("model") if isinstance(body, dict) else None
+        if self._retired(model):
+            self._refuse_model(record, str(model))
+            return None
+        return body, fault
+
     def _json_body(self, record: ServedRequest, raw: bytes) -> Any:
         try:
             body = json.loads(raw or b"null")
@@ -466,16 +481,10 @@ class _Handler(BaseHTTPRequestHandler):
     # -- responses API ----------------------------------------------------------------
     def _responses(self, record: ServedRequest, raw: bytes) -> None:
         emu = self.server.emulator
-        ok, fault = self._begin(record)
-        if not ok:
+        started = self._begin_json(record, raw)
+        if started is None:
             return
-        body = self._json_body(record, raw)
-        if record.status:
-            return
-        model = body.get("model") if isinstance(body, dict) else None
-        if self._retired(model):
-            self._refuse_model(record, str(model))
-            return
+        body, fault = started
         try:
             chat = responses.chat_body(body)
             plan = plan_request(
@@ -742,16 +751,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _speech(self, record: ServedRequest, raw: bytes) -> None:
         emu = self.server.emulator
-        ok, fault = self._begin(record)
-        if not ok:
+        started = self._begin_json(record, raw)
+        if started is None:
             return
-        body = self._json_body(record, raw)
-        if record.status:
-            return
-        model = body.get("model") if isinstance(body, dict) else None
-        if self._retired(model):
-            self._refuse_model(record, str(model))
-            return
+        body, fault = started
         try:
             plan, queue_s = audio.plan_speech(body, queue_ms=emu.queue_ms)
         except APIError as err:
