@@ -143,7 +143,7 @@ def cassette_observations(root: Path, limit: int = 5000) -> list[Observation]:
     from vcr.serialize import deserialize
     from vcr.serializers import yamlserializer
 
-    from .intercept import call_from_recording
+    from .recorded import call_from_recording
 
     out: list[Observation] = []
     for path in _cassette_files(root):

@@ -35,10 +35,8 @@ __all__ = [
 from .diffs import request_diff
 from .endpoints import BY_NAME, endpoint_for_uri, multipart_summary
 from .markerdefs import RECORD_MODES
+from .recorded import ReplayMismatch
 from .secrets import Secrets
-
-TIMING_KEY = "llmlatency"
-TIMING_VERSION = 1
 
 # request headers that never reach a cassette (compared lower-case)
 _DROP_REQUEST_HEADERS = {
@@ -64,10 +62,6 @@ except (AttributeError, ValueError, OSError):
 
 class CassetteError(Exception):
     """A cassette file that cannot be used; the message names the file."""
-
-
-class ReplayMismatch(Exception):
-    """No recording answers this request and the record mode forbids a live call."""
 
 
 def cassette_path(test_file: Path, module_name: str, test_name: str, class_name: str | None = None) -> Path:
@@ -366,7 +360,7 @@ class Tape:
         if wanted is None:
             return None
         from .advisor import predict
-        from .intercept import call_from_recording
+        from .recorded import call_from_recording
 
         candidates: list[tuple[int, Any, dict[str, Any]]] = []
         for stored, response in self.cassette.data[: self.loaded]:
@@ -600,30 +594,6 @@ def convert_stream(response: dict[str, Any], stream: bool) -> dict[str, Any] | N
         "headers": {**headers, "content-type": [content_type]},
         "body": {"string": text},
     }
-
-
-def timing_meta(ttfb_ns: int | None, end_ns: int | None, chunks: list[tuple[int, int]]) -> dict[str, Any]:
-    """The ``llmlatency`` key stored beside a recorded response: milliseconds from
-    the request being sent; ``chunks`` is ``[[offset_ms, size_bytes], ...]`` of the
-    decoded body as the client read it."""
-    return {
-        "version": TIMING_VERSION,
-        "ttfb_ms": None if ttfb_ns is None else round(ttfb_ns / 1e6, 3),
-        "e2e_ms": None if end_ns is None else round(end_ns / 1e6, 3),
-        "chunks": [[round(offset / 1e6, 3), size] for offset, size in chunks],
-    }
-
-
-def read_timing(response: dict[str, Any]) -> dict[str, Any] | None:
-    meta = response.get(TIMING_KEY)
-    if not isinstance(meta, dict) or meta.get("version") != TIMING_VERSION:
-        return None
-    chunks = meta.get("chunks")
-    if not isinstance(chunks, list) or not all(
-        isinstance(c, list) and len(c) == 2 and all(isinstance(x, (int, float)) for x in c) for c in chunks
-    ):
-        return None
-    return meta
 
 
 def ci_environment() -> bool:

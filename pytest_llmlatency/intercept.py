@@ -29,22 +29,19 @@ from types import ModuleType
 from typing import Any
 
 from .calls import Attempt, LLMCall
+from .capture import Capture, now_ns
 from .endpoints import (
     CHAT,
     Endpoint,
     describe_request,
     endpoint_for,
     input_audio_seconds,
-    read_body,
-    read_event,
     request_json,
 )
+from .recorded import RecordedResponse, ReplayMismatch
 from .secrets import Secrets
-from .sse import SSEEvent, SSEParser
 
 __all__ = ["Interceptor", "Recorder", "llm_endpoint"]
-
-RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
 def llm_endpoint(request: Any) -> Endpoint | None:
@@ -63,10 +60,6 @@ def request_bytes(request: Any) -> bytes:
 _INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("llmlatency_inside", default=False)
 """Set while a captured request is handed to its transport: a transport that itself sends
 through an httpx client is not captured twice."""
-
-
-def _now() -> int:
-    return time.perf_counter_ns()
 
 
 class Recorder:
@@ -91,7 +84,7 @@ class Recorder:
 
     def begin(
         self, request: Any, flavour: ModuleType | None = None, endpoint: Endpoint = CHAT, raw: bytes | None = None
-    ) -> _Capture:
+    ) -> Capture:
         if raw is None:
             raw = request_bytes(request)
         body = request_json(raw, request.headers.get("content-type", ""))
@@ -100,7 +93,7 @@ class Recorder:
             retry = int(request.headers.get("x-stainless-retry-count") or 0)
         except ValueError:
             retry = 0
-        attempt = Attempt(start_ns=_now())
+        attempt = Attempt(start_ns=now_ns())
         with self._lock:
             call = None
             if retry > 0:
@@ -125,6 +118,7 @@ class Recorder:
                     warmup=self.warmup,
                     request_body=raw,
                     audio_seconds=input_audio_seconds(body) if endpoint.audio_in else None,
+                    price_table=getattr(self, "price_table", None),
                 )
                 self.calls.append(call)
             # a new attempt resets what the previous one left
@@ -136,11 +130,11 @@ class Recorder:
             call.status = None
             call.usage = None
             call.content = ""
-        return _Capture(call, attempt, flavour, endpoint)
+        return Capture(call, attempt, flavour, endpoint)
 
     def finish_open(self) -> None:
         """Close calls whose stream the test never closed: marked abandoned."""
-        now = _now()
+        now = now_ns()
         with self._lock:
             for call in self.calls:
                 if call.end_ns is None and call.headers_ns is not None and not call.error:
@@ -153,270 +147,14 @@ class Recorder:
             return [c for c in self.calls if not c.warmup]
 
 
-class _Capture:
-    """Observes one attempt: headers, then the body as the client reads it."""
-
-    def __init__(
-        self, call: LLMCall, attempt: Attempt, flavour: ModuleType | None = None, endpoint: Endpoint = CHAT
-    ) -> None:
-        self.call = call
-        self.endpoint = endpoint
-        self.attempt = attempt
-        self._flavour = flavour
-        self._sse: SSEParser | None = None
-        self._body: list[bytes] = []
-        self._decoder: Any = None
-        self._done = False
-        # recording: the tape, the vcr request, and (offset_ns, decoded bytes) per chunk
-        self._tape: Any = None
-        self._vcr_request: Any = None
-        self._chunks: list[tuple[int, bytes]] | None = None
-        self._reason = ""
-        self._headers: list[tuple[str, str]] = []
-        self._content_type = ""
-
-    def record_to(self, tape: Any, vcr_request: Any) -> None:
-        self._tape = tape
-        self._vcr_request = vcr_request
-        self._chunks = []
-
-    # -- request phase -------------------------------------------------------------
-    def failed(self, exc: BaseException) -> None:
-        now = _now()
-        self.attempt.end_ns = now
-        self.attempt.retryable = isinstance(exc, Exception)
-        self.attempt.error = _describe(exc)
-        self.call.error = self.attempt.error
-        self.call.end_ns = now
-
-    def response(
-        self, status: int, headers: Any, *, at: int | None = None, reason: str = "", decode: bool = True
-    ) -> None:
-        call = self.call
-        call.headers_ns = _now() if at is None else at
-        call.status = self.attempt.status = int(status)
-        self.attempt.retryable = call.status in RETRYABLE_STATUS
-        request_id = headers.get("x-request-id")
-        call.request_id = self.attempt.request_id = request_id
-        self._reason = reason
-        self._headers = [(str(k), str(v)) for k, v in headers.multi_items()] if hasattr(headers, "multi_items") else []
-        self._content_type = headers.get("content-type", "").lower()
-        if "text/event-stream" in self._content_type:
-            self._sse = SSEParser()
-        encoding = headers.get("content-encoding", "").lower().strip() if decode else ""
-        if encoding and encoding != "identity":
-            self._decoder = _decoder_for(self._flavour, encoding)
-            if self._decoder is None:
-                # an encoding we cannot decode: timings only, nothing to parse or record
-                self._decoder = False
-                self._chunks = None
-                self.call.undecodable = encoding
-
-    # -- response body ---------------------------------------------------------------
-    def feed(self, chunk: bytes, at: int | None = None) -> None:
-        now = _now() if at is None else at
-        if self._decoder is False or not chunk:
-            return
-        try:
-            self._feed(chunk, now)
-        except Exception as exc:  # measuring must never break the application's request
-            self._give_up(exc)
-
-    def _give_up(self, exc: Exception) -> None:
-        self._decoder = False
-        self._chunks = None
-        self._sse = None
-        self._body = []
-        self.call.capture_error = _describe(exc)
-
-    def _feed(self, chunk: bytes, now: int) -> None:
-        data = _bytes(self._decoder.decode(chunk)) if self._decoder is not None else chunk
-        if self._chunks is not None and data:
-            self._chunks.append((now - self.attempt.start_ns, data))
-        if self._sse is not None:
-            for event in self._sse.feed(data):
-                self._event(event, now)
-        else:
-            self._body.append(data)
-
-    def _event(self, event: SSEEvent, now: int) -> None:
-        if event.is_done:
-            # the stream's logical end: SDKs may close the response without reading further
-            self._finish(now)
-            return
-        try:
-            chunk = event.json()
-        except ValueError:
-            return
-        if isinstance(chunk, dict) and read_event(self.endpoint, self.call, chunk, event.event, now):
-            self._finish(now)
-
-    def _finish(self, now: int) -> None:
-        if not self.call.completed:
-            self.call.end_ns = self.attempt.end_ns = now
-            self.call.completed = True
-
-    def eof(self, at: int | None = None) -> None:
-        now = _now() if at is None else at
-        if self._done:
-            return
-        self._done = True
-        try:
-            self._eof(now)
-        except Exception as exc:  # measuring must never break the application's request
-            self._give_up(exc)
-        self._finish(now)
-        self._commit()
-
-    def _eof(self, now: int) -> None:
-        if self._decoder is False:
-            return
-        if self._decoder is not None:
-            tail = _bytes(self._decoder.flush())
-            if tail:
-                if self._chunks is not None:
-                    self._chunks.append((now - self.attempt.start_ns, tail))
-                if self._sse is not None:
-                    for event in self._sse.feed(tail):
-                        self._event(event, now)
-                else:
-                    self._body.append(tail)
-        if self._sse is not None:
-            for event in self._sse.close():
-                self._event(event, now)
-        elif self._body:
-            self._parse_json(b"".join(self._body))
-            self._body = []
-
-    def _parse_json(self, raw: bytes) -> None:
-        message = read_body(self.endpoint, self.call, raw, self._content_type)
-        if message:
-            self.attempt.error = message
-
-    def _not_recorded(self, why: str) -> None:
-        if self._chunks is not None and self._tape is not None:
-            self._tape.note_unrecorded(f"a call to {self.call.model} was not recorded: {why}")
-        self._chunks = None
-
-    def stream_error(self, exc: BaseException) -> None:
-        now = _now()
-        self._done = True
-        self._not_recorded(f"the response broke off ({_describe(exc)})")
-        self.attempt.end_ns = now
-        self.attempt.error = self.call.error = _describe(exc)
-        self.call.end_ns = now
-
-    def close(self) -> None:
-        if not self._done and not self.call.completed:
-            now = _now()
-            self._done = True
-            self._not_recorded("the client abandoned the stream before its end (read it to the end to record it)")
-            call = self.call
-            call.abandoned = True
-            call.end_ns = self.attempt.end_ns = call.token_times_ns[-1] if call.token_times_ns else now
-        self._commit()
-
-    def _commit(self) -> None:
-        """Hand a complete final response to the tape (once): a success, or an error the client
-        does not retry (a 400 such as Groq's ``tool_use_failed``, a 404 for a decommissioned
-        model), which replays as the same failure."""
-        chunks, self._chunks = self._chunks, None
-        call = self.call
-        if chunks is None or self._tape is None or not call.completed or call.status is None:
-            return
-        if not 200 <= call.status < 500 or call.status in RETRYABLE_STATUS or call.status in (401, 403):
-            # attempts the SDK retries are not recorded (replay gives the final answer at once),
-            # nor answers to a bad key
-            return
-        from .cassettes import TIMING_KEY, timing_meta
-
-        start = self.attempt.start_ns
-        headers: dict[str, list[str]] = {}
-        for key, value in self._headers:
-            headers.setdefault(key, []).append(value)
-        response = {
-            "status": {"code": call.status, "message": self._reason or "OK"},
-            "headers": headers,
-            "body": {"string": b"".join(data for _, data in chunks)},
-            TIMING_KEY: timing_meta(
-                None if call.headers_ns is None else call.headers_ns - start,
-                None if call.end_ns is None else call.end_ns - start,
-                [(offset, len(data)) for offset, data in chunks],
-            ),
-        }
-        self._tape.record(self._vcr_request, response)
-
-
-def _bytes(out: Any) -> bytes:
-    """httpx's decoders return bytes; httpx2's yield them."""
-    return bytes(out) if isinstance(out, (bytes, bytearray)) else b"".join(out)
-
-
-def _decoder_for(flavour: ModuleType | None, encoding: str) -> Any:
-    """httpx's own decoder for a content-encoding (gzip, deflate, br and zstd when httpx
-    supports them), so we read the body exactly as the client does; None if unsupported."""
-    decoders = getattr(getattr(flavour, "_decoders", None), "SUPPORTED_DECODERS", None)
-    if decoders is None:
-        import httpx
-
-        decoders = httpx._decoders.SUPPORTED_DECODERS
-    names = [e.strip() for e in encoding.split(",") if e.strip() and e.strip() != "identity"]
-    if len(names) != 1 or names[0] not in decoders:
-        return None
-    return decoders[names[0]]()
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 # -- replay ----------------------------------------------------------------------------------
-
-
-class _Replay:
-    """A recorded response: status, headers, and body chunks at their recorded offsets."""
-
-    def __init__(self, response: dict[str, Any], start_ns: int, pace: float | None) -> None:
-        from .cassettes import read_timing
-
-        self.status = int(response["status"]["code"])
-        self.reason = str(response["status"].get("message") or "")
-        self.headers = [(k, str(v)) for k, values in (response.get("headers") or {}).items() for v in values]
-        body = response.get("body", {}).get("string", b"")
-        body = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
-        meta = read_timing(response)
-        self.start_ns = start_ns
-        self.pace = pace
-        self.real_start = time.perf_counter()
-        sizes = [int(size) for _, size in meta["chunks"]] if meta else []
-        if meta is not None and sum(sizes) == len(body):
-            self.timed = True
-            self.ttfb_ns = round(float(meta.get("ttfb_ms") or 0) * 1e6)
-            self.end_ns = round(float(meta.get("e2e_ms") or 0) * 1e6)
-            self.chunks: list[tuple[int, bytes]] = []
-            pos = 0
-            for (offset, _), size in zip(meta["chunks"], sizes, strict=True):
-                self.chunks.append((round(float(offset) * 1e6), body[pos : pos + size]))
-                pos += size
-        else:
-            # recorded without pytest-llmlatency: the body, no timing
-            self.timed = False
-            self.ttfb_ns = self.end_ns = 0
-            self.chunks = [(0, body)] if body else []
-
-    def delay(self, offset_ns: int) -> float:
-        """Seconds to wait (paced replay) before something recorded at offset_ns."""
-        if not self.pace:
-            return 0.0
-        return max(0.0, self.real_start + offset_ns / 1e9 * self.pace - time.perf_counter())
 
 
 def _tee_classes(mod: ModuleType) -> tuple[type, type, type]:
     """Stream classes deriving from this httpx flavour's byte stream bases."""
 
     class TeeSyncStream(mod.SyncByteStream):  # type: ignore[name-defined,misc]
-        def __init__(self, inner: Any, capture: _Capture) -> None:
+        def __init__(self, inner: Any, capture: Capture) -> None:
             self._inner = inner
             self._capture = capture
 
@@ -437,7 +175,7 @@ def _tee_classes(mod: ModuleType) -> tuple[type, type, type]:
             self._inner.close()
 
     class TeeAsyncStream(mod.AsyncByteStream):  # type: ignore[name-defined,misc]
-        def __init__(self, inner: Any, capture: _Capture) -> None:
+        def __init__(self, inner: Any, capture: Capture) -> None:
             self._inner = inner
             self._capture = capture
 
@@ -458,7 +196,7 @@ def _tee_classes(mod: ModuleType) -> tuple[type, type, type]:
             await self._inner.aclose()
 
     class ReplayStream(mod.SyncByteStream, mod.AsyncByteStream):  # type: ignore[name-defined,misc]
-        def __init__(self, replay: _Replay, capture: _Capture) -> None:
+        def __init__(self, replay: RecordedResponse, capture: Capture) -> None:
             self._replay = replay
             self._capture = capture
 
@@ -533,14 +271,12 @@ class Interceptor:
 
     def _prepare(
         self, request: Any, flavour: ModuleType, endpoint: Endpoint, raw: bytes
-    ) -> tuple[_Capture, _Replay | None]:
+    ) -> tuple[Capture, RecordedResponse | None]:
         """Start a capture; with a cassette, find its recording or arrange to record it."""
         capture = self.recorder.begin(request, flavour, endpoint, raw)
         tape = self.recorder.tape
         if tape is None:
             return capture, None
-        from .cassettes import ReplayMismatch
-
         vcr_request = tape.vcr_request(request.method, str(request.url), raw, dict(request.headers))
         message: str | None = None
         try:
@@ -556,7 +292,7 @@ class Interceptor:
         if decision.response is not None:
             capture.call.replayed = True
             capture.call.prediction = decision.prediction
-            replay = _Replay(decision.response, capture.attempt.start_ns, tape.pace)
+            replay = RecordedResponse(decision.response, capture.attempt.start_ns, tape.pace)
             capture.call.client_timing = replay.timed
             return capture, replay
         if decision.record:
@@ -575,7 +311,7 @@ class Interceptor:
         prepare = self._prepare
         active = [True]
 
-        def replayed(capture: _Capture, replay: _Replay) -> Any:
+        def replayed(capture: Capture, replay: RecordedResponse) -> Any:
             headers = mod.Headers(replay.headers)
             capture.response(replay.status, headers, at=replay.start_ns + replay.ttfb_ns, reason=replay.reason)
             return mod.Response(
@@ -585,7 +321,7 @@ class Interceptor:
                 extensions={"http_version": b"HTTP/1.1", "reason_phrase": replay.reason.encode()},
             )
 
-        def live_response(capture: _Capture, response: Any, tee: type) -> Any:
+        def live_response(capture: Capture, response: Any, tee: type) -> Any:
             """Note the headers, and wrap the body in the tee that times it as the client reads."""
             reason = response.extensions.get("reason_phrase", b"")
             reason = reason.decode("ascii", "replace") if isinstance(reason, bytes) else str(reason)
@@ -682,37 +418,3 @@ class Interceptor:
                 async_cls._transport_for_url = prev_async
 
         self._undo.append(undo)
-
-
-def call_from_recording(request: Any, response: dict[str, Any]) -> LLMCall:
-    """The ``LLMCall`` a recorded interaction replays as, computed offline (no HTTP):
-    the same capture code reads the recorded chunks at their recorded offsets."""
-    import httpx
-
-    from .endpoints import endpoint_for_uri
-
-    raw = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
-    endpoint = endpoint_for_uri(request.method, str(request.uri)) or CHAT
-    body = request_json(raw)
-    model, params, messages, streamed = describe_request(endpoint, body)
-    call = LLMCall(
-        model=model,
-        params=params,
-        messages=messages,
-        url=str(request.uri),
-        endpoint=endpoint.name,
-        streamed=streamed,
-        replayed=True,
-        request_body=raw,
-        audio_seconds=input_audio_seconds(body) if endpoint.audio_in else None,
-    )
-    attempt = Attempt(start_ns=0)
-    call.attempts.append(attempt)
-    capture = _Capture(call, attempt, httpx, endpoint)
-    replay = _Replay(response, 0, None)
-    call.client_timing = replay.timed
-    capture.response(replay.status, httpx.Headers(replay.headers), at=replay.ttfb_ns, reason=replay.reason)
-    for offset, chunk in replay.chunks:
-        capture.feed(chunk, at=offset)
-    capture.eof(at=replay.end_ns)
-    return call
