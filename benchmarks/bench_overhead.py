@@ -5,13 +5,26 @@ what remains is HTTP on loopback, the groq SDK, and (with measurement) our tee a
 SSE parser. Reports the median time per call and the ratio.
 
     python benchmarks/bench_overhead.py [--calls 200] [--rounds 5]
+
+``--pytest`` measures as a user would instead: whole pytest runs of a test that times
+its own 40 calls (streamed and not), with the plugin (``--llm-live``, so every call is
+measured live) and without it (``-p no:llmlatency``), alternating, against the same
+emulator; the figure is each run's own median time per call.
+
+    python benchmarks/bench_overhead.py --pytest [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import groq
 
@@ -31,11 +44,58 @@ def run(client: groq.Groq, calls: int, stream: bool) -> float:
     return (time.perf_counter() - t0) / calls * 1000
 
 
+USER_TEST = """
+import json, os, statistics, time, groq
+
+MSG = [{"role": "user", "content": "Describe queues in about 200 words."}]
+
+def test_calls():
+    client = groq.Groq(base_url=os.environ["GROQ_BASE_URL"], api_key="gsk_bench", max_retries=0)
+    out = {}
+    for stream in (True, False):
+        times = []
+        for _ in range(45):
+            t0 = time.perf_counter()
+            resp = client.chat.completions.create(model="openai/gpt-oss-20b", messages=MSG, stream=stream)
+            if stream:
+                for _chunk in resp:
+                    pass
+            times.append(time.perf_counter() - t0)
+        out["stream" if stream else "non-stream"] = statistics.median(times[5:]) * 1000
+    with open(os.environ["BENCH_OUT"], "w") as f:
+        json.dump(out, f)
+"""
+
+
+def as_user(rounds: int) -> None:
+    """Whole pytest runs, plugin on (--llm-live) and off, alternating, same emulator."""
+    with GroqEmulator(time_scale=1000, jitter=0, queue_ms=0) as emu, tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "test_bench.py").write_text(USER_TEST)
+        out = str(Path(tmp, "out.json"))
+        env = {**os.environ, "GROQ_BASE_URL": emu.base_url, "PYTEST_ADDOPTS": "", "BENCH_OUT": out}
+        runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+        for _ in range(rounds):
+            for mode, flags in (("off", ["-p", "no:llmlatency"]), ("on", ["--llm-live"])):
+                cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *flags]
+                subprocess.run([*cmd, "test_bench.py"], cwd=tmp, env=env, check=True, capture_output=True)
+                runs[mode].append(json.loads(Path(tmp, "out.json").read_text()))
+        print(f"{rounds} rounds x 40 timed calls each, whole pytest runs, emulator x1000 in this process")
+        print(f"{'mode':<12} {'off ms/call':>12} {'on ms/call':>12} {'ratio':>7} {'added us/call':>14}")
+        for name in ("stream", "non-stream"):
+            off = statistics.median(r[name] for r in runs["off"])
+            on = statistics.median(r[name] for r in runs["on"])
+            print(f"{name:<12} {off:>12.3f} {on:>12.3f} {on / off:>7.3f} {(on - off) * 1000:>14.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--pytest", action="store_true", help="measure whole pytest runs, as a user would")
     args = parser.parse_args()
+    if args.pytest:
+        as_user(args.rounds)
+        return
     with (
         GroqEmulator(time_scale=1000, jitter=0, queue_ms=0) as emu,
         groq.Groq(base_url=emu.base_url, api_key="gsk_bench") as client,

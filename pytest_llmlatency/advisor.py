@@ -7,6 +7,7 @@ model, its assumptions and where it is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -138,30 +139,142 @@ def _cassette_files(root: Path) -> list[Path]:
     return found
 
 
-def cassette_observations(root: Path, limit: int = 5000) -> list[Observation]:
-    """Observations from every cassette under ``root`` (``**/cassettes/**/*.yaml``)."""
-    from vcr.serialize import deserialize
-    from vcr.serializers import yamlserializer
+OBSERVATION_CACHE = "cassette-observations.json"
+"""The file, in pytest's cache folder, where the advisor keeps what it read from each cassette."""
+_CACHE_FORMAT = 1
 
+
+@dataclass
+class ScanStats:
+    """What :func:`cassette_observations` did: cassette files seen, parsed, and taken from
+    its cache because they had not changed."""
+
+    files: int = 0
+    parsed: int = 0
+    cached: int = 0
+
+
+_memo: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
+"""In-process: absolute path -> (stamp, observations) of the cassettes read in this process."""
+
+
+def observation_cache(config: Any) -> Path | None:
+    """The advisor's cache file in pytest's cache folder (``.pytest_cache/d/llmlatency/``), or
+    None when the cacheprovider is off or the folder cannot be made."""
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        return None
+    try:
+        return Path(cache.mkdir("llmlatency")) / OBSERVATION_CACHE
+    except OSError:
+        return None
+
+
+def _cache_tag() -> str:
+    """Changes when what an observation holds, or how it is computed, may have changed."""
+    from . import __version__
+    from .timing import TIMING_VERSION
+
+    fields = ",".join(Observation.__dataclass_fields__)
+    return f"{_CACHE_FORMAT}/{__version__}/{TIMING_VERSION}/{fields}"
+
+
+def _read_cache(cache: Path | None) -> dict[str, Any]:
+    if cache is None:
+        return {}
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("tag") != _cache_tag() or not isinstance(data.get("files"), dict):
+        return {}
+    files: dict[str, Any] = data["files"]
+    return files
+
+
+def _write_cache(cache: Path, files: dict[str, Any]) -> None:
+    from .files import atomic_write_text
+
+    # only a cache: when it cannot be written, the next run reads the cassettes again
+    with contextlib.suppress(OSError, TypeError, ValueError):
+        atomic_write_text(cache, json.dumps({"tag": _cache_tag(), "files": files}, separators=(",", ":")))
+
+
+def _file_observations(path: Path) -> list[dict[str, Any]]:
+    """The observations of one cassette's successful chat calls, as dicts; none from a file
+    that cannot be read (a broken cassette errors its own test; the advisor skips it)."""
+    from dataclasses import asdict
+
+    from .cassettefile import CassetteError, read_cassette
     from .recorded import call_from_recording
 
+    try:
+        loaded = read_cassette(path)
+    except CassetteError:
+        return []
+    if loaded is None:
+        return []
+    out = []
+    for request, response in loaded.interactions:
+        if not str(request.uri).split("?")[0].rstrip("/").endswith("/chat/completions"):
+            continue
+        try:
+            call = call_from_recording(request, response)
+        except Exception:
+            continue
+        if call.ok:
+            out.append(asdict(Observation.of(call)))
+    return out
+
+
+def cassette_observations(
+    root: Path, limit: int = 5000, *, cache: Path | None = None, stats: ScanStats | None = None
+) -> list[Observation]:
+    """Observations from every cassette under ``root`` (``**/cassettes/**/*.yaml``), at most
+    ``limit``.
+
+    A cassette is read only when it changed (its modification time, size or inode) since it
+    was last read: in this process, or in an earlier run when ``cache`` names the cache file
+    (:func:`observation_cache`), which is then brought up to date."""
+    import os
+
+    stats = stats if stats is not None else ScanStats()
+    known = _read_cache(cache)
+    files: dict[str, Any] = {}
     out: list[Observation] = []
     for path in _cassette_files(root):
+        if len(out) >= limit:
+            break
         try:
-            requests, responses, *_ = deserialize(path.read_text(encoding="utf-8"), yamlserializer)
-        except Exception:  # a broken cassette errors its own test; the advisor just skips it
+            st = path.stat()
+        except OSError:
             continue
-        for request, response in zip(requests, responses, strict=False):
-            if not str(request.uri).split("?")[0].rstrip("/").endswith("/chat/completions"):
-                continue
+        stats.files += 1
+        stamp = [st.st_mtime_ns, st.st_size, st.st_ino]
+        name = str(path.relative_to(root))
+        absolute = os.path.abspath(path)
+        entry = known.get(name)
+        memo = _memo.get(absolute)
+        if isinstance(entry, dict) and entry.get("stamp") == stamp and isinstance(entry.get("obs"), list):
+            found = entry["obs"]
+            stats.cached += 1
+        elif memo is not None and memo[0] == stamp:
+            found = memo[1]
+            stats.cached += 1
+        else:
+            found = _file_observations(path)
+            stats.parsed += 1
+        _memo[absolute] = (stamp, found)
+        files[name] = {"stamp": stamp, "obs": found}
+        for item in found:
             try:
-                call = call_from_recording(request, response)
-            except Exception:
+                out.append(Observation(**item))
+            except TypeError:  # a cache entry of another shape
                 continue
-            if call.ok:
-                out.append(Observation.of(call))
             if len(out) >= limit:
-                return out
+                break
+    if cache is not None and files != known:
+        _write_cache(cache, files)
     return out
 
 

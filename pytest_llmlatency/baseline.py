@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ __all__ = [
     "Threshold",
     "build_document",
     "compare_test",
+    "gate_result",
     "load_baseline",
     "parse_thresholds",
     "resolve_compare",
@@ -54,9 +56,18 @@ AGENT = "agent"
 """The agent wall time of one run of a test: first call's start to last call's end (ms)."""
 CALLS = "calls"
 """LLM calls per run of a test."""
+CACHED_SHARE = "cached_share"
+"""The share of a run's prompt tokens Groq's prompt cache served, in percentage points (0-100):
+higher is better, so a drop is the regression."""
+COST = "cost"
+"""US dollars per run of a test (the sum of its calls' costs from the price table)."""
+LEVER_METRICS = (CACHED_SHARE, COST)
 TIME_METRICS = (*METRICS, AGENT)
 COUNT_METRICS = (*TOKEN_METRICS, CALLS)
-GATE_METRICS = (*METRICS, AGENT, *TOKEN_METRICS, CALLS)
+GATE_METRICS = (*METRICS, AGENT, *TOKEN_METRICS, CALLS, *LEVER_METRICS)
+HIGHER_IS_BETTER = (CACHED_SHARE,)
+CACHE_CHANGE_POINTS = 5.0
+"""A run's cached share must move by at least this many percentage points to be named as a cause."""
 FLOOR_MS = 2.0
 """A time shift smaller than this never counts as a regression or an improvement."""
 EMULATOR_FLOOR_MS = 15.0
@@ -83,23 +94,32 @@ class Threshold:
     metric: str
     percent: float | None = None
     absolute: float | None = None
-    """Milliseconds for time metrics, tokens for token metrics."""
+
+    """Milliseconds for time metrics, tokens for token metrics, percentage points for
+    ``cached_share``, US dollars for ``cost``."""
 
     def __str__(self) -> str:
+        if self.metric == CACHED_SHARE:
+            return f"{self.metric}:{self.absolute or 0:g}%"
         if self.percent is not None:
             return f"{self.metric}:{self.percent:g}%"
         unit = "ms" if self.metric in TIME_METRICS else ""
         return f"{self.metric}:{self.absolute:g}{unit}"
 
     def exceeded(self, old: float, new: float, floor: float = FLOOR_MS) -> bool:
+        if self.metric in HIGHER_IS_BETTER:
+            return self._beyond(old - new, old, floor)
         return self._beyond(new - old, old, floor)
 
     def improved(self, old: float, new: float, floor: float = FLOOR_MS) -> bool:
+        if self.metric in HIGHER_IS_BETTER:
+            return self._beyond(new - old, old, floor)
         return self._beyond(old - new, old, floor)
 
     def _beyond(self, delta: float, old: float, floor: float = FLOOR_MS) -> bool:
         if self.metric in TIME_METRICS and delta < floor:
             return False
+        delta = round(delta, 9)  # 80 % - 60 % is 20 points, not 20.000000000000004
         if self.percent is not None:
             if old <= 0:
                 return delta > 0
@@ -112,7 +132,9 @@ _THRESHOLD = re.compile(r"^(?P<metric>[a-z0-9_]+):(?P<amount>[0-9]*\.?[0-9]+(?:[
 
 def parse_thresholds(spec: str | Iterable[str], *, source: str = "--llm-compare-fail") -> list[Threshold]:
     """``e2e:10%``, ``ttft:20%``, ``server:5ms``, ``e2e:0.05`` (seconds, as in
-    pytest-benchmark), ``completion_tokens:0``; several separated by commas."""
+    pytest-benchmark), ``completion_tokens:0``, ``cached_share:20%`` (a drop of more than 20
+    percentage points; ``cached_share:0.2`` the same as a fraction), ``cost:10%`` or ``cost:0.001``
+    (US dollars per run); several separated by commas."""
     items = [spec] if isinstance(spec, str) else list(spec)
     out = []
     for item in items:
@@ -131,8 +153,22 @@ def parse_thresholds(spec: str | Iterable[str], *, source: str = "--llm-compare-
                 raise BaselineError(
                     f"{source}: unknown metric {metric!r} in {text!r}; use one of {', '.join(GATE_METRICS)}"
                 )
-            if unit == "%":
+            if metric == CACHED_SHARE:
+                points = amount if unit == "%" else amount * 100 if not unit else None
+                if points is None or points > 100:
+                    raise BaselineError(
+                        f"{source}: {text!r}: cached_share takes a drop in percentage points "
+                        "(cached_share:20%) or as a fraction (cached_share:0.2), at most 100% or 1"
+                    )
+                out.append(Threshold(metric, absolute=points))
+            elif metric == COST and unit in ("ms", "s"):
+                raise BaselineError(
+                    f"{source}: {text!r}: cost takes a percentage (cost:10%) or US dollars per run (cost:0.001)"
+                )
+            elif unit == "%":
                 out.append(Threshold(metric, percent=amount))
+            elif metric == COST:
+                out.append(Threshold(metric, absolute=amount))
             elif metric in COUNT_METRICS:
                 if unit:
                     raise BaselineError(f"{source}: {text!r}: count metrics take a count or a percentage")
@@ -279,7 +315,9 @@ def _call_record(call: dict[str, Any]) -> dict[str, Any]:
         "agent_start_ms",
         "agent_end_ms",
     )
-    return {k: call.get(k) for k in keep}
+    # the levers only when the call knew them: a missing requested_tier is not "asked for none"
+    levers = ("cached_tokens", "cached_share", "service_tier", "requested_tier", "cost_usd")
+    return {k: call.get(k) for k in keep} | {k: call[k] for k in levers if k in call}
 
 
 def _runs(calls: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -306,6 +344,56 @@ def agent_samples(calls: Sequence[dict[str, Any]]) -> list[float]:
 def call_counts(calls: Sequence[dict[str, Any]]) -> list[float]:
     """LLM calls per run."""
     return [float(len(run)) for run in _runs(calls)]
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def cache_shares(calls: Sequence[dict[str, Any]]) -> list[float]:
+    """The share of each run's prompt tokens served from Groq's prompt cache, in percentage
+    points, weighted by prompt tokens. A run is left out when a call of it carries no share (a
+    baseline saved before shares were kept, a call that reported no prompt tokens)."""
+    out = []
+    for run in _runs(calls):
+        ok = [c for c in run if c.get("ok")]
+        pairs = [(_number(c.get("cached_share")), _number(c.get("prompt_tokens"))) for c in ok]
+        if not ok or any(share is None or not prompt for share, prompt in pairs):
+            continue
+        total = sum(prompt or 0.0 for _, prompt in pairs)
+        out.append(sum((share or 0.0) * (prompt or 0.0) for share, prompt in pairs) / total * 100)
+    return out
+
+
+def run_costs(calls: Sequence[dict[str, Any]]) -> list[float]:
+    """US dollars per run (the sum of its calls' costs); a run with a call of unknown cost is left out."""
+    out = []
+    for run in _runs(calls):
+        ok = [c for c in run if c.get("ok")]
+        costs = [_number(c.get("cost_usd")) for c in ok]
+        if ok and all(cost is not None for cost in costs):
+            out.append(sum(cost or 0.0 for cost in costs))
+    return out
+
+
+def call_tier(call: dict[str, Any]) -> str | None:
+    """The service tier that served a call: as its response said, else the tier it asked for; a
+    call that asked for none and was not told is counted as ``on_demand``, Groq's default. None
+    when unknown (``auto`` on a stream, a record saved before tiers were kept)."""
+    tier = call.get("service_tier")
+    if isinstance(tier, str) and tier:
+        return tier
+    if "requested_tier" in call and call.get("requested_tier") is None:
+        return "on_demand"
+    return None
+
+
+def served_tiers(calls: Sequence[dict[str, Any]]) -> list[str] | None:
+    """The distinct tiers that served the measured calls, in order; None when any is unknown."""
+    tiers = [call_tier(c) for c in calls if c.get("ok") and not c.get("warmup") and not c.get("prediction")]
+    if not tiers or any(t is None for t in tiers):
+        return None
+    return list(dict.fromkeys(t for t in tiers if t))
 
 
 def _multi_call(calls: Sequence[dict[str, Any]]) -> bool:
@@ -337,6 +425,7 @@ def build_document(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
         name = nodeid.rsplit("::", 1)[-1]
         records = [_call_record(c) for c in calls]
         tokens = {k: _samples(calls, k) for k in TOKEN_METRICS}
+        levers = _levers(calls)
         for metric in (*METRICS, AGENT):
             if metric == AGENT:
                 # only for agents: a one-call test's agent time is its call's wall time
@@ -366,7 +455,9 @@ def build_document(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
                         "source": result.get("source", "live"),
                         "models": sorted({str(c.get("model")) for c in calls}),
                         "tokens": {k: median(v) for k, v in tokens.items() if v},
+                        **levers,
                         "calls": records,
+                        "budgets": json.loads(json.dumps(result.get("budgets") or [], default=str)),
                     },
                     "options": {
                         "disable_gc": False,
@@ -387,6 +478,29 @@ def build_document(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "version": pb_version,
         "llmlatency": {"format": FORMAT, "version": __version__},
     }
+
+
+def _levers(calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A test's prompt cache share, served tiers and cost for ``extra_info`` (keys only when known)."""
+    out: dict[str, Any] = {}
+    ok = [c for c in calls if c.get("ok")]
+    shares = [(_number(c.get("cached_share")), _number(c.get("prompt_tokens"))) for c in ok]
+    known = [(share, prompt) for share, prompt in shares if share is not None and prompt]
+    if known:
+        total = sum(prompt or 0.0 for _, prompt in known)
+        out["cached_share"] = sum((share or 0.0) * (prompt or 0.0) for share, prompt in known) / total
+    tiers = list(dict.fromkeys(t for t in (call_tier(c) for c in ok) if t))
+    if tiers:
+        out["service_tiers"] = tiers
+    costs = [_number(c.get("cost_usd")) for c in ok]
+    if ok and any(cost is not None for cost in costs):
+        unknown = sum(cost is None for cost in costs)
+        out["cost_usd"] = {
+            "total": sum(cost or 0.0 for cost in costs) if not unknown else None,
+            "per_run": median(run_costs(calls)) if run_costs(calls) else None,
+            "unknown_calls": unknown,
+        }
+    return out
 
 
 @dataclass
@@ -436,6 +550,8 @@ def load_baseline(path: Path) -> Baseline:
                 test.samples[key] = _samples(test.calls, key)
             test.samples[CALLS] = call_counts(test.calls)
             test.samples.setdefault(AGENT, agent_samples(test.calls))
+            test.samples[CACHED_SHARE] = cache_shares(test.calls)
+            test.samples[COST] = run_costs(test.calls)
     if not tests:
         raise BaselineError(
             f"baseline {path} holds no pytest-llmlatency entries (a pytest-benchmark file from another "
@@ -469,12 +585,18 @@ class Shift:
     """Decided by the service part beyond the noise envelope (no rank test needed)."""
     repeats: int | None = None
     """For an inconclusive shift: about how many calls per side would decide it."""
+    cause: str | None = None
+    """``tier``: not compared, the service tier that served the calls changed."""
 
     @property
     def percent(self) -> float | None:
+        if self.metric == CACHED_SHARE:  # a share moves in points; a relative change of it misleads
+            return None
         return None if not self.old else (self.new - self.old) / self.old * 100
 
     def describe(self) -> str:
+        if self.metric in LEVER_METRICS:
+            return self._describe_lever()
         unit = " ms" if self.metric in TIME_METRICS else ""
         pct = self.percent
         change = f" ({pct:+.0f}%" if pct is not None else f" ({self.new - self.old:+,.0f}{unit.strip() and ' ms'}"
@@ -485,6 +607,20 @@ class Shift:
             change += f"; {self.detail}"
         change += ")"
         return f"{self.metric} {_num(self.old)}{unit} -> {_num(self.new)}{unit}{change}"
+
+    def _describe_lever(self) -> str:
+        if self.metric == CACHED_SHARE:
+            change = f"{self.new - self.old:+.0f} pts"
+            values = f"{self.old:.0f}% -> {self.new:.0f}%"
+        else:
+            pct = self.percent
+            change = f"{pct:+.0f}%" if pct is not None else f"{_usd(self.new - self.old, signed=True)}"
+            values = f"{_usd(self.old)} -> {_usd(self.new)} per run"
+        if self.threshold:
+            change += f", limit {_limit(self.threshold)}"
+        if self.detail:
+            change += f"; {self.detail}"
+        return f"{self.metric} {values} ({change})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -499,10 +635,25 @@ class Shift:
             "certain": self.certain,
             "repeats": self.repeats,
             "detail": self.detail,
+            "cause": self.cause,
         }
 
 
+def _usd(value: float, *, signed: bool = False) -> str:
+    """``$0.000123``: enough decimals for three significant digits of a small cost."""
+    sign = ("+" if value >= 0 else "-") if signed else "-" if value < 0 else ""
+    amount = abs(value)
+    if amount == 0:
+        return f"{sign}$0"
+    decimals = max(2, 2 - math.floor(math.log10(amount)))
+    return f"{sign}${amount:,.{decimals}f}"
+
+
 def _limit(threshold: Threshold) -> str:
+    if threshold.metric == CACHED_SHARE:
+        return f"{threshold.absolute or 0:g} pts"
+    if threshold.metric == COST and threshold.absolute is not None:
+        return _usd(threshold.absolute)
     if threshold.percent is not None:
         return f"{threshold.percent:g}%"
     unit = " ms" if threshold.metric in TIME_METRICS else " calls" if threshold.metric == CALLS else " tokens"
@@ -522,6 +673,9 @@ class Comparison:
     shifts: list[Shift]
     notes: list[str]
     baseline: str
+    tiers: dict[str, list[str]] | None = None
+    """When the served tiers changed: ``{"baseline": [...], "new": [...], "compared": [...]}``
+    (``compared``: the tiers whose calls the time metrics were compared on; empty: none)."""
 
     @property
     def regressions(self) -> list[Shift]:
@@ -548,8 +702,17 @@ class Comparison:
                 + "; ".join(s.describe() for s in self.improvements)
                 + " (refresh the baseline with --llm-save)."
             )
-        noisy = [s for s in self.inconclusive if s.repeats is not None]
-        few = [s for s in self.inconclusive if s.repeats is None]
+        tiered = [s for s in self.inconclusive if s.cause == "tier"]
+        noisy = [s for s in self.inconclusive if s.repeats is not None and s.cause is None]
+        few = [s for s in self.inconclusive if s.repeats is None and s.cause is None]
+        if tiered and self.tiers is not None:
+            change = f"{', '.join(self.tiers['baseline'])} -> {', '.join(self.tiers['new'])}"
+            parts.append(
+                f"{name}: not compared, tier changed {change}: a run served by another tier is not judged "
+                f"against this baseline (save one on {', '.join(self.tiers['new'])} with --llm-save): "
+                + "; ".join(s.describe() for s in tiered)
+                + "."
+            )
         if noisy:
             parts.append(
                 f"{name}: inconclusive, the shift is inside the noise envelope: "
@@ -575,6 +738,7 @@ class Comparison:
             "notes": self.notes,
             "regressed": bool(self.regressions),
             "message": self.message(),
+            **({"tiers": self.tiers} if self.tiers is not None else {}),
         }
 
 
@@ -583,6 +747,8 @@ def _current_samples(calls: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
     out.update({k: _samples(calls, k) for k in TOKEN_METRICS})
     out[AGENT] = agent_samples(calls)
     out[CALLS] = call_counts(calls)
+    out[CACHED_SHARE] = cache_shares(calls)
+    out[COST] = run_costs(calls)
     return out
 
 
@@ -638,11 +804,64 @@ def _finish_change(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     return f"finish_reason {finish_old} -> {finish_new}{why}"
 
 
-def _attribution(base: TestBaseline, calls: Sequence[dict[str, Any]], shown: set[str]) -> list[str]:
+def _tier_note(tiers: _TierKey, old_calls: Sequence[dict[str, Any]], new_calls: Sequence[dict[str, Any]]) -> str:
+    """``Tier changed on_demand -> flex (the request asked for 'auto' both times)``, and what
+    the time metrics were compared on."""
+    asked_old = list(dict.fromkeys(str(c.get("requested_tier")) for c in old_calls if c.get("ok")))
+    asked_new = list(dict.fromkeys(str(c.get("requested_tier")) for c in new_calls if c.get("ok")))
+    text = f"Tier changed {tiers.change}"
+    if asked_old == asked_new and len(asked_new) == 1:
+        asked = "no tier (on_demand)" if asked_new[0] == "None" else repr(asked_new[0])
+        text += f" (the requests asked for {asked} both times: Groq served them on another tier)"
+    if tiers.common:
+        left = sum(1 for c in new_calls if c.get("ok") and call_tier(c) not in tiers.common)
+        left_old = sum(1 for c in old_calls if c.get("ok") and call_tier(c) not in tiers.common)
+        text += (
+            f"; time metrics compared on the calls served by {', '.join(tiers.common)} only "
+            f"({left_old} baseline and {left} new call(s) left out)"
+        )
+    else:
+        text += "; time metrics not compared"
+    return text + "."
+
+
+def _prompt_ms(calls: Sequence[dict[str, Any]]) -> float | None:
+    values = _samples(calls, "prompt_ms")
+    return median(values) if values else None
+
+
+def _cache_note(
+    old_calls: Sequence[dict[str, Any]], new_calls: Sequence[dict[str, Any]], same_request: bool
+) -> str | None:
+    """``Prompt 80% cached -> 0%: a cold cache, +42 ms prompt time``, from Groq's prompt_time."""
+    change = _cache_change(old_calls, new_calls)
+    if change is None:
+        return None
+    a, b = change
+    text = f"Prompt {a:.0f}% cached -> {b:.0f}%: a {'cold' if b < a else 'warmer'} cache"
+    pa, pb = _prompt_ms(old_calls), _prompt_ms(new_calls)
+    if pa is not None and pb is not None:
+        text += f", {_signed(pb - pa)} ms prompt time (Groq's prompt_time {_num(pa)} -> {_num(pb)} ms)"
+    if b < a:
+        text += (
+            " with the same request: the prefix was not in Groq's cache (it keeps one for about 2 hours, best "
+            "effort; warm it with @pytest.mark.llm_repeat(warmup=1))"
+            if same_request
+            else ": the changed request no longer starts with the cached prefix"
+        )
+    return text + "."
+
+
+def _attribution(
+    base: TestBaseline, calls: Sequence[dict[str, Any]], shown: set[str], tiers: _TierKey | None = None
+) -> list[str]:
     """What changed in the requests since the baseline (call by call, in order), and what that
-    did to tokens (token metrics already reported as shifts are not repeated)."""
+    did to tokens (token metrics already reported as shifts are not repeated); a change of the
+    service tier that served the calls, or of the share of the prompt Groq's cache served."""
     notes = []
     old_calls, new_calls = base.calls, [c for c in calls if not c.get("warmup") and not c.get("prediction")]
+    if tiers is not None:
+        notes.append(_tier_note(tiers, old_calls, new_calls))
     steps = _steps_note(old_calls, new_calls)
     if steps:
         notes.append(steps)
@@ -672,9 +891,12 @@ def _attribution(base: TestBaseline, calls: Sequence[dict[str, Any]], shown: set
             tokens.append(f"{key} {_num(median(a))} -> {_num(median(b))}")
     finishes = list(dict.fromkeys(f for f in (_finish_change(o, n) for o, n in pairs) if f))
     tokens += finishes
+    cache = _cache_note(old_calls, new_calls, same_request=not distinct)
     if tokens:
         notes.append("; ".join(tokens) + ".")
-    elif not distinct and not (shown & set(TOKEN_METRICS)):
+    if cache:
+        notes.append(cache)
+    elif not tokens and not distinct and not (shown & set(TOKEN_METRICS)) and not (tiers and not tiers.common):
         server = []
         for key, label in (("queue_ms", "queue"), ("completion_ms", "completion")):
             a, b = _samples(old_calls, key), _samples(new_calls, key)
@@ -690,6 +912,38 @@ def choose_method(method: str, base_source: str, source: str) -> str:
         return method
     deterministic = {"replay", "emulator"}
     return "deterministic" if base_source in deterministic and source in deterministic else "rank"
+
+
+def _cache_change(
+    old_calls: Sequence[dict[str, Any]], new_calls: Sequence[dict[str, Any]]
+) -> tuple[float, float] | None:
+    """The median cached share per run (points) on each side, when both are known and they differ
+    by at least ``CACHE_CHANGE_POINTS``."""
+    a, b = cache_shares(old_calls), cache_shares(new_calls)
+    if not a or not b or abs(median(b) - median(a)) < CACHE_CHANGE_POINTS:
+        return None
+    return median(a), median(b)
+
+
+@dataclass
+class _TierKey:
+    """How the service tiers of the baseline and of this run compare."""
+
+    old: list[str]
+    new: list[str]
+    common: list[str]
+
+    @property
+    def change(self) -> str:
+        return f"{', '.join(self.old)} -> {', '.join(self.new)}"
+
+
+def _tier_key(base_calls: Sequence[dict[str, Any]], calls: Sequence[dict[str, Any]]) -> _TierKey | None:
+    """The tiers on both sides when every call's tier is known and they differ; None otherwise."""
+    old, new = served_tiers(base_calls), served_tiers(calls)
+    if not old or not new or set(old) == set(new):
+        return None
+    return _TierKey(old, new, [t for t in old if t in new])
 
 
 def compare_test(
@@ -708,13 +962,27 @@ def compare_test(
     Deterministic (replayed or emulator runs on both sides): medians compared with
     the thresholds. Rank (live): the shift must exceed the threshold *and* a
     one-sided Mann-Whitney U test must find it significant at 5 %; with fewer than
-    5 samples on a side the result is inconclusive, never a failure. Token counts
-    are always compared on their medians.
+    5 samples on a side the result is inconclusive, never a failure. Token counts,
+    the cached share and the cost are always compared on their medians.
 
     ``agent``: the test's latency budget covers the whole agent run (``scope="test"``), so an
-    ``e2e`` threshold judges the agent wall time per run (metric ``agent``) instead."""
+    ``e2e`` threshold judges the agent wall time per run (metric ``agent``) instead.
+
+    Keyed on the service tier: when the tiers that served the calls differ between the baseline
+    and this run, time metrics are compared on the calls of the tiers both sides share, and not
+    at all (verdict ``inconclusive``, cause ``tier``) when they share none: a flex run is not
+    judged against an on_demand baseline as if the two were the same service."""
     chosen = choose_method(method, base.source, source)
-    current = _current_samples([c for c in calls if not c.get("warmup")])
+    measured = [c for c in calls if not c.get("warmup")]
+    current = _current_samples(measured)
+    tiers = _tier_key(base.calls, measured)
+    time_base, time_calls, time_current = base, list(calls), current
+    if tiers is not None and tiers.common:
+        kept_old = [c for c in base.calls if call_tier(c) in tiers.common]
+        time_calls = [c for c in measured if call_tier(c) in tiers.common]
+        time_base = TestBaseline(base.nodeid, base.source, _current_samples(kept_old), kept_old)
+        time_current = _current_samples(time_calls)
+    untiered = tiers is not None and not tiers.common
     shifts = []
     if agent:
         thresholds = [
@@ -725,15 +993,20 @@ def compare_test(
         ]
     checked = {t.metric for t in thresholds}
     for threshold in thresholds:
-        old, new = base.samples.get(threshold.metric) or [], current.get(threshold.metric) or []
+        timed = threshold.metric in TIME_METRICS
+        side_base, side_calls, side_current = (time_base, time_calls, time_current) if timed else (base, calls, current)
+        old, new = side_base.samples.get(threshold.metric) or [], side_current.get(threshold.metric) or []
         if not old or not new:
+            continue
+        if timed and untiered and tiers is not None:
+            shifts.append(_tier_shift(threshold.metric, old, new, threshold, tiers))
             continue
         floor = EMULATOR_FLOOR_MS if "emulator" in (base.source, source) and chosen == "deterministic" else FLOOR_MS
         if base.source == source == "replay":
             floor = 0.0  # replays carry the recorded timings exactly
         noise = EMULATOR_NOISE if "live" not in (base.source, source) else LIVE_NOISE
         decomposed = (
-            _judge_decomposed(threshold.metric, base.calls, calls, threshold, chosen, floor, noise)
+            _judge_decomposed(threshold.metric, side_base.calls, side_calls, threshold, chosen, floor, noise)
             if threshold.metric in DECOMPOSED
             else None
         )
@@ -745,19 +1018,75 @@ def compare_test(
     for metric in headline:
         if metric in checked:
             continue
-        old, new = base.samples.get(metric) or [], current.get(metric) or []
+        side_base, side_current = (time_base, time_current) if metric in TIME_METRICS else (base, current)
+        old, new = side_base.samples.get(metric) or [], side_current.get(metric) or []
         if old and new:
+            if untiered and tiers is not None and metric in TIME_METRICS:
+                shifts.append(_tier_shift(metric, old, new, None, tiers))
+            else:
+                shifts.append(Shift(metric, median(old), median(new), None, "unchanged"))
+    for metric in LEVER_METRICS:  # shown when they moved
+        old, new = base.samples.get(metric) or [], current.get(metric) or []
+        if metric not in checked and old and new and median(old) != median(new):
             shifts.append(Shift(metric, median(old), median(new), None, "unchanged"))
     moved = {s.metric for s in shifts if s.verdict != "unchanged" or (s.metric == CALLS and s.old != s.new)}
-    notes = _attribution(base, calls, moved) if moved else []
-    return Comparison(nodeid=nodeid, method=chosen, shifts=shifts, notes=notes, baseline=baseline_label)
+    notes = _attribution(base, calls, moved, tiers) if moved else []
+    return Comparison(
+        nodeid=nodeid,
+        method=chosen,
+        shifts=shifts,
+        notes=notes,
+        baseline=baseline_label,
+        tiers=None if tiers is None else {"baseline": tiers.old, "new": tiers.new, "compared": tiers.common},
+    )
+
+
+def _tier_shift(metric: str, old: list[float], new: list[float], threshold: Threshold | None, tiers: _TierKey) -> Shift:
+    return Shift(
+        metric,
+        median(old),
+        median(new),
+        threshold,
+        "inconclusive",
+        detail=f"not compared: served by {', '.join(tiers.new)}, the baseline by {', '.join(tiers.old)}",
+        cause="tier",
+    )
+
+
+def gate_result(
+    result: dict[str, Any], baseline: Baseline, thresholds: Sequence[Threshold], *, method: str = "auto"
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The gate on one test's JSON result (what ``--llm-report-json`` holds): its comparison as a
+    dict (None when not compared) and the regression message when it fails. The in-run gate
+    and ``llmlatency compare`` both call this, so a merged file gets the same verdicts."""
+    options = result.get("baseline_options") or {}
+    if not result.get("calls") or options.get("compare") is False:
+        return None, None
+    nodeid = str(result["nodeid"])
+    base = baseline.tests.get(nodeid)
+    if base is None:
+        new = {"baseline": baseline.label, "new": True, "shifts": [], "regressed": False}
+        return {**new, "message": "no baseline for this test yet"}, None
+    if options.get("tolerance") is not None:
+        thresholds = parse_thresholds(options["tolerance"], source="@pytest.mark.llm_baseline: tolerance=")
+    comparison = compare_test(
+        nodeid,
+        result["calls"],
+        str(result.get("source") or "live"),
+        base,
+        thresholds,
+        method=method,
+        baseline_label=baseline.label,
+        agent=any(isinstance(b, dict) and b.get("scope") == "test" for b in result.get("budgets") or []),
+    )
+    return comparison.to_dict(), comparison.message() if comparison.regressions else None
 
 
 def _judge_shift(
     metric: str, old: list[float], new: list[float], threshold: Threshold, method: str, floor: float = FLOOR_MS
 ) -> Shift:
     a, b = median(old), median(new)
-    if method == "deterministic" or metric in COUNT_METRICS:
+    if method == "deterministic" or metric in COUNT_METRICS or metric in LEVER_METRICS:
         verdict = (
             "regressed"
             if threshold.exceeded(a, b, floor)
@@ -882,6 +1211,21 @@ def _judge_decomposed(
     token_ms = dc * ms_completion + dp * ms_prompt
     pooled = len(both)
     token_sd = abs(token_ms) * noise.service_rel_sd * (1.2533 if pooled > 2 else 1.0) / pooled**0.5
+    # a cold (or warmer) prompt cache: Groq's own prompt time moved beyond what the prompt tokens explain
+    cache = _cache_change(old_calls, new_calls)
+    cache_ms = 0.0
+    if cache is not None:
+        cache_ms = med(new, "prompt_ms") - med(old, "prompt_ms") - dp * ms_prompt
+        fewest = min(len(old), len(new))
+        cache_sd = (
+            noise.service_rel_sd
+            * (med(new, "prompt_ms") ** 2 + med(old, "prompt_ms") ** 2) ** 0.5
+            * (1.2533 if fewest > 2 else 1.0)
+            / fewest**0.5
+        )
+        token_ms += cache_ms
+        token_sd = (token_sd**2 + cache_sd**2) ** 0.5
+    explained_by = "the token counts and the prompt cache" if cache is not None else "the token counts alone"
     # the noise of the rest: the server's speed and the network/client path, per side
     path_only = metric != "server"
 
@@ -910,6 +1254,8 @@ def _judge_decomposed(
             f"prompt {_num(med(old, 'prompt_tokens'))} -> {_num(med(new, 'prompt_tokens'))} tokens "
             f"({_signed(dp * ms_prompt)} ms)"
         )
+    if cache is not None:
+        items.append(f"prompt cache {cache[0]:.0f}% -> {cache[1]:.0f}% cached ({_signed(cache_ms)} ms prompt time)")
     speed = delta - token_ms - (med(new, "path") - med(old, "path") if path_only else 0.0)
     if abs(speed) >= max(2.0, 0.02 * a):
         items.append(f"server speed at these tokens {_signed(speed)} ms")
@@ -933,14 +1279,14 @@ def _judge_decomposed(
         if token_low > limit and rest > -guard:
             return shift(
                 "regressed",
-                f"certain at {sides}: the token counts alone add at least {token_low:,.0f} ms, beyond the "
+                f"certain at {sides}: {explained_by} add at least {token_low:,.0f} ms, beyond the "
                 f"{limit:,.0f} ms limit",
                 certain=True,
             )
         if -token_ms - noise.z * token_sd > limit and rest < guard:
             return shift(
                 "improved",
-                f"certain at {sides}: the token counts alone save at least {-token_ms - noise.z * token_sd:,.0f} "
+                f"certain at {sides}: {explained_by} save at least {-token_ms - noise.z * token_sd:,.0f} "
                 f"ms, beyond the {limit:,.0f} ms limit",
                 certain=True,
             )

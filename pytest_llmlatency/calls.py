@@ -8,6 +8,7 @@ property, and every formula is stated in ``docs/metrics.md``.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -120,9 +121,29 @@ class LLMCall:
     prediction: dict[str, Any] | None = None
     """Set when the call was answered from the closest recording of a request whose generation
     parameters changed: budgets judge this prediction (``advisor.Prediction.to_dict``)."""
+    first_read_ns: int | None = None
+    """When the client first asked for the response body (live calls)."""
+    client_ttft_ns: int | None = None
+    """The part of TTFT the client spent not reading: the first output's read minus its
+    estimated arrival (live streams; docs/metrics.md, "Where the time went")."""
+    client_stall_ns: int | None = None
+    """The client's share of the end-to-end time: the end's read minus its estimated arrival."""
     client_timing: bool = True
     """False for a call replayed from a cassette recorded without this plugin: it
     holds the response but no client timing, so e2e, TTFB, TTFT, ITL are None."""
+    served_tier: str | None = None
+    """The service tier that served the call, as the response said (``service_tier``)."""
+    usage_breakdown: list[dict[str, Any]] = field(default_factory=list)
+    """Compound systems (``groq/compound``): each inner model call as ``{"model", "usage"}``,
+    from ``usage_breakdown.models`` (``x_groq.usage_breakdown`` in a stream)."""
+    executed_tools: list[dict[str, Any]] = field(default_factory=list)
+    """Compound systems: the server-side tools run, in order: ``{"index", "type",
+    "arguments_chars", "output_chars", "start_ns", "end_ns"}`` (in a stream, when the tool's
+    arguments and its output were read; None otherwise)."""
+    hardware_cache: dict[str, int] = field(default_factory=dict)
+    """``x_groq.usage``'s ``dram_cached_tokens`` / ``sram_cached_tokens``, when Groq sends them."""
+    price_table: Any = field(default=None, repr=False, compare=False)
+    """The ``prices.PriceTable`` costs are computed with (the built-in table when None)."""
 
     # -- timings --------------------------------------------------------------------
     def _client_ms(self, start: int | None, end: int | None) -> float | None:
@@ -196,6 +217,25 @@ class LLMCall:
         if not self.token_times_ns:
             return None
         return self._client_ms(self.start_ns, self.token_times_ns[0])
+
+    @property
+    def client_ttft_ms(self) -> float | None:
+        """The part of :attr:`ttft_ms` the client itself added (not reading the stream while
+        the first output had arrived); None when not measured (replayed calls)."""
+        return None if self.client_ttft_ns is None else self.client_ttft_ns / 1e6
+
+    @property
+    def client_stall_ms(self) -> float | None:
+        """The part of :attr:`e2e_ms` the client itself added (reading later than the response
+        arrived); None when not measured (replayed calls)."""
+        return None if self.client_stall_ns is None else self.client_stall_ns / 1e6
+
+    @property
+    def headers_to_first_read_ms(self) -> float | None:
+        """Response headers handed to the client -> its first read of the body."""
+        if self.first_read_ns is None or self.headers_ns is None:
+            return None
+        return max(0.0, (self.first_read_ns - self.headers_ns) / 1e6)
 
     @property
     def itl_ms(self) -> list[float]:
@@ -308,6 +348,126 @@ class LLMCall:
         return value if isinstance(value, int) else None
 
     @property
+    def cached_share(self) -> float | None:
+        """cached_tokens / prompt_tokens (0..1): how much of the prompt Groq's prompt cache
+        served. Groq omits ``prompt_tokens_details`` when nothing was cached, so a usage without it
+        counts 0 cached; None when the response reported no prompt tokens."""
+        prompt = self.prompt_tokens
+        if not prompt:
+            return None
+        return min(1.0, (self.cached_tokens or 0) / prompt)
+
+    @property
+    def requested_tier(self) -> str | None:
+        """The ``service_tier`` the request asked for (None: Groq's default, on_demand)."""
+        tier = self.params.get("service_tier")
+        return tier if isinstance(tier, str) and tier else None
+
+    @property
+    def service_tier(self) -> str | None:
+        """The tier that served the call: as the response said, else the tier the request asked
+        for when it names one (``auto`` says nothing about the tier that served it)."""
+        if self.served_tier:
+            return self.served_tier
+        tier = self.requested_tier
+        return tier if tier != "auto" else None
+
+    @property
+    def compound(self) -> bool:
+        """A compound system's answer: it reported inner model calls or executed tools."""
+        return bool(self.usage_breakdown or self.executed_tools)
+
+    @property
+    def inner_usage(self) -> dict[str, float] | None:
+        """The inner model calls' usage summed (compound systems): token counts and Groq's
+        times in seconds, as in ``usage``; None without a breakdown."""
+        if not self.usage_breakdown:
+            return None
+        total: dict[str, float] = {}
+        for entry in self.usage_breakdown:
+            usage = entry.get("usage") if isinstance(entry, dict) else None
+            for key, value in (usage or {}).items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    total[key] = total.get(key, 0) + value
+            cached = _cached_of(usage)
+            if cached is not None:
+                total["cached_tokens"] = total.get("cached_tokens", 0) + cached
+        return total
+
+    @property
+    def inner_models(self) -> dict[str, dict[str, float]]:
+        """The inner usage per model (compound systems): ``{model: {"calls", "prompt_tokens",
+        "completion_tokens", "cached_tokens", ...}}``, in the order the models first ran."""
+        out: dict[str, dict[str, float]] = {}
+        for entry in self.usage_breakdown:
+            if not isinstance(entry, dict):
+                continue
+            model = str(entry.get("model") or "?")
+            row = out.setdefault(model, {"calls": 0})
+            row["calls"] += 1
+            usage = entry.get("usage")
+            for key, value in (usage if isinstance(usage, dict) else {}).items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    row[key] = row.get(key, 0) + value
+            cached = _cached_of(usage)
+            if cached is not None:
+                row["cached_tokens"] = row.get("cached_tokens", 0) + cached
+        return out
+
+    @property
+    def tool_names_executed(self) -> list[str]:
+        """The types of the server-side tools a compound system ran, in order (``search``, ...)."""
+        return [str(t.get("type") or "?") for t in self.executed_tools]
+
+    @property
+    def tool_run_ms(self) -> float | None:
+        """Streams of compound systems: the time between each executed tool's arguments and its
+        output arriving, summed (the tools' run time as the client saw it); None when unknown."""
+        spans = [
+            (t["end_ns"] - t["start_ns"]) / 1e6
+            for t in self.executed_tools
+            if isinstance(t.get("start_ns"), int) and isinstance(t.get("end_ns"), int)
+        ]
+        return sum(spans) if spans and self.client_timing else None
+
+    # -- cost ---------------------------------------------------------------------------------
+    def _price(self, model: str) -> Any:
+        from .prices import PriceTable
+
+        table = self.price_table if self.price_table is not None else PriceTable()
+        return table.get(model)
+
+    def cost(self) -> tuple[float | None, str]:
+        """(USD, how it was computed) or (None, why the cost is unknown). Never a guess: a model
+        missing from the price table, or a price the call needs that is not published, gives
+        None. Compound systems: the inner models' tokens at their own prices; the server-side
+        tools' fees are not in the table, so a call that ran tools has no cost."""
+        if self.compound:
+            return self._compound_cost()
+        return _token_cost(self, self.model, self._price(self.model))
+
+    def _compound_cost(self) -> tuple[float | None, str]:
+        if self.executed_tools:
+            return None, (
+                f"cost unknown: {self.model} ran server-side tools ({', '.join(self.tool_names_executed)}) "
+                "whose fees are not in the price table"
+            )
+        total = 0.0
+        for model, row in self.inner_models.items():
+            price = self._price(model)
+            usage = {k: v for k, v in row.items() if k != "calls"}
+            value, why = _usage_cost(model, price, usage)
+            if value is None:
+                return None, f"cost unknown: inner model {why.removeprefix('cost unknown: ')}"
+            total += value
+        return total, f"{len(self.usage_breakdown)} inner model call(s) at their prices"
+
+    @property
+    def cost_usd(self) -> float | None:
+        """The call's cost in US dollars from the price table (:meth:`cost`), None when unknown."""
+        return self.cost()[0]
+
+    @property
     def queue_ms(self) -> float | None:
         return self._usage_ms("queue_time")
 
@@ -324,9 +484,60 @@ class LLMCall:
         """Groq's ``total_time``: prompt_time + completion_time (queue excluded)."""
         return self._usage_ms("total_time")
 
+    # -- Groq's extra fields -------------------------------------------------------------
+    def read_groq_fields(self, obj: dict[str, Any], now: int | None = None) -> None:
+        """Take the served tier, a compound system's usage breakdown and executed tools, and
+        ``x_groq.usage``'s hardware-cache counts from a response body or a stream chunk
+        (``now``: when the chunk was read). Never raises for odd input."""
+        tier = obj.get("service_tier")
+        if isinstance(tier, str) and tier:
+            self.served_tier = tier
+        x_groq = obj.get("x_groq")
+        x_groq = x_groq if isinstance(x_groq, dict) else {}
+        breakdown = obj.get("usage_breakdown") or x_groq.get("usage_breakdown")
+        models = breakdown.get("models") if isinstance(breakdown, dict) else None
+        if isinstance(models, list):
+            self.usage_breakdown = [m for m in models if isinstance(m, dict)]
+        xusage = x_groq.get("usage")
+        if isinstance(xusage, dict):
+            for key in ("dram_cached_tokens", "sram_cached_tokens"):
+                value = xusage.get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    self.hardware_cache[key] = value
+        for choice in obj.get("choices") or []:
+            if not isinstance(choice, dict):
+                continue
+            part = choice.get("delta") if isinstance(choice.get("delta"), dict) else choice.get("message")
+            tools = part.get("executed_tools") if isinstance(part, dict) else None
+            for tool in tools if isinstance(tools, list) else []:
+                if isinstance(tool, dict):
+                    self._executed_tool(tool, now)
+
+    def _executed_tool(self, tool: dict[str, Any], now: int | None) -> None:
+        index = tool.get("index")
+        if not isinstance(index, int) or isinstance(index, bool):
+            index = len(self.executed_tools)
+        entry = next((t for t in self.executed_tools if t.get("index") == index), None)
+        if entry is None:
+            entry = {"index": index, "type": None, "arguments_chars": 0, "output_chars": None}
+            entry["start_ns"] = now
+            entry["end_ns"] = None
+            self.executed_tools.append(entry)
+        if tool.get("type"):
+            entry["type"] = str(tool["type"])
+        if isinstance(tool.get("arguments"), str):
+            entry["arguments_chars"] = len(tool["arguments"])
+        output = tool.get("output")
+        if output is None and (tool.get("search_results") or {}).get("results"):
+            output = json.dumps(tool["search_results"])
+        if isinstance(output, str) and entry.get("output_chars") is None:
+            entry["output_chars"] = len(output)
+            entry["end_ns"] = now
+
     # -- presentation -------------------------------------------------------------------
     def metric(self, name: str) -> float | None:
-        """A metric by its budget name: e2e, ttfb, ttft, server, queue, wall, tpot, tokens_per_s."""
+        """A metric by its budget name: e2e, ttfb, ttft, server, queue, wall, tpot, tokens_per_s,
+        cached_share, cost, realtime_factor, client (the client's share of e2e)."""
         return {
             "e2e": lambda: self.e2e_ms,
             "ttfb": lambda: self.ttfb_ms,
@@ -336,14 +547,18 @@ class LLMCall:
             "wall": lambda: self.wall_ms,
             "tpot": lambda: self.tpot_ms,
             "tokens_per_s": lambda: self.output_tokens_per_s,
+            "cached_share": lambda: self.cached_share,
+            "cost": lambda: self.cost_usd,
             "realtime_factor": lambda: self.realtime_factor,
+            "client": lambda: self.client_stall_ms,
         }[name]()
 
     def latency_params(self) -> dict[str, Any]:
         return {k: self.params[k] for k in LATENCY_PARAMS if k in self.params}
 
     def describe_params(self) -> str:
-        params = self.latency_params()
+        # a parameter sent as null (langchain sends reasoning_effort=None, stop=None) was not set
+        params = {k: v for k, v in self.latency_params().items() if v is not None}
         if not params:
             return "request set none of max_completion_tokens, reasoning_effort, stop"
         return "request had " + ", ".join(f"{k}={_short(v)}" for k, v in params.items())
@@ -351,6 +566,7 @@ class LLMCall:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe record (for reports, xdist and baselines). Holds no secrets:
         neither headers nor the API key are part of an ``LLMCall``."""
+        cost, cost_note = self.cost()
         return {
             "model": self.model,
             "url": self.url,
@@ -374,6 +590,9 @@ class LLMCall:
             "e2e_ms": self.e2e_ms,
             "ttfb_ms": self.ttfb_ms,
             "ttft_ms": self.ttft_ms,
+            "client_ttft_ms": self.client_ttft_ms,
+            "client_stall_ms": self.client_stall_ms,
+            "headers_to_first_read_ms": self.headers_to_first_read_ms,
             "tpot_ms": self.tpot_ms,
             "itl_ms": self.itl_ms,
             "output_tokens_per_s": self.output_tokens_per_s,
@@ -382,6 +601,18 @@ class LLMCall:
             "reasoning_tokens": self.reasoning_tokens,
             "total_tokens": self.total_tokens,
             "cached_tokens": self.cached_tokens,
+            "cached_share": self.cached_share,
+            "service_tier": self.service_tier,
+            "requested_tier": self.requested_tier,
+            "cost_usd": cost,
+            "cost_note": cost_note,
+            "hardware_cache": dict(self.hardware_cache) or None,
+            "inner_usage": self.inner_usage,
+            "inner_models": self.inner_models or None,
+            "executed_tools": [
+                {k: t.get(k) for k in ("index", "type", "arguments_chars", "output_chars")} for t in self.executed_tools
+            ],
+            "tool_run_ms": self.tool_run_ms,
             "queue_ms": self.queue_ms,
             "prompt_ms": self.prompt_ms,
             "completion_ms": self.completion_ms,
@@ -408,6 +639,51 @@ class LLMCall:
             f"<LLMCall {self.model} status={self.status} "
             f"e2e={'?' if e2e is None else f'{e2e:.1f}'}ms tokens={self.completion_tokens}>"
         )
+
+
+def _cached_of(usage: Any) -> int | None:
+    details = usage.get("prompt_tokens_details") if isinstance(usage, dict) else None
+    value = details.get("cached_tokens") if isinstance(details, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _usage_cost(model: str, price: Any, usage: dict[str, Any]) -> tuple[float | None, str]:
+    """The cost of token usage at a model's price; (None, why) when a needed price is missing."""
+    if price is None:
+        return None, f"cost unknown: {model} is not in the price table (add it with --llm-prices)"
+    prompt = usage.get("prompt_tokens")
+    completion = usage.get("completion_tokens")
+    if not isinstance(prompt, (int, float)) or not isinstance(completion, (int, float)):
+        return None, "cost unknown: the response reported no token usage"
+    cached = usage.get("cached_tokens")
+    if cached is None:
+        cached = _cached_of(usage)
+    cached = min(float(cached or 0), float(prompt))
+    if price.input is None or price.output is None:
+        return None, f"cost unknown: {model} has no published per-token price"
+    if cached and price.cached_input is None:
+        return None, (
+            f"cost unknown: {cached:.0f} prompt tokens were cached and {model} has no cached-input price in the table"
+        )
+    usd = ((prompt - cached) * price.input + cached * (price.cached_input or 0.0) + completion * price.output) / 1e6
+    return usd, f"{model} at ${price.input:g}/${price.output:g} per 1M tokens ({price.as_of or price.source})"
+
+
+def _token_cost(call: LLMCall, model: str, price: Any) -> tuple[float | None, str]:
+    """A plain call's cost: tokens, audio seconds or speech characters at the model's price."""
+    if price is None:
+        return None, f"cost unknown: {model or 'the model'} is not in the price table (add it with --llm-prices)"
+    if call.endpoint in ("transcription", "translation"):
+        if price.audio_hour is None or call.audio_seconds is None:
+            return None, "cost unknown: no per-hour price or no audio duration"
+        seconds = max(call.audio_seconds, price.min_audio_seconds)
+        return seconds / 3600 * price.audio_hour, f"{seconds:g} s of audio at ${price.audio_hour:g}/hour"
+    if call.endpoint == "speech":
+        text = call.params.get("input")
+        if price.chars_million is None or not isinstance(text, str):
+            return None, "cost unknown: no per-character price or no input text"
+        return len(text) * price.chars_million / 1e6, f"{len(text)} characters at ${price.chars_million:g}/1M"
+    return _usage_cost(model, price, call.usage or {})
 
 
 def _short(value: Any) -> str:

@@ -1,16 +1,33 @@
 """One captured attempt: the response headers, then the body as the client reads it,
 turned into the ``LLMCall``'s timings, tokens and outcome (and, when recording, the
-cassette response)."""
+cassette response).
+
+The hot path (:meth:`Capture.read`, called by the tee for every chunk the client
+reads) only keeps the chunk with two timestamps: when the client asked for it and
+when it got it. Decoding, SSE parsing, JSON and token counting happen later, in
+:meth:`Capture.settle`: when the body ends, when the client closes it, or when a
+test reads its calls. The results are the same as parsing each chunk as it came,
+because every event is stamped with the time its chunk was read.
+
+The two timestamps also say who was waiting for whom. A read that blocked found
+no bytes yet: the server (or the network) set the pace. A read that returned at
+once found them waiting: they had arrived while the application was busy
+elsewhere. :meth:`Capture._split` turns that into the client's share of TTFT and
+of the end-to-end time, and into the arrival times a recording stores
+(docs/metrics.md, "Where the time went").
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from types import ModuleType
 from typing import Any
 
+from .arrivals import WAITED_NS, estimate_arrivals, recorded_pieces
+from .bodyreader import END, OUTPUT, BodyReader
 from .calls import Attempt, LLMCall
-from .endpoints import CHAT, Endpoint, read_body, read_event
-from .sse import SSEEvent, SSEParser
+from .endpoints import CHAT, Endpoint
 from .timing import TIMING_KEY, timing_meta
 
 __all__ = ["RETRYABLE_STATUS", "Capture", "describe_exc", "now_ns"]
@@ -32,22 +49,28 @@ class Capture:
         self.endpoint = endpoint
         self.attempt = attempt
         self._flavour = flavour
-        self._sse: SSEParser | None = None
-        self._body: list[bytes] = []
+        self.reads: list[tuple[int, int, bytes]] = []
+        """``(asked_ns, got_ns, raw bytes)`` per read, appended by the tee (the hot path)."""
+        self.live = True
+        """Reads stamped by the client's clock (False when replayed: no client split)."""
+        self._settled = 0  # reads parsed so far
+        self._lock = threading.Lock()
+        self._reader = BodyReader(call, attempt, endpoint, False, "")
+        self._arrivals: list[int] | None = None  # estimated arrival per event (live calls)
         self._decoder: Any = None
         self._done = False
-        # recording: the tape, the vcr request, and (offset_ns, decoded bytes) per chunk
+        self._eof_at: tuple[int, int] | None = None  # (asked_ns, got_ns) of the read that found the end
+        # recording: the tape and the vcr request
         self._tape: Any = None
         self._vcr_request: Any = None
-        self._chunks: list[tuple[int, bytes]] | None = None
+        self._recording = False
         self._reason = ""
         self._headers: list[tuple[str, str]] = []
-        self._content_type = ""
 
     def record_to(self, tape: Any, vcr_request: Any) -> None:
         self._tape = tape
         self._vcr_request = vcr_request
-        self._chunks = []
+        self._recording = True
 
     # -- request phase -------------------------------------------------------------
     def failed(self, exc: BaseException) -> None:
@@ -69,73 +92,73 @@ class Capture:
         call.request_id = self.attempt.request_id = request_id
         self._reason = reason
         self._headers = [(str(k), str(v)) for k, v in headers.multi_items()] if hasattr(headers, "multi_items") else []
-        self._content_type = headers.get("content-type", "").lower()
-        if "text/event-stream" in self._content_type:
-            self._sse = SSEParser()
+        content_type = headers.get("content-type", "").lower()
+        self._reader = BodyReader(call, self.attempt, self.endpoint, "text/event-stream" in content_type, content_type)
         encoding = headers.get("content-encoding", "").lower().strip() if decode else ""
         if encoding and encoding != "identity":
             self._decoder = _decoder_for(self._flavour, encoding)
             if self._decoder is None:
                 # an encoding we cannot decode: timings only, nothing to parse or record
                 self._decoder = False
-                self._chunks = None
+                self._recording = False
                 self.call.undecodable = encoding
 
     # -- response body ---------------------------------------------------------------
+    def read(self, chunk: bytes, asked: int, got: int) -> None:
+        """One chunk the client read (the tee appends to :attr:`reads` directly)."""
+        self.reads.append((asked, got, chunk))
+
     def feed(self, chunk: bytes, at: int | None = None) -> None:
+        """A chunk read at ``at`` (replay and offline use: no client split)."""
         now = now_ns() if at is None else at
-        if self._decoder is False or not chunk:
-            return
-        try:
-            self._feed(chunk, now)
-        except Exception as exc:  # measuring must never break the application's request
-            self._give_up(exc)
+        if at is not None:
+            self.live = False
+        self.reads.append((now, now, chunk))
+
+    def settle(self) -> None:
+        """Parse what has been read so far (idempotent, thread-safe, never raises)."""
+        with self._lock:
+            if self._settled >= len(self.reads) or self._decoder is False:
+                return
+            try:
+                self._parse(len(self.reads))
+            except Exception as exc:  # measuring must never break the application's request
+                self._give_up(exc)
 
     def _give_up(self, exc: Exception) -> None:
         self._decoder = False
-        self._chunks = None
-        self._sse = None
-        self._body = []
+        self._recording = False
+        self._reader = BodyReader(self.call, self.attempt, self.endpoint, False, "")
         self.call.capture_error = describe_exc(exc)
 
-    def _feed(self, chunk: bytes, now: int) -> None:
-        data = _bytes(self._decoder.decode(chunk)) if self._decoder is not None else chunk
-        if self._chunks is not None and data:
-            self._chunks.append((now - self.attempt.start_ns, data))
-        if self._sse is not None:
-            for event in self._sse.feed(data):
-                self._event(event, now)
-        else:
-            self._body.append(data)
-
-    def _event(self, event: SSEEvent, now: int) -> None:
-        if event.is_done:
-            # the stream's logical end: SDKs may close the response without reading further
-            self._finish(now)
-            return
-        try:
-            chunk = event.json()
-        except ValueError:
-            return
-        if isinstance(chunk, dict) and read_event(self.endpoint, self.call, chunk, event.event, now):
-            self._finish(now)
+    def _parse(self, upto: int) -> None:
+        reads, first = self.reads, self._settled
+        self._settled = upto
+        decoder = self._decoder
+        reader = self._reader
+        for index in range(first, upto):
+            _, got, raw = reads[index]
+            reader.add(index, got, _bytes(decoder.decode(raw)) if decoder is not None else raw)
 
     def _finish(self, now: int) -> None:
-        if not self.call.completed:
-            self.call.end_ns = self.attempt.end_ns = now
-            self.call.completed = True
+        self._reader.finish(now)
 
-    def eof(self, at: int | None = None) -> None:
+    def eof(self, at: int | None = None, asked: int | None = None) -> None:
+        """The body ended (``asked``: when the client asked for the read that found the end)."""
         now = now_ns() if at is None else at
         if self._done:
             return
+        self.settle()
         self._done = True
+        self._eof_at = (now if asked is None else asked, now)
         try:
             self._eof(now)
         except Exception as exc:  # measuring must never break the application's request
             self._give_up(exc)
         self._finish(now)
+        self._split()
         self._commit()
+        self._release()
 
     def _eof(self, now: int) -> None:
         if self._decoder is False:
@@ -143,73 +166,112 @@ class Capture:
         if self._decoder is not None:
             tail = _bytes(self._decoder.flush())
             if tail:
-                if self._chunks is not None:
-                    self._chunks.append((now - self.attempt.start_ns, tail))
-                if self._sse is not None:
-                    for event in self._sse.feed(tail):
-                        self._event(event, now)
-                else:
-                    self._body.append(tail)
-        if self._sse is not None:
-            for event in self._sse.close():
-                self._event(event, now)
-        elif self._body:
-            self._parse_json(b"".join(self._body))
-            self._body = []
-
-    def _parse_json(self, raw: bytes) -> None:
-        message = read_body(self.endpoint, self.call, raw, self._content_type)
-        if message:
-            self.attempt.error = message
+                self.reads.append((now, now, b""))
+                self._settled = len(self.reads)
+                self._reader.add(len(self.reads) - 1, now, tail)
+        self._reader.close(now)
 
     def _not_recorded(self, why: str) -> None:
-        if self._chunks is not None and self._tape is not None:
+        if self._recording and self._tape is not None:
             self._tape.note_unrecorded(f"a call to {self.call.model} was not recorded: {why}")
-        self._chunks = None
+        self._recording = False
 
     def stream_error(self, exc: BaseException) -> None:
         now = now_ns()
+        self.settle()
         self._done = True
         self._not_recorded(f"the response broke off ({describe_exc(exc)})")
         self.attempt.end_ns = now
         self.attempt.error = self.call.error = describe_exc(exc)
         self.call.end_ns = now
+        self._release()
 
     def close(self) -> None:
-        if not self._done and not self.call.completed:
-            now = now_ns()
+        """The client closed the response (after its end, or abandoning it)."""
+        self.settle()
+        if not self._done:
             self._done = True
-            self._not_recorded("the client abandoned the stream before its end (read it to the end to record it)")
             call = self.call
-            call.abandoned = True
-            call.end_ns = self.attempt.end_ns = call.token_times_ns[-1] if call.token_times_ns else now
+            if call.completed:
+                self._split()
+            else:
+                self._not_recorded("the client abandoned the stream before its end (read it to the end to record it)")
+                call.abandoned = True
+                call.end_ns = self.attempt.end_ns = call.token_times_ns[-1] if call.token_times_ns else now_ns()
         self._commit()
+        self._release()
 
+    @property
+    def finished(self) -> bool:
+        """The body ended, broke off or was closed: nothing more will be read."""
+        return self._done
+
+    def _release(self) -> None:
+        """Drop the bytes once the call is complete (a long repeat keeps only its calls)."""
+        if self._done and not self._recording:
+            self.reads, self._arrivals = [], None
+            self._reader = BodyReader(self.call, self.attempt, self.endpoint, False, "")
+            self._settled = 0
+
+    # -- where the time went -----------------------------------------------------------
+    def _split(self) -> None:
+        """Estimate when each event's bytes arrived, and from that the client's share of TTFT
+        and of the end-to-end time (docs/metrics.md, "Where the time went")."""
+        call = self.call
+        if not self.live or not self.reads or call.headers_ns is None or call.end_ns is None:
+            return
+        marks = self._reader.marks
+        self._arrivals = arrivals = estimate_arrivals(call, self.attempt.start_ns, self.reads, marks)
+        call.first_read_ns = self.reads[0][0]
+        if call.token_times_ns:
+            first = next((i for i, (_, _, kind) in enumerate(marks) if kind == OUTPUT), None)
+            if first is not None:
+                call.client_ttft_ns = max(0, call.token_times_ns[0] - arrivals[first])
+        end_arrival = arrivals[-1] if arrivals else call.headers_ns
+        end_mark = next((i for i, (_, _, kind) in enumerate(marks) if kind == END), None)
+        if end_mark is not None:
+            end_arrival = arrivals[end_mark]
+        elif self._eof_at is not None:
+            asked, got = self._eof_at
+            end_arrival = got if got - asked >= WAITED_NS else max(end_arrival, min(asked, got))
+        stall = call.end_ns - end_arrival
+        call.client_stall_ns = stall if stall >= WAITED_NS else 0  # within the method's error: none
+
+    # -- recording ---------------------------------------------------------------------
     def _commit(self) -> None:
         """Hand a complete final response to the tape (once): a success, or an error the client
         does not retry (a 400 such as Groq's ``tool_use_failed``, a 404 for a decommissioned
         model), which replays as the same failure."""
-        chunks, self._chunks = self._chunks, None
+        recording, self._recording = self._recording, False
         call = self.call
-        if chunks is None or self._tape is None or not call.completed or call.status is None:
+        if not recording or self._tape is None or not call.completed or call.status is None:
             return
         if not 200 <= call.status < 500 or call.status in RETRYABLE_STATUS or call.status in (401, 403):
             # attempts the SDK retries are not recorded (replay gives the final answer at once),
             # nor answers to a bad key
             return
+        chunks = recorded_pieces(
+            self.attempt.start_ns, self.reads, self._reader.data, self._reader.marks, self._arrivals
+        )
         start = self.attempt.start_ns
         headers: dict[str, list[str]] = {}
         for key, value in self._headers:
             headers.setdefault(key, []).append(value)
+        meta = timing_meta(
+            None if call.headers_ns is None else call.headers_ns - start,
+            None if call.end_ns is None else call.end_ns - start,
+            [(offset, len(data)) for offset, data in chunks],
+        )
+        if call.client_stall_ns:
+            # what the client itself added when this was recorded: not part of the stored pace
+            meta["client_stall_ms"] = round(call.client_stall_ns / 1e6, 3)
+            if call.end_ns is not None and chunks:
+                meta["e2e_ms"] = round(max(chunks[-1][0], call.end_ns - start - call.client_stall_ns) / 1e6, 3)
         response = {
             "status": {"code": call.status, "message": self._reason or "OK"},
             "headers": headers,
             "body": {"string": b"".join(data for _, data in chunks)},
-            TIMING_KEY: timing_meta(
-                None if call.headers_ns is None else call.headers_ns - start,
-                None if call.end_ns is None else call.end_ns - start,
-                [(offset, len(data)) for offset, data in chunks],
-            ),
+            TIMING_KEY: meta,
         }
         self._tape.record(self._vcr_request, response)
 

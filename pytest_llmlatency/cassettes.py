@@ -5,7 +5,9 @@ A test's cassette lives where pytest-recording puts it,
 pytest-recording and a reviewer's diff read it. Each chat-completion interaction
 recorded by this plugin carries an extra ``llmlatency`` key in its response:
 TTFB, end-to-end time and the offset and size of every body chunk as the client
-read it. Bodies are stored decoded (no gzip), so they read as text.
+read it (:mod:`.timing`). Bodies are stored decoded (no gzip), so they read as text.
+Files are read and written by :mod:`.cassettefile` (libyaml, parsed once per file
+version, a match key per recording).
 
 vcrpy's HTTP patchers are not used (they read the whole body before the client
 sees it); the interceptor asks a :class:`Tape` what to do with each request.
@@ -32,6 +34,8 @@ __all__ = [
     "request_diff",
 ]
 
+from .cassettefile import CassetteError, Loaded, match_key, normalized_body, read_cassette
+from .cassettefile import endpoint_name as _endpoint
 from .diffs import request_diff
 from .endpoints import BY_NAME, endpoint_for_uri, multipart_summary
 from .markerdefs import RECORD_MODES
@@ -60,10 +64,6 @@ except (AttributeError, ValueError, OSError):
     _MAX_NAME = 255
 
 
-class CassetteError(Exception):
-    """A cassette file that cannot be used; the message names the file."""
-
-
 def cassette_path(test_file: Path, module_name: str, test_name: str, class_name: str | None = None) -> Path:
     """pytest-recording's default: ``<dir>/cassettes/<module>/<[Class.]test>.yaml``, with
     names too long for the file system shortened as pytest-recording does (an md5 suffix)."""
@@ -77,37 +77,9 @@ def cassette_path(test_file: Path, module_name: str, test_name: str, class_name:
     return test_file.parent / "cassettes" / module_name / f"{name}{suffix}"
 
 
-def _decode(body: Any) -> Any:
-    if body is None:
-        return None
-    if isinstance(body, (bytes, bytearray)):
-        try:
-            body = bytes(body).decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    if isinstance(body, str):
-        try:
-            return json.loads(body) if body.strip() else None
-        except ValueError:
-            return body
-    return body
-
-
-def normalized_body(body: Any) -> dict[str, Any] | None:
-    """A request body as a dict (JSON parsed, key order irrelevant), or None."""
-    data = _decode(body)
-    return data if isinstance(data, dict) else None
-
-
 def _is_chat(uri: str) -> bool:
     endpoint = endpoint_for_uri("POST", uri)
     return endpoint is not None and endpoint.name == "chat"
-
-
-def _endpoint(uri: str) -> str | None:
-    """The LLM endpoint's name a recorded URI goes to (chat, responses, audio...), or None."""
-    endpoint = endpoint_for_uri("POST", uri)
-    return None if endpoint is None else endpoint.name
 
 
 def _is_llm(uri: str) -> bool:
@@ -116,6 +88,14 @@ def _is_llm(uri: str) -> bool:
 
 def _path(uri: str) -> str:
     return re.sub(r"^[a-z]+://[^/]+", "", uri.split("?", 1)[0])
+
+
+def _key(request: Any) -> str | None:
+    """A (filtered) request's match key (:func:`.cassettefile.match_key`)."""
+    uri = str(request.uri)
+    if _endpoint(uri) is None:
+        return None
+    return match_key(str(request.method), uri, normalized_body(request.body))
 
 
 def llm_request(r1: Any, r2: Any) -> None:
@@ -143,32 +123,22 @@ class _Persister:
     @staticmethod
     def load_cassette(cassette_path: Any, serializer: Any) -> Any:
         from vcr.persisters.filesystem import CassetteNotFoundError
-        from vcr.serialize import deserialize
 
-        path = Path(cassette_path)
-        if not path.is_file():
+        loaded = read_cassette(Path(cassette_path))
+        if loaded is None:
             raise CassetteNotFoundError()
-        try:
-            data = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise CassetteError(f"cassette {path} cannot be read: {err}") from None
-        if not data.strip():
-            raise CassetteError(f"cassette {path} is empty; delete it or re-record it")
-        try:
-            return deserialize(data, serializer)
-        except Exception as err:  # yaml errors, missing keys, old formats
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise CassetteError(
-                f"cassette {path} is not a valid vcrpy cassette ({type(err).__name__}: {first}); it was left untouched"
-            ) from None
+        requests = [request for request, _ in loaded.interactions]
+        responses = [response for _, response in loaded.interactions]
+        return (requests, responses, loaded.metadata) if loaded.metadata else (requests, responses)
 
     @staticmethod
     def save_cassette(cassette_path: Any, cassette_dict: Any, serializer: Any) -> None:
-        from vcr.serialize import serialize
-
+        """Written with libyaml in vcrpy's format; timing in its current version (an old
+        cassette migrates when it is written anyway, never just to migrate it)."""
+        from .cassettefile import dump_cassette
         from .files import atomic_write_text
 
-        atomic_write_text(Path(cassette_path), serialize(cassette_dict, serializer))
+        atomic_write_text(Path(cassette_path), dump_cassette(cassette_dict))
 
 
 @dataclass
@@ -235,6 +205,9 @@ class Tape:
         self.saved = False
         self.unrecorded: list[str] = []
         self._pending: list[tuple[Any, dict[str, Any]]] = []
+        self._file: Loaded | None = None
+        """The parsed file: its recordings (shared with the parse cache, never changed) with
+        their match keys."""
         self.shared = shared is not None
         try:
             if shared is not None:
@@ -264,22 +237,41 @@ class Tape:
                     drop_unused_requests=False,
                 )
                 # a broken file raises CassetteError here, whatever the mode, and is never overwritten
-                self.cassette._load()
-                if mode == "rewrite":
-                    # a fresh cassette: the old recordings neither replay nor survive the commit
-                    self.cassette.data = []
-                    self.cassette._old_interactions = []
-                    self.cassette._loaded_count = 0
+                loaded = read_cassette(path)
+                if loaded is not None and mode != "rewrite":
+                    # a rewrite starts a fresh cassette: the old recordings neither replay nor
+                    # survive the commit
+                    self._file = loaded
+                    self._use(loaded)
         except OSError as err:
             raise CassetteError(f"cassette {path} cannot be used: {err}") from None
         # only recordings that came from the file replay; those made in this run do not
         self.loaded = len(self.cassette.data)
+        if self._file is not None:
+            self._index = self._file.index()
+        else:  # pytest-recording's cassette, loaded by vcrpy: keyed here
+            self._index = {}
+            for position, (stored, _) in enumerate(self.cassette.data[: self.loaded]):
+                key = _key(stored)
+                if key is not None:
+                    self._index.setdefault(key, []).append(position)
         self.may_record = (
             mode in ("new_episodes", "all", "rewrite")
             or (mode == "once" and not self.existed)
             or (mode is None and not self.existed and record_missing)
         )
         self.replays = not live and mode not in ("all", "rewrite")
+
+    def _use(self, loaded: Loaded) -> None:
+        """Hand the parsed recordings to vcrpy's ``Cassette`` as its ``_load`` would, without
+        its deep copy of every response (nothing here changes a loaded response)."""
+        cassette = self.cassette
+        cassette.data = list(loaded.interactions)
+        cassette._old_interactions = list(loaded.interactions)
+        cassette._loaded_count = len(loaded.interactions)
+        cassette._metadata = dict(loaded.metadata)
+        cassette.dirty = False
+        cassette.rewound = True
 
     # -- filters ----------------------------------------------------------------------
     def _filter_request(self, request: Any) -> Any:
@@ -397,16 +389,15 @@ class Tape:
 
     def _find(self, request: Any) -> int | None:
         """The first recording of this request not yet played (identical requests are
-        answered in recorded order)."""
-        wanted = self._filter_request(request)
-        for index, (stored, _) in enumerate(self.cassette.data[: self.loaded]):
-            if self.cassette.play_counts[index] or not _is_llm(stored.uri):
-                continue
-            try:
-                llm_request(wanted, stored)
-            except AssertionError:
-                continue
-            return index
+        answered in recorded order): one lookup of the request's match key, which equals a
+        recording's exactly when :func:`llm_request` matches them."""
+        key = _key(self._filter_request(request))
+        if key is None:
+            return None
+        play_counts = self.cassette.play_counts
+        for index in self._index.get(key, ()):
+            if not play_counts[index]:
+                return index
         return None
 
     def record(self, request: Any, response: dict[str, Any]) -> None:

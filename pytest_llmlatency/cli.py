@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 __all__ = ["main"]
 
@@ -89,6 +90,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="queue-time distribution: calm (each model's narrow one) or groq (the heavy tail measured on "
         "real Groq: median 101 ms, p90 608 ms; at least 7%% speed jitter) (default: %(default)s)",
     )
+    emu.add_argument(
+        "--no-prompt-cache",
+        dest="prompt_cache",
+        action="store_false",
+        help="never report cached prompt tokens (default: cache prefixes on the models Groq caches for)",
+    )
+    emu.add_argument(
+        "--cache-ttl-s",
+        type=_non_negative_float,
+        default=7200.0,
+        help="seconds an unused prompt prefix stays cached (default: %(default)s, Groq's 2 hours)",
+    )
+    emu.add_argument(
+        "--capacity-pressure",
+        action="store_true",
+        help="the flex tier is out of capacity: service_tier flex fails fast with 498 capacity_exceeded",
+    )
     emu.add_argument("--api-key", default=None, help="accept only this key (default: any non-empty key)")
     emu.add_argument(
         "--fault",
@@ -107,7 +125,87 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("json", help="the file written by --llm-report-json")
     rep.add_argument("-o", "--output", default=None, help="HTML file to write (default: the JSON's name, .html)")
+    _add_shard_commands(sub)
     return parser
+
+
+COMPARE_METHODS = ("auto", "deterministic", "rank")
+"""As ``settings.COMPARE_METHODS`` (not imported from there: it imports pytest, and ``merge`` must start fast)."""
+DEFAULT_STORAGE = ".benchmarks/llmlatency"
+"""As ``settings.DEFAULT_STORAGE``."""
+
+
+def _add_shard_commands(sub: Any) -> None:
+    merge = sub.add_parser(
+        "merge",
+        help="combine the --llm-report-json files of CI shards into one",
+        description="Merge per-shard result files into one, as if one machine had run every test. Refuses a "
+        "test present in two shards, shards from different plugin versions or with different settings, and "
+        "truncated files. Order-independent and idempotent.",
+    )
+    merge.add_argument("shards", nargs="+", metavar="SHARD_RESULT", help="files written by pytest --llm-report-json")
+    merge.add_argument("-o", "--output", required=True, help="the merged JSON file to write")
+    compare = sub.add_parser(
+        "compare",
+        help="gate a (merged) result file against a baseline",
+        description="Judge every test of a --llm-report-json file against a saved baseline with the same "
+        "grammar and verdict logic as --llm-compare-fail; exit 1 on a regression. Writes the Markdown summary "
+        "(to --md, to $GITHUB_STEP_SUMMARY when set, and to standard output).",
+    )
+    compare.add_argument("results", help="a --llm-report-json file (one run or merged)")
+    compare.add_argument(
+        "--against",
+        default="",
+        metavar="ID|PATH",
+        help="the baseline: a file, or a saved run in the storage by number or name prefix (default: the latest)",
+    )
+    compare.add_argument(
+        "--fail",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="METRIC:AMOUNT[%%|ms|s], as --llm-compare-fail (repeatable or comma-separated)",
+    )
+    compare.add_argument("--method", choices=COMPARE_METHODS, default="auto", help="as --llm-compare-method")
+    compare.add_argument("--storage", default=DEFAULT_STORAGE, help="folder of saved runs (default: %(default)s)")
+    compare.add_argument("--md", default=None, metavar="PATH", help="also write the Markdown summary to this file")
+    compare.add_argument("--json", default=None, metavar="PATH", help="write the results with this comparison")
+    save = sub.add_parser(
+        "save",
+        help="save a (merged) result file as a pytest-benchmark-format baseline",
+        description="Write one baseline, as pytest --llm-save does: NAME gives <storage>/<machine>/NNNN_NAME.json; "
+        "a path (with a folder or ending in .json) is written as it is.",
+    )
+    save.add_argument("results", help="a --llm-report-json file (one run or merged)")
+    save.add_argument("--name", required=True, help="the run's name or a file path")
+    save.add_argument("--storage", default=DEFAULT_STORAGE, help="folder of saved runs (default: %(default)s)")
+    history = sub.add_parser(
+        "history",
+        help="render the saved runs as an HTML page of trends",
+        description="Per test across saved runs: e2e p50/p95, TTFT and completion tokens, budgets as lines, "
+        "regressions and improvements against the run before, and change points (Pettitt's rank test with "
+        "binary segmentation).",
+    )
+    history.add_argument(
+        "storage", nargs="*", default=[DEFAULT_STORAGE], help="folders or files of saved runs (default: %(default)s)"
+    )
+    history.add_argument("-o", "--output", default="llmlatency-history.html", help="HTML file (default: %(default)s)")
+    history.add_argument(
+        "--fail",
+        default=None,
+        metavar="EXPR",
+        help="the gate marking run-to-run changes (default: e2e:10%%,ttft:20%%,completion_tokens:10%%)",
+    )
+    export = sub.add_parser(
+        "export",
+        help="write Bencher (BMF) or github-action-benchmark JSON from a (merged) result file",
+        description="The same files as pytest --llm-report-bmf / --llm-report-github-benchmark, from a result file.",
+    )
+    export.add_argument("results", help="a --llm-report-json file (one run or merged)")
+    export.add_argument("--bmf", default=None, metavar="PATH", help="Bencher Metric Format JSON")
+    export.add_argument(
+        "--github-benchmark", default=None, metavar="PATH", help="github-action-benchmark customSmallerIsBetter JSON"
+    )
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
@@ -121,6 +219,9 @@ def _run_emulator(args: argparse.Namespace) -> int:
         jitter=args.jitter,
         queue_ms=args.queue_ms,
         queue_profile=args.queue_profile,
+        prompt_cache=args.prompt_cache,
+        cache_ttl_s=args.cache_ttl_s or 7200.0,
+        capacity_pressure=args.capacity_pressure,
         api_key=args.api_key,
         faults=args.fault,
         verbose=args.verbose,
@@ -148,30 +249,142 @@ def _run_emulator(args: argparse.Namespace) -> int:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
-    from .files import atomic_write_text
     from .report.html import render_html
+    from .report.jsonfile import ReportFileError, read_report
 
     source = Path(args.json)
     try:
-        doc = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        print(f"llmlatency report: cannot read {source}: {err}", file=sys.stderr)
-        return 1
-    if not isinstance(doc, dict) or doc.get("schema") != "pytest-llmlatency/report":
-        print(f"llmlatency report: {source} is not a --llm-report-json file", file=sys.stderr)
-        return 1
-    tests = doc.get("tests") or []
+        doc = read_report(source, command="llmlatency report")
+    except ReportFileError as err:
+        return _fail("report", str(err))
+    tests = doc["tests"]
     target = Path(args.output) if args.output else source.with_suffix(".html")
     html = render_html(tests, fits=doc.get("models") or {}, advice={t["nodeid"]: t.get("advice") or [] for t in tests})
-    try:
-        atomic_write_text(target, html)
-    except OSError as err:
-        print(f"llmlatency report: cannot write {target}: {err}", file=sys.stderr)
+    if not _write("report", str(target), html):
         return 1
     print(f"wrote {target}")
+    return 0
+
+
+def _fail(command: str, message: str) -> int:
+    text = message if message.startswith("llmlatency") else f"llmlatency {command}: {message}"
+    print(text, file=sys.stderr)
+    return 1
+
+
+def _write(command: str, path: str, text: str) -> bool:
+    from pathlib import Path
+
+    from .files import atomic_write_text
+
+    try:
+        atomic_write_text(Path(path), text)
+    except OSError as err:
+        _fail(command, f"cannot write {path}: {err}")
+        return False
+    return True
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .report.jsonfile import ReportFileError
+    from .shards import merge_files
+
+    try:
+        text = merge_files([Path(p) for p in args.shards])
+    except ReportFileError as err:
+        return _fail("merge", str(err))
+    if not _write("merge", args.output, text):
+        return 1
+    print(f"merged {len(args.shards)} file(s) into {args.output}")
+    return 0
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .baseline import BaselineError, resolve_compare
+    from .report.jsonfile import ReportFileError, dump_doc, read_report
+    from .shards import append_step_summary, compare_results
+
+    try:
+        doc = read_report(Path(args.results), command="llmlatency compare")
+        against = resolve_compare(Path(args.storage), args.against or None)
+        outcome = compare_results(doc, against, args.fail, method=args.method)
+    except (ReportFileError, BaselineError) as err:
+        return _fail("compare", str(err).replace("--llm-compare:", "--against:"))
+    print(outcome.markdown, end="")
+    if args.md and not _write("compare", args.md, outcome.markdown):
+        return 1
+    if args.json and not _write("compare", args.json, dump_doc({**doc, "tests": outcome.results})):
+        return 1
+    problem = append_step_summary(outcome.markdown)
+    if problem:
+        _fail("compare", problem)
+    if outcome.regressed:
+        print(
+            f"llmlatency compare: {len(outcome.regressed)} test(s) regressed against {outcome.baseline}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _run_save(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .baseline import BaselineError
+    from .report.jsonfile import ReportFileError, read_report
+    from .shards import save_results
+
+    try:
+        doc = read_report(Path(args.results), command="llmlatency save")
+        target = save_results(doc, Path(args.storage), args.name)
+    except (ReportFileError, BaselineError) as err:
+        return _fail("save", str(err).replace("--llm-save:", "--name:"))
+    except OSError as err:
+        return _fail("save", f"cannot write the baseline: {err}")
+    print(f"saved {target}")
+    return 0
+
+
+def _run_history(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .baseline import BaselineError
+    from .history import DEFAULT_GATE, HistoryError, load_runs, render_history
+
+    try:
+        runs, skipped = load_runs([Path(p) for p in args.storage])
+        html = render_history(runs, gate=args.fail or DEFAULT_GATE, skipped=skipped)
+    except (HistoryError, BaselineError) as err:
+        return _fail("history", str(err))
+    if not _write("history", args.output, html):
+        return 1
+    print(f"wrote {args.output} ({len(runs)} run(s))")
+    return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .export import render_export
+    from .report.jsonfile import ReportFileError, read_report
+
+    if not args.bmf and not args.github_benchmark:
+        return _fail("export", "give --bmf PATH and/or --github-benchmark PATH")
+    try:
+        doc = read_report(Path(args.results), command="llmlatency export")
+    except ReportFileError as err:
+        return _fail("export", str(err))
+    for path, kind in ((args.bmf, "bmf"), (args.github_benchmark, "github")):
+        if path:
+            if not _write("export", path, render_export(doc["tests"], kind)):
+                return 1
+            print(f"wrote {path}")
     return 0
 
 
@@ -181,6 +394,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_emulator(args)
     if args.command == "report":
         return _run_report(args)
+    commands = {
+        "merge": _run_merge,
+        "compare": _run_compare,
+        "save": _run_save,
+        "history": _run_history,
+        "export": _run_export,
+    }
+    if args.command in commands:
+        return commands[args.command](args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

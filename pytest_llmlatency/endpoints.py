@@ -230,6 +230,7 @@ def read_body(endpoint: Endpoint, call: LLMCall, raw: bytes, content_type: str) 
         call.usage = chat_usage(body["usage"])
     elif isinstance(x_groq, dict) and isinstance(x_groq.get("usage"), dict):
         call.usage = chat_usage(x_groq["usage"])
+    call.read_groq_fields(body)  # served tier, compound breakdown and executed tools
     message: str | None = None
     error = body.get("error")
     if isinstance(error, dict) and error.get("message"):
@@ -268,6 +269,32 @@ def _output(call: LLMCall, kind: str, now: int) -> None:
     call.token_times_ns.append(now)
 
 
+_FAST_DELTA = re.compile(
+    rb'\{"id":"[^"\\]*","object":"chat\.completion\.chunk","created":\d+,"model":"[^"\\]*"'
+    rb'(?:,"system_fingerprint":(?:"[^"\\]*"|null))?'
+    rb',"choices":\[\{"index":0,"delta":\{"(content|reasoning)":"((?:[^"\\]|\\.)*)"(?:,"channel":"[^"\\]*")?\}'
+    rb',"logprobs":null,"finish_reason":null\}\]\}'
+)
+
+
+def fast_chat_delta(data: bytes) -> tuple[str, str, bytes, bytes] | None:
+    """``(kind, text, head, tail)`` for the stream chunk Groq sends for almost every token (one
+    choice whose delta holds only ``content`` or ``reasoning``, nothing else in the chunk),
+    read without building the JSON object: ``head`` is the chunk's bytes before the key,
+    ``tail`` those after the text (the capture reuses them for the next chunks). None for
+    any other chunk, which :func:`read_event` then reads in full. The pattern matches the
+    whole chunk, so what it accepts reads the same both ways."""
+    match = _FAST_DELTA.fullmatch(data)
+    if match is None:
+        return None
+    raw = match.group(2)
+    try:
+        text = json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode("utf-8")
+    except ValueError:
+        return None
+    return match.group(1).decode("ascii"), text, data[: match.start(1)], data[match.end(2) :]
+
+
 def _chat_event(call: LLMCall, chunk: dict[str, Any], now: int) -> bool:
     if not call.token_times_ns:
         # nothing output yet in this attempt: whatever a failed earlier attempt left goes
@@ -281,6 +308,7 @@ def _chat_event(call: LLMCall, chunk: dict[str, Any], now: int) -> bool:
     usage = x_groq.get("usage") or chunk.get("usage")
     if isinstance(usage, dict):
         call.usage = usage
+    call.read_groq_fields(chunk, now)  # served tier, compound breakdown and executed tools
     if _stream_error(call, chunk.get("error")) or _stream_error(call, x_groq.get("error")):
         return True
     for choice in chunk.get("choices") or []:

@@ -297,7 +297,7 @@ def _budget_dict(budget: Budget) -> dict[str, Any]:
         ServerTimeBudget: "server_time",
         CallCountBudget: "calls",
         RealtimeBudget: "realtime",
-    }[type(budget)]
+    }.get(type(budget), budget.marker)
     fields = {k: v for k, v in vars(budget).items() if v is not None}
     return {"kind": kind, "label": budget.label(), **fields}
 

@@ -38,6 +38,7 @@ from .endpoints import (
     input_audio_seconds,
     request_json,
 )
+from .outcomes import ObservedTransport, Unmeasured
 from .recorded import RecordedResponse, ReplayMismatch
 from .secrets import Secrets
 
@@ -66,10 +67,10 @@ class Recorder:
     """The calls of one test, in the order they were made (thread-safe)."""
 
     def __init__(self, tape: Any = None, secrets: Secrets | None = None) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.secrets = secrets if secrets is not None else Secrets()
         """Keys seen so far; scrubbed from the parameters and messages kept in each call."""
-        self.calls: list[LLMCall] = []
+        self._calls: list[LLMCall] = []
         self.iteration = 0
         self.warmup = False
         self.tape = tape
@@ -81,6 +82,23 @@ class Recorder:
         self.baseline: Any = None
         """The test's ``llm_baseline`` (``markers.BaselineOptions``), or None."""
         self.repeating = False
+        self._captures: list[Capture] = []
+        self.unmeasured = Unmeasured()
+        """Requests to endpoints the plugin does not measure (embeddings, the model list, ...)."""
+
+    @property
+    def calls(self) -> list[LLMCall]:
+        """Every call of the test so far, in order, each current with what its client has read
+        (the list itself: clearing it forgets the calls)."""
+        self.settle()
+        return self._calls
+
+    def settle(self) -> None:
+        """Parse whatever the open captures have read so far (their calls are then current)."""
+        with self._lock:
+            captures, self._captures = self._captures, [c for c in self._captures if not c.finished]
+        for capture in captures:
+            capture.settle()
 
     def begin(
         self, request: Any, flavour: ModuleType | None = None, endpoint: Endpoint = CHAT, raw: bytes | None = None
@@ -99,7 +117,7 @@ class Recorder:
             if retry > 0:
                 # a retry of the latest call with the same body whose last attempt failed in a way
                 # the SDK retries, and that no other retry has claimed yet
-                for previous in reversed(self.calls):
+                for previous in reversed(self._calls):
                     if previous.request_body == raw and previous.attempts and previous.attempts[-1].retryable:
                         previous.attempts[-1].retryable = False
                         call = previous
@@ -111,7 +129,7 @@ class Recorder:
                     model=model,
                     params=scrub(params),
                     messages=scrub(messages),
-                    url=str(request.url.copy_with(query=None)),
+                    url=str(request.url).partition("?")[0],
                     endpoint=endpoint.name,
                     streamed=streamed,
                     iteration=self.iteration,
@@ -120,31 +138,35 @@ class Recorder:
                     audio_seconds=input_audio_seconds(body) if endpoint.audio_in else None,
                     price_table=getattr(self, "price_table", None),
                 )
-                self.calls.append(call)
+                self._calls.append(call)
             # a new attempt resets what the previous one left
             call.attempts.append(attempt)
-            call.headers_ns = call.end_ns = None
+            call.headers_ns = call.end_ns = call.first_read_ns = call.client_ttft_ns = call.client_stall_ns = None
             call.token_times_ns = []
             call.completed = call.abandoned = call.reasoning_streamed = False
             call.error = call.finish_reason = call.capture_error = call.undecodable = None
             call.status = None
             call.usage = None
             call.content = ""
-        return Capture(call, attempt, flavour, endpoint)
+            capture = Capture(call, attempt, flavour, endpoint)
+            self._captures.append(capture)
+        return capture
 
     def finish_open(self) -> None:
         """Close calls whose stream the test never closed: marked abandoned."""
+        self.settle()
         now = now_ns()
         with self._lock:
-            for call in self.calls:
+            for call in self._calls:
                 if call.end_ns is None and call.headers_ns is not None and not call.error:
                     call.abandoned = True
                     call.end_ns = call.token_times_ns[-1] if call.token_times_ns else now
 
     def measured(self) -> list[LLMCall]:
         """Calls outside warmup iterations."""
+        self.settle()
         with self._lock:
-            return [c for c in self.calls if not c.warmup]
+            return [c for c in self._calls if not c.warmup]
 
 
 # -- replay ----------------------------------------------------------------------------------
@@ -159,16 +181,23 @@ def _tee_classes(mod: ModuleType) -> tuple[type, type, type]:
             self._capture = capture
 
         def __iter__(self) -> Iterator[bytes]:
+            # the hot path: two clock reads and an append per chunk; parsing comes later
+            capture = self._capture
+            append = capture.reads.append
+            clock = time.perf_counter_ns
+            asked = clock()
             try:
                 for chunk in self._inner:
-                    self._capture.feed(chunk)
+                    if chunk:
+                        append((asked, clock(), chunk))
                     yield chunk
+                    asked = clock()
             except GeneratorExit:
                 raise
             except BaseException as exc:
-                self._capture.stream_error(exc)
+                capture.stream_error(exc)
                 raise
-            self._capture.eof()
+            capture.eof(clock(), asked)
 
         def close(self) -> None:
             self._capture.close()
@@ -180,16 +209,22 @@ def _tee_classes(mod: ModuleType) -> tuple[type, type, type]:
             self._capture = capture
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
+            capture = self._capture
+            append = capture.reads.append
+            clock = time.perf_counter_ns
+            asked = clock()
             try:
                 async for chunk in self._inner:
-                    self._capture.feed(chunk)
+                    if chunk:
+                        append((asked, clock(), chunk))
                     yield chunk
+                    asked = clock()
             except GeneratorExit:
                 raise
             except BaseException as exc:
-                self._capture.stream_error(exc)
+                capture.stream_error(exc)
                 raise
-            self._capture.eof()
+            capture.eof(clock(), asked)
 
         async def aclose(self) -> None:
             self._capture.close()
@@ -309,6 +344,7 @@ class Interceptor:
         prev_sync = sync_cls._transport_for_url
         prev_async = async_cls._transport_for_url
         prepare = self._prepare
+        unmeasured = self.recorder.unmeasured
         active = [True]
 
         def replayed(capture: Capture, replay: RecordedResponse) -> Any:
@@ -395,7 +431,7 @@ class Interceptor:
             if not active[0] or _INSIDE.get():
                 return transport
             endpoint = endpoint_for("POST", url.path)
-            return transport if endpoint is None else wrapper(transport, endpoint)
+            return ObservedTransport(transport, unmeasured) if endpoint is None else wrapper(transport, endpoint)
 
         def transport_for_url(client: Any, url: Any) -> Any:
             return wrap(prev_sync(client, url), url, SyncTransport)

@@ -16,7 +16,9 @@ from .markerdefs import BUDGET_MARKERS, LATENCY_METRICS, LATENCY_SCOPES, MARKERS
 __all__ = [
     "MARKERS",
     "Budget",
+    "CacheShareBudget",
     "CallCountBudget",
+    "CostBudget",
     "LatencyBudget",
     "MarkerError",
     "RealtimeBudget",
@@ -32,6 +34,11 @@ __all__ = [
 
 class MarkerError(ValueError):
     """A marker with a bad argument; the message names the marker and the argument."""
+
+
+NO_CALL_WHY = "(no chat-completions, Responses API or audio request went through httpx while it ran)"
+"""Why a budget found no call; the plugin replaces it with the requests the test did make to
+endpoints it does not measure, when there were some (``outcomes.name_unmeasured``)."""
 
 
 def _check_kwargs(name: str, mark: Any, allowed: Sequence[str], required: Sequence[str] = ()) -> dict[str, Any]:
@@ -114,10 +121,7 @@ class Budget:
         """The calls this budget judges, with their indices, or an explanation of why none."""
         indexed = list(enumerate(calls))
         if not indexed:
-            return [], (
-                f"{self.label()}: the test made no LLM call (no chat-completions request went "
-                f"through httpx while it ran)"
-            )
+            return [], f"{self.label()}: the test made no LLM call {NO_CALL_WHY}"
         if isinstance(self.call, int):
             try:
                 index = range(len(calls))[self.call]
@@ -199,6 +203,9 @@ def explain(call: LLMCall) -> str:
                 f"{t.get('name') or '?'} ({t.get('arguments_chars', 0)} chars of arguments)" for t in call.tool_calls
             )
         )
+    client = _client_note(call)
+    if client:
+        tokens.append(client)
     if call.abandoned:
         tokens.append("the stream was abandoned by the client")
     if call.retries:
@@ -207,6 +214,91 @@ def explain(call: LLMCall) -> str:
     if tokens:
         text += "; " + "; ".join(tokens)
     return f"{text}; {call.describe_params()}"
+
+
+CLIENT_NOTE_MS = 50.0
+"""The client's share of e2e is named in explanations from this size (and a quarter of e2e) on."""
+
+
+def _client_share(call: LLMCall, metric: str) -> float | None:
+    """The client's own part of a metric: of TTFT, :attr:`~.calls.LLMCall.client_ttft_ms`; of
+    e2e, wall and ``client``, :attr:`~.calls.LLMCall.client_stall_ms`; None when not measured."""
+    if metric == "ttft":
+        return call.client_ttft_ms
+    if metric in ("e2e", "wall", "client"):
+        return call.client_stall_ms
+    return None
+
+
+def _metric(call: LLMCall, name: str) -> float | None:
+    """A latency budget's metric: ``client`` is the client's own share of e2e."""
+    return call.client_stall_ms if name == "client" else call.metric(name)
+
+
+def _no_split(call: LLMCall) -> str:
+    """Why a call has no client split."""
+    if call.replayed:
+        return (
+            "replayed from a cassette: the recording holds the server's pace, and a replay hands the chunks "
+            "over at once, so this client's reads are not timed against it; measure it live (the emulator)"
+        )
+    if not call.streamed:
+        return "not streamed: the body came in one piece, so reads cannot be told apart from its arrival"
+    if call.abandoned:
+        return "the client abandoned the stream before its end"
+    return "the capture saw no read of the body to time against the server's pace"
+
+
+def _reading(call: LLMCall) -> str:
+    return "not reading the stream" if call.streamed else "not reading the response"
+
+
+def _client_note(call: LLMCall) -> str | None:
+    """``~2,030 ms of it was the client not reading the stream (...)`` when that is a large part
+    of e2e (at least :data:`CLIENT_NOTE_MS` and a quarter)."""
+    share, e2e = call.client_stall_ms, call.e2e_ms
+    if share is None or e2e is None or share < CLIENT_NOTE_MS or share < e2e / 4:
+        return None
+    text = f"~{_fmt(share)} ms of the e2e was the client {_reading(call)}"
+    first = call.headers_to_first_read_ms
+    if first is not None and first >= CLIENT_NOTE_MS:
+        text += f" (its first read came {_fmt(first)} ms after the response headers)"
+    return text
+
+
+def _client_lead(call: LLMCall, metric: str, limit: float) -> str | None:
+    """For a breach mostly on the client's side: ``TTFT 23,290 ms, of which ~23,270 ms was the
+    client not reading the stream (response headers at 16 ms; Groq prompt time 5.6 ms)``, with
+    what to do. None when the client's share is unknown or not the larger part of the breach."""
+    value = _metric(call, metric)
+    share = _client_share(call, metric)
+    if value is None or share is None or share <= 0:
+        return None
+    holds = value - share <= limit
+    if not holds and share < value / 2:
+        return None
+    name = "TTFT" if metric == "ttft" else metric
+    context = [f"response headers at {_fmt(call.ttfb_ms)} ms"]
+    first = call.headers_to_first_read_ms
+    if first is not None and first >= 1:
+        context.append(f"first read of the body {_fmt(first)} ms after them")
+    groq = []
+    if call.queue_ms is not None:
+        groq.append(f"queue {_fmt(call.queue_ms)} ms")
+    if metric == "ttft" and call.prompt_ms is not None:
+        groq.append(f"prompt time {_fmt(call.prompt_ms)} ms")
+    elif metric != "ttft" and call.server_ms is not None:
+        groq.append(f"total time {_fmt(call.server_ms)} ms")
+    if groq:
+        context.append("Groq " + ", ".join(groq))
+    text = f"{name} {_fmt(value)} ms, of which ~{_fmt(share)} ms was the client {_reading(call)} ({'; '.join(context)})"
+    if holds:
+        text += f"; without it, {_fmt(value - share)} ms would meet the budget"
+    return (
+        text + ". The application delayed reading the response (work, a sleep or a blocked event loop "
+        "between the headers and its reads): read it as it arrives, or judge the server's part alone with "
+        "exclude='client'"
+    )
 
 
 def _label(marker: str, limits: Iterable[tuple[str, float | None]], call: int | str | None) -> str:
@@ -250,17 +342,25 @@ class LatencyBudget(Budget):
     time, first call's start to last call's end (:func:`calls.agent_wall_ms`)."""
     exclude: tuple[str, ...] = ()
     """``("queue",)``: judge the metric minus Groq's reported queue time (Groq's load, not the
-    application's latency)."""
+    application's latency); ``("client",)``: minus the client's own share (time it held the
+    response unread beyond the server's pace)."""
 
     def key(self) -> tuple[Any, ...]:
         return ("latency", self.metric, self.call, self.scope)
 
     def value(self, call: LLMCall) -> float | None:
-        """The judged value of one call: the metric, less the queue time when it is excluded."""
-        value = call.metric(self.metric)
-        if value is None or "queue" not in self.exclude:
-            return value
-        return None if call.queue_ms is None else max(0.0, value - call.queue_ms)
+        """The judged value of one call: the metric, less what ``exclude`` leaves out. None when
+        the queue time to leave out is unknown; a call without a client split (replayed, not
+        streamed) is judged whole, and its message says so."""
+        value = _metric(call, self.metric)
+        if value is None:
+            return None
+        if "queue" in self.exclude:
+            if call.queue_ms is None:
+                return None
+            value = max(0.0, value - call.queue_ms)
+        share = _client_share(call, self.metric) if "client" in self.exclude else None
+        return value if share is None else max(0.0, value - share)
 
     def label(self) -> str:
         args = [f"ms={self.ms:g}"]
@@ -282,7 +382,7 @@ class LatencyBudget(Budget):
         selected, problem = self.select(calls)
         if problem:
             return [Verdict(self.label(), False, problem)]
-        missing = [(i, c) for i, c in selected if c.metric(self.metric) is None]
+        missing = [(i, c) for i, c in selected if _metric(c, self.metric) is None]
         if missing:
             i, c = missing[0]
             return [
@@ -316,30 +416,56 @@ class LatencyBudget(Budget):
             )
             if not ok:
                 worst_i, worst = max(selected, key=lambda ic: self.value(ic[1]) or 0.0)
-                msg += f"; slowest, {_who(worst_i, len(calls), worst)}: {explain(worst)}"
+                msg += f"; slowest, {_who(worst_i, len(calls), worst)}: {self._detail(worst, ok)}"
             return [Verdict(self.label(), ok, msg, value, self.ms)]
         verdicts = []
         for i, c in selected:
             value = self.value(c) or 0.0
             ok = value <= self.ms
             head = f"{self.label()} {'met' if ok else 'exceeded'} by {_who(i, len(calls), c)}: "
-            detail = (
-                explain(c)
-                if self.metric in ("e2e", "ttft", "wall")
-                else (f"{self.metric} {_fmt(value)} ms; {explain(c)}")
-            )
-            if self.exclude:
-                detail = (
-                    f"{self.metric} {_fmt(c.metric(self.metric))} ms less queue {_fmt(c.queue_ms)} ms = "
-                    f"{_fmt(value)} ms; {explain(c)}"
-                )
-            verdicts.append(Verdict(self.label(), ok, head + detail, value, self.ms))
+            verdicts.append(Verdict(self.label(), ok, head + self._detail(c, ok), value, self.ms))
         return verdicts
+
+    def _detail(self, call: LLMCall, ok: bool) -> str:
+        """How one call's judged value came about: what was left out; a breach that is mostly
+        the client's own time says so first."""
+        value = self.value(call) or 0.0
+        if self.metric == "client":
+            first = call.headers_to_first_read_ms
+            where = f"; its first read came {_fmt(first)} ms after the response headers" if first is not None else ""
+            return (
+                f"the client held the response unread for ~{_fmt(value)} ms beyond the server's pace"
+                f"{where}; {explain(call)}"
+            )
+        less = []
+        if "queue" in self.exclude:
+            less.append(f"less queue {_fmt(call.queue_ms)} ms")
+        split = ""
+        if "client" in self.exclude:
+            share = _client_share(call, self.metric)
+            if share is None:
+                split = f" (no client split to leave out: {_no_split(call)}; judged whole)"
+            else:
+                less.append(f"less the client's own {_fmt(share)} ms")
+        if less or split:
+            raw = _metric(call, self.metric)
+            text = f"{self.metric} {_fmt(raw)} ms"
+            if less:
+                text += f" {' and '.join(less)} = {_fmt(value)} ms"
+            return f"{text}{split}; {explain(call)}"
+        lead = None if ok else _client_lead(call, self.metric, self.ms)
+        if lead:
+            return f"{lead}; {explain(call)}"
+        return (
+            explain(call)
+            if self.metric in ("e2e", "ttft", "wall")
+            else f"{self.metric} {_fmt(value)} ms; {explain(call)}"
+        )
 
     def _judge_test(self, calls: Sequence[LLMCall]) -> list[Verdict]:
         """The agent wall time of the whole test (each ``llm_repeat`` iteration)."""
         if not calls:
-            return [Verdict(self.label(), False, f"{self.label()}: the test made no LLM call")]
+            return [Verdict(self.label(), False, f"{self.label()}: the test made no LLM call {NO_CALL_WHY}")]
         walls = agent_wall_ms(calls)
         untimed = [i for i, span in enumerate(agent_spans(calls)) if span is None]
         if untimed:
@@ -389,6 +515,8 @@ def _agent_detail(wall: float, calls: Sequence[LLMCall]) -> str:
 
 
 def _why_missing(call: LLMCall, metric: str) -> str:
+    if metric == "client":
+        return f" (no client split: {_no_split(call)})"
     if call.replayed and not call.client_timing and metric not in ("server", "queue"):
         return (
             " (replayed from a cassette recorded without pytest-llmlatency: it holds no client timing; "
@@ -661,6 +789,144 @@ class RealtimeBudget(Budget):
         return verdicts
 
 
+def _usd(value: float) -> str:
+    return f"${value:.6f}".rstrip("0").rstrip(".") if value < 0.01 else f"${value:,.4f}"
+
+
+@dataclass(frozen=True)
+class CostBudget(Budget):
+    """``max_cost(usd=..., scope='call'|'test', percentile=None, call=None)``: each call's cost (or
+    the percentile over calls), or the test's total per ``llm_repeat`` run, at Groq's prices."""
+
+    usd: float
+    scope: str = "call"
+    percentile: float | None = None
+    call: int | str | None = None
+    marker: str = "max_cost"
+
+    def key(self) -> tuple[Any, ...]:
+        return ("cost", self.call, self.scope)
+
+    def label(self) -> str:
+        args = [f"usd={self.usd:g}"]
+        if self.scope != "call":
+            args.append(f"scope={self.scope!r}")
+        if self.percentile is not None:
+            args.append(f"percentile={self.percentile:g}")
+        if self.call is not None:
+            args.append(f"call={self.call!r}")
+        return f"max_cost({', '.join(args)})"
+
+    def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
+        selected, problem = self.select(calls)
+        if problem:
+            return [Verdict(self.label(), False, problem)]
+        costs = [(i, c, c.cost()) for i, c in selected]
+        unknown = [(i, c, why) for i, c, (v, why) in costs if v is None]
+        if unknown:
+            i, c, why = unknown[0]
+            return [Verdict(self.label(), False, f"{self.label()}: {_who(i, len(calls), c)}: {why}")]
+        if self.scope == "test":
+            runs: dict[int, float] = {}
+            for _, c, (v, _why) in costs:
+                runs[c.iteration] = runs.get(c.iteration, 0.0) + (v or 0.0)
+            if self.percentile is not None and len(runs) > 1:
+                value = percentile(list(runs.values()), self.percentile)
+                ok = value <= self.usd
+                text = f"p{self.percentile:g} test cost {_usd(value)} over {len(runs)} run(s)"
+                return [
+                    Verdict(self.label(), ok, f"{self.label()} {'met' if ok else 'exceeded'}: {text}", value, self.usd)
+                ]
+            out = []
+            for iteration, value in runs.items():
+                ok = value <= self.usd
+                run = f" in run {iteration + 1}" if len(runs) > 1 else ""
+                parts = "; ".join(
+                    f"{i + 1}. {c.model} {_usd(v or 0.0)}" for i, c, (v, _w) in costs if c.iteration == iteration
+                )
+                text = f"{self.label()} {'met' if ok else 'exceeded'}{run}: test cost {_usd(value)} = {parts}"
+                out.append(Verdict(self.label(), ok, text, value, self.usd))
+            return out
+        if self.percentile is not None:
+            samples = [v or 0.0 for _, _, (v, _w) in costs]
+            value = percentile(samples, self.percentile)
+            ok = value <= self.usd
+            text = (
+                f"{self.label()} {'met' if ok else 'exceeded'}: p{self.percentile:g} cost {_usd(value)} over "
+                f"{len(samples)} call(s) (max {_usd(max(samples))})"
+            )
+            return [Verdict(self.label(), ok, text, value, self.usd)]
+        verdicts = []
+        for i, c, (v, why) in costs:
+            value = v or 0.0
+            ok = value <= self.usd
+            detail = f"cost {_usd(value)} ({why}): {c.prompt_tokens} prompt tokens"
+            if c.cached_tokens:
+                detail += f" ({c.cached_tokens} cached)"
+            detail += f", {c.completion_tokens} completion tokens"
+            head = f"{self.label()} {'met' if ok else 'exceeded'} by {_who(i, len(calls), c)}: "
+            verdicts.append(Verdict(self.label(), ok, head + detail + f"; {c.describe_params()}", value, self.usd))
+        return verdicts
+
+
+@dataclass(frozen=True)
+class CacheShareBudget(Budget):
+    """``min_cache_share(p, percentile=None, call=None)``: the share of each call's prompt that
+    Groq's prompt cache served (cached_tokens / prompt_tokens) must be at least p."""
+
+    share: float
+    percentile: float | None = None
+    call: int | str | None = None
+    marker: str = "min_cache_share"
+
+    def key(self) -> tuple[Any, ...]:
+        return ("cache_share", self.call)
+
+    def label(self) -> str:
+        args = [f"{self.share:g}"]
+        if self.percentile is not None:
+            args.append(f"percentile={self.percentile:g}")
+        if self.call is not None:
+            args.append(f"call={self.call!r}")
+        return f"min_cache_share({', '.join(args)})"
+
+    def judge(self, calls: Sequence[LLMCall]) -> list[Verdict]:
+        selected, problem = self.select(calls)
+        if problem:
+            return [Verdict(self.label(), False, problem)]
+        missing = [(i, c) for i, c in selected if c.cached_share is None]
+        if missing:
+            i, c = missing[0]
+            why = "the response reported no usage.prompt_tokens, so its cached share is unknown"
+            return [Verdict(self.label(), False, f"{self.label()}: {_who(i, len(calls), c)}: {why}")]
+        if self.percentile is not None:
+            # the p-th percentile of coldness: the (100 - p)-th percentile of the share
+            samples = [c.cached_share or 0.0 for _, c in selected]
+            value = percentile(samples, 100 - self.percentile)
+            ok = value >= self.share
+            text = (
+                f"{self.label()} {'met' if ok else 'missed'}: p{self.percentile:g} (coldest side) cached share "
+                f"{value:.0%} over {len(samples)} call(s)"
+            )
+            return [Verdict(self.label(), ok, text, value, self.share)]
+        verdicts = []
+        for i, c in selected:
+            value = c.cached_share or 0.0
+            ok = value >= self.share
+            text = (
+                f"{self.label()} {'met' if ok else 'missed'} by {_who(i, len(calls), c)}: {c.cached_tokens or 0} of "
+                f"{c.prompt_tokens} prompt tokens cached ({value:.0%}); Groq prompt time {_fmt(c.prompt_ms)} ms"
+            )
+            if not ok:
+                text += (
+                    "; a cold cache: Groq caches a prompt prefix it saw in the last 2 hours, best effort, on "
+                    "the models that support prompt caching (warm it with llm_repeat(warmup=1) and keep the "
+                    "prompt's start identical)"
+                )
+            verdicts.append(Verdict(self.label(), ok, text, value, self.share))
+        return verdicts
+
+
 _SERVER_FIELDS = {
     "queue_ms": ("queue_ms", "queue_time"),
     "prompt_ms": ("prompt_ms", "prompt_time"),
@@ -745,29 +1011,41 @@ class Repeat:
     warmup: int = 0
 
 
-EXCLUDABLE = ("queue",)
+EXCLUDABLE = ("queue", "client")
+_EXCLUDE_METRICS = {"queue": ("e2e", "ttft", "ttfb", "wall"), "client": ("e2e", "ttft", "wall")}
 
 
 def _exclude(name: str, value: Any, metric: str, scope: str) -> tuple[str, ...]:
-    """``exclude="queue"`` (or a list holding it): leave Groq's queue time out of the latency."""
+    """``exclude="queue"``, ``"client"`` or a list of them: leave Groq's queue time, or the
+    client's own share (time it held the response unread), out of the latency."""
     if value is None:
         return ()
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not items or not all(isinstance(v, str) for v in items):
-        raise MarkerError(f"@pytest.mark.{name}: exclude= must be 'queue', got {value!r}")
+        raise MarkerError(f"@pytest.mark.{name}: exclude= must be 'queue', 'client' or a list of them, got {value!r}")
     unknown = [v for v in items if v not in EXCLUDABLE]
     if unknown:
         raise MarkerError(
-            f"@pytest.mark.{name}: exclude= can leave out {', '.join(map(repr, EXCLUDABLE))} (Groq's queue "
-            f"time), got {unknown[0]!r}"
+            f"@pytest.mark.{name}: exclude= can leave out 'queue' (Groq's queue time) or 'client' (the "
+            f"client's own time not reading the response), got {unknown[0]!r}"
         )
-    if metric not in ("e2e", "ttft", "ttfb", "wall"):
+    for item in items:
+        if metric in _EXCLUDE_METRICS[item]:
+            continue
+        if item == "queue":
+            why = "holds no queue time to leave out"
+        elif metric == "client":
+            why = "is the client's time alone: there is nothing left once it is left out"
+        elif metric == "ttfb":
+            why = "holds no client time to leave out (the headers arrive before the client reads the body)"
+        else:
+            why = "holds no client time to leave out (it is Groq's own timing)"
         raise MarkerError(
-            f"@pytest.mark.{name}: exclude='queue' applies to e2e, ttft, ttfb and wall; metric={metric!r} "
-            "holds no queue time to leave out"
+            f"@pytest.mark.{name}: exclude={item!r} applies to {', '.join(_EXCLUDE_METRICS[item])}; "
+            f"metric={metric!r} {why}"
         )
     if scope != "call":
-        raise MarkerError(f"@pytest.mark.{name}: exclude='queue' judges each call; it takes no scope={scope!r}")
+        raise MarkerError(f"@pytest.mark.{name}: exclude={items[0]!r} judges each call; it takes no scope={scope!r}")
     return tuple(dict.fromkeys(str.__str__(v) for v in items))
 
 
@@ -855,6 +1133,43 @@ def _parse(mark: Any) -> Budget | None:
             prompt_ms=ms["prompt_ms"],
             completion_ms=ms["completion_ms"],
             total_ms=ms["total_ms"],
+            call=_call_selector(name, kw.get("call")),
+        )
+    if name == "max_cost":
+        kw = _check_kwargs(name, mark, ["usd", "scope", "percentile", "call"], ["usd"])
+        scope = kw.get("scope", "call")
+        if not isinstance(scope, str) or scope not in LATENCY_SCOPES:
+            raise MarkerError(
+                f"@pytest.mark.max_cost: scope= must be one of {', '.join(map(repr, LATENCY_SCOPES))}, got {scope!r}"
+            )
+        if scope == "test" and kw.get("call") is not None:
+            raise MarkerError("@pytest.mark.max_cost: scope='test' sums all the test's calls; it takes no call=")
+        return CostBudget(
+            usd=_positive(name, "usd", kw["usd"]),
+            scope=str.__str__(scope),
+            percentile=_percentile(name, kw.get("percentile")),
+            call=_call_selector(name, kw.get("call")),
+        )
+    if name == "min_cache_share":
+        if len(mark.args) > 1 or (mark.args and "p" in mark.kwargs):
+            raise MarkerError("@pytest.mark.min_cache_share takes one share, e.g. min_cache_share(0.8)")
+        kw = dict(mark.kwargs)
+        if mark.args:
+            kw["p"] = mark.args[0]
+        unknown = sorted(set(kw) - {"p", "percentile", "call"})
+        if unknown:
+            raise MarkerError(
+                f"@pytest.mark.min_cache_share got unknown argument {unknown[0]!r}; allowed: p, percentile, call"
+            )
+        p = kw.get("p")
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
+            raise MarkerError(
+                f"@pytest.mark.min_cache_share: the share must be a number in (0, 1] (0.8 = 80 % of the prompt "
+                f"tokens cached), got {p!r}"
+            )
+        return CacheShareBudget(
+            share=float(p),
+            percentile=_percentile(name, kw.get("percentile")),
             call=_call_selector(name, kw.get("call")),
         )
     return None

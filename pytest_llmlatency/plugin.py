@@ -192,9 +192,10 @@ class LLMLatencyPlugin:
     def fits(self) -> dict[str, Any]:
         """The advisor's models, fitted once per process from every cassette under the rootdir."""
         if self._fits is None:
-            from .advisor import cassette_observations, fit_models
+            from .advisor import cassette_observations, fit_models, observation_cache
 
-            self._fits = fit_models(cassette_observations(self.config.rootpath) + self._baseline_observations())
+            cached = cassette_observations(self.config.rootpath, cache=observation_cache(self.config))
+            self._fits = fit_models(cached + self._baseline_observations())
         return self._fits
 
     def _baseline_observations(self) -> list[Any]:
@@ -209,6 +210,11 @@ class LLMLatencyPlugin:
         from .fixtures import judge
 
         result, failures = judge(item.nodeid, recorder, recorder.budgets)
+        if failures and recorder.unmeasured:  # no LLM call, but requests to endpoints not measured
+            from .markers import NO_CALL_WHY
+            from .outcomes import name_unmeasured
+
+            failures = name_unmeasured(result, failures, recorder.unmeasured, NO_CALL_WHY)
         if unseen:
             note = (
                 f"{len(unseen)} LLM request(s) reached the emulator without passing the plugin's capture, so "
@@ -276,41 +282,30 @@ class LLMLatencyPlugin:
     def _compare(self, item: pytest.Item, recorder: Recorder, result: dict[str, Any]) -> str | None:
         """Compare the test with the baseline; the regression message when the gate fails it."""
         options = recorder.baseline
-        if self.baseline is None or not result["calls"] or (options is not None and not options.compare):
+        if options is not None:  # kept in the result: `llmlatency compare` judges merged files alike
+            result["baseline_options"] = {"compare": options.compare, "tolerance": options.tolerance}
+        if self.baseline is None:
             return None
-        from .baseline import compare_test, parse_thresholds
+        from .baseline import gate_result
 
-        base = self.baseline.tests.get(item.nodeid)
-        if base is None:
-            result["comparison"] = {
-                "baseline": self.baseline.label,
-                "new": True,
-                "shifts": [],
-                "regressed": False,
-                "message": "no baseline for this test yet",
-            }
-            return None
-        thresholds = self.thresholds
-        if options is not None and options.tolerance is not None:
-            thresholds = parse_thresholds(options.tolerance, source="@pytest.mark.llm_baseline: tolerance=")
-        comparison = compare_test(
-            item.nodeid,
-            result["calls"],
-            result["source"],
-            base,
-            thresholds,
-            method=self.settings.compare_method,
-            baseline_label=self.baseline.label,
-            agent=any(getattr(b, "scope", "call") == "test" for b in recorder.budgets),
-        )
-        result["comparison"] = comparison.to_dict()
-        return comparison.message() if comparison.regressions else None
+        comparison, message = gate_result(result, self.baseline, self.thresholds, method=self.settings.compare_method)
+        if comparison is not None:
+            result["comparison"] = comparison
+        return message
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
+        if report.when == "teardown":
+            # the test is over: its calls live on in its (JSON-safe) result; the recorder, its
+            # cassette and the calls' bodies are not kept for the rest of the session
+            if _recorder_key in item.stash:
+                del item.stash[_recorder_key]
+            if _result_key in item.stash:
+                del item.stash[_result_key]
+            return report
         result = item.stash.get(_result_key, None)
         if result is not None and report.when == "call":
             result = dict(result)
@@ -393,10 +388,11 @@ class LLMLatencyPlugin:
                 f"faults: {broken} call(s) failed, {recovered} succeeded after retries; {retries} retr"
                 f"{'y' if retries == 1 else 'ies'} in all, {backoff:,.0f} ms of backoff (not counted in e2e)"
             )
-        failed = sum(1 for r in self.results if r.get("failures"))
+        from .outcomes import failure_counts
+
         calls = sum((r.get("summary") or {}).get("calls", 0) for r in self.results)
         tr.write_line(
-            f"{len(self.results)} test(s), {calls} LLM call(s), {failed} over budget or regressed; "
+            f"{len(self.results)} test(s), {calls} LLM call(s), {failure_counts(self.results)}; "
             f"reached: {self._reached()}"
         )
         blocked = self.guard.blocked if self.guard is not None else []
@@ -466,8 +462,16 @@ class LLMLatencyPlugin:
                 session,
                 "--llm-report-json",
                 settings.report_json,
-                lambda: build_json(self.results, base_url=settings.base_url, fits=fits),
+                lambda: build_json(self.results, base_url=settings.base_url, fits=fits, settings=settings),
             )
+        for option, path, kind in (
+            ("--llm-report-bmf", settings.report_bmf, "bmf"),
+            ("--llm-report-github-benchmark", settings.report_github_benchmark, "github"),
+        ):
+            if path is not None:
+                from .export import render_export
+
+                failed |= not self._write(session, option, path, lambda kind=kind: render_export(self.results, kind))
         if settings.report_html is not None:
             from .report.html import render_html
 
@@ -518,11 +522,12 @@ class LLMLatencyPlugin:
         each test's parameter advice to its result; the fitted models as JSON-safe dicts."""
         if not self.results:
             return {}
-        from .advisor import cassette_observations, fit_models, lint, observations
+        from .advisor import cassette_observations, fit_models, lint, observation_cache, observations
 
         # replayed calls are read from their cassettes below: counting them here would count them twice
         obs = observations(c for r in self.results for c in r.get("calls") or [] if not c.get("replayed"))
-        fits = fit_models(obs + cassette_observations(self.config.rootpath) + self._baseline_observations())
+        recorded = cassette_observations(self.config.rootpath, cache=observation_cache(self.config))
+        fits = fit_models(obs + recorded + self._baseline_observations())
         for result in self.results:
             result["advice"] = lint(result, fits)
         return {model: fit.to_dict() for model, fit in fits.items()}
@@ -584,6 +589,7 @@ def llm_calls(request: pytest.FixtureRequest) -> Iterator[LLMCalls]:
     except (ValueError, CassetteError) as err:
         pytest.fail(f"{item.nodeid}: {err}", pytrace=False)
     item.stash[_recorder_key] = recorder
+    recorder.price_table = _plugin(request.config).settings.prices  # type: ignore[attr-defined]  # costs
     try:
         yield LLMCalls(recorder)
     finally:

@@ -27,19 +27,17 @@ class RecordedResponse:
         self.headers = [(k, str(v)) for k, values in (response.get("headers") or {}).items() for v in values]
         body = response.get("body", {}).get("string", b"")
         body = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
-        meta = read_timing(response)
+        timing = read_timing(response)
         self.start_ns = start_ns
         self.pace = pace
         self.real_start = time.perf_counter()
-        sizes = [int(size) for _, size in meta["chunks"]] if meta else []
-        if meta is not None and sum(sizes) == len(body):
+        if timing is not None and sum(timing.sizes) == len(body):
             self.timed = True
-            self.ttfb_ns = round(float(meta.get("ttfb_ms") or 0) * 1e6)
-            self.end_ns = round(float(meta.get("e2e_ms") or 0) * 1e6)
+            self.ttfb_ns, self.end_ns = timing.ttfb_ns, timing.end_ns
             self.chunks: list[tuple[int, bytes]] = []
             pos = 0
-            for (offset, _), size in zip(meta["chunks"], sizes, strict=True):
-                self.chunks.append((round(float(offset) * 1e6), body[pos : pos + size]))
+            for offset, size in zip(timing.offsets_ns, timing.sizes, strict=True):
+                self.chunks.append((offset, body[pos : pos + size]))
                 pos += size
         else:
             # recorded without pytest-llmlatency: the body, no timing

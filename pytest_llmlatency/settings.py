@@ -87,6 +87,20 @@ _OPTIONS: list[tuple[str, str, str, str]] = [
         "write every measured call, verdict and comparison to this JSON file at the end of the session.",
     ),
     (
+        "--llm-report-bmf",
+        "llm_report_bmf",
+        "PATH",
+        "write Bencher Metric Format JSON (per test: e2e, TTFT, ITL, tokens, throughput; p50 with p5/p95 as "
+        "lower/upper values) to this file, for `bencher run --adapter json`.",
+    ),
+    (
+        "--llm-report-github-benchmark",
+        "llm_report_github_benchmark",
+        "PATH",
+        "write github-action-benchmark's customSmallerIsBetter JSON (per test: e2e p50/p95, TTFT p50, ITL p50, "
+        "completion tokens) to this file.",
+    ),
+    (
         "--llm-report-html",
         "llm_report_html",
         "PATH",
@@ -99,6 +113,13 @@ _OPTIONS: list[tuple[str, str, str, str]] = [
         "PATH",
         "write a Markdown summary (tests, budgets, baseline deltas, verdicts) to this file; it is also "
         "appended to $GITHUB_STEP_SUMMARY when that is set.",
+    ),
+    (
+        "--llm-prices",
+        "llm_prices",
+        "PATH",
+        "a JSON file of negotiated prices per model ({model: {input, cached_input, output: USD per 1M tokens, "
+        "audio_hour, chars_million, source, as_of}}) over Groq's published prices (docs/levers.md).",
     ),
 ]
 
@@ -174,6 +195,10 @@ class Settings:
     report_html: Path | None = None
     allow_hosts: tuple[str, ...] = ()
     """LLM API hosts the no-live-calls guard lets through (``"*"``: all)."""
+    report_bmf: Path | None = None
+    report_github_benchmark: Path | None = None
+    prices: Any = None
+    """The ``prices.PriceTable`` costs are computed with (the built-in table with --llm-prices over it)."""
 
 
 def _value(config: pytest.Config, ini: str) -> Any:
@@ -307,4 +332,16 @@ def load_settings(config: pytest.Config) -> Settings:
         predict=predict,
         report_html=_path(config, "llm_report_html"),
         allow_hosts=tuple(allow),
+        report_bmf=_path(config, "llm_report_bmf"),
+        report_github_benchmark=_path(config, "llm_report_github_benchmark"),
+        prices=_prices(config),
     )
+
+
+def _prices(config: pytest.Config) -> Any:
+    from .prices import PriceError, load_prices
+
+    try:
+        return load_prices(_path(config, "llm_prices"))
+    except PriceError as err:
+        raise pytest.UsageError(str(err)) from None

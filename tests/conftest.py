@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import os
-from collections.abc import Iterator
+import pkgutil
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,9 +41,81 @@ def fast_emulator() -> Iterator[GroqEmulator]:
         yield emu
 
 
-@pytest.fixture(autouse=True)
-def _lean_inner_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """pytester's inner runs (subprocesses) skip two plugins that other packages install and
-    that cost seconds to import on every start: hypothesis' (no inner test uses it) and
-    langsmith's (langchain-groq brings it in)."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:langsmith_plugin")
+# For every pytester inner run: skip two plugins that other packages install and no inner run
+# uses, hypothesis' and langsmith's (langchain-groq brings it in; seconds to import under load),
+# and set pytest-asyncio's loop scope, whose absence warns in every inner run.
+LEAN_INNER_RUNS = "-p no:hypothesispytest -p no:langsmith_plugin -o asyncio_default_fixture_loop_scope=function"
+
+
+@pytest.fixture(scope="session")
+def _inner_run_modules(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Imports, once per process and before pytester snapshots ``sys.modules``, every module of
+    the plugin and the clients inner runs use, and keeps what inner runs import loaded (see
+    ``_keep_libraries``)."""
+    import pytest_llmlatency
+
+    for info in pkgutil.walk_packages(pytest_llmlatency.__path__, "pytest_llmlatency."):
+        importlib.import_module(info.name)
+    for name in ("yaml", "vcr", "httpx", "groq", "openai", "pytest_recording.plugin"):
+        importlib.import_module(name)
+    # what importlib.metadata imports on first use (pytest reads plugin versions with it)
+    importlib.metadata.version("pluggy")
+    importlib.metadata.entry_points(group="pytest11")
+    # The importlib_metadata backport (litellm imports it) installs its distribution finder on
+    # sys.meta_path when first imported, and deletes the standard library's (PathFinder's
+    # find_distributions). Imported for the first time inside a test that uses pytester, its
+    # finder is then dropped when pytester restores its sys.meta_path snapshot, while the
+    # standard one stays deleted: importlib.metadata finds no package at all for the rest of
+    # the process (every later inner run failed with PackageNotFoundError: pluggy). Imported
+    # here, before any snapshot, its finder is in every snapshot.
+    try:
+        importlib.import_module("importlib_metadata")
+    except ImportError:
+        pass
+    with pytest.MonkeyPatch.context() as mp:
+        _keep_libraries(mp, tmp_path_factory.getbasetemp())
+        yield
+
+
+@pytest.fixture
+def pytester(
+    _inner_run_modules: None, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> pytest.Pytester:
+    """pytester, ready for inner runs in this process (``--runpytest=inprocess``; pyproject's
+    addopts still says subprocess, see there): an inner run then costs milliseconds instead of
+    a new interpreter importing pytest, groq, openai, vcrpy and the plugins (about a second
+    each, several under load). The plugin's patches are per test and undone, its state lives
+    in the inner run's config. A test that needs a fresh interpreter (a KeyboardInterrupt in
+    the inner run, import-time behaviour, a module-level cache it counts) is marked
+    ``@pytest.mark.subprocess``, or calls ``pytester.runpytest_subprocess`` itself.
+
+    Set here rather than in an autouse fixture: pytester itself clears ``PYTEST_ADDOPTS``."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", LEAN_INNER_RUNS)
+    if request.node.get_closest_marker("subprocess") is not None:
+        monkeypatch.setattr(pytester, "runpytest", pytester.runpytest_subprocess)
+    return pytester
+
+
+def _keep_libraries(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    """After an in-process run pytester forgets every module the run imported, so the next
+    run imports them again: seconds for litellm or pydantic-ai, and a library imported twice
+    in one process breaks (importlib.metadata found no packages after litellm was dropped).
+    Keep them: forget only the inner runs' own modules (their tests and conftests, under the
+    session's temporary directory), which is what stops two runs' same-named test modules
+    clashing. pytester offers no public way to say this; its snapshot takes a ``preserve``
+    predicate, and this wraps it."""
+    from _pytest import pytester as _pytester
+
+    snapshot = _pytester.SysModulesSnapshot
+    original = snapshot.__init__
+    inner = str(root)
+
+    def library(name: str) -> bool:
+        module = sys.modules.get(name)
+        where = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", None) or ()), None)
+        return not str(where or "").startswith(inner)
+
+    def init(self: object, preserve: Callable[[str], bool] | None = None) -> None:
+        original(self, lambda name: library(name) or (preserve is not None and preserve(name)))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(snapshot, "__init__", init)

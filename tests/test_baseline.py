@@ -165,6 +165,7 @@ def test_many(groq_client, i):
     assert len(nodeids) == 6
 
 
+@pytest.mark.subprocess  # a KeyboardInterrupt in an inner run: a real process's Ctrl-C
 def test_interrupted_run_leaves_the_baseline_intact(suite: pytest.Pytester) -> None:
     _run(suite, "--llm-save=perf/baseline.json").assert_outcomes(passed=2)
     path = suite.path / "perf" / "baseline.json"

@@ -72,6 +72,7 @@ def shared_env(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> tu
     emu.stop()
 
 
+@pytest.mark.subprocess  # a KeyboardInterrupt in an inner run: a real process's Ctrl-C
 def test_shared_cassette_keeps_failed_runs_out_and_no_key(
     pytester: pytest.Pytester, shared_env: tuple[str, Path]
 ) -> None:

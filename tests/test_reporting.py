@@ -170,6 +170,7 @@ def test_xdist(pytester: pytest.Pytester) -> None:
     assert {t["nodeid"] for t in doc["tests"]} == {"test_suite.py::test_pass", "test_suite.py::test_over"}
 
 
+@pytest.mark.subprocess  # a KeyboardInterrupt in an inner run: a real process's Ctrl-C
 def test_interrupted_run_keeps_the_old_report(pytester: pytest.Pytester) -> None:
     report = pytester.path / "r.json"
     report.write_text('{"old": true}\n')

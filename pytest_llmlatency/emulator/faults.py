@@ -28,11 +28,18 @@ FAULTS: dict[str, dict[str, Any]] = {
     "slow_first_byte": {"seconds": 5.0},
     "stall": {"after": None, "seconds": 30.0},
     "tool_use_failed": {},
+    "x_groq_error": {"after": None},
+    "capacity_pressure": {},
 }
 """Every fault with its parameters and their defaults. ``after`` (chunks sent before
 the cut or stall) defaults to half of the answer's chunks. ``tool_use_failed`` makes
 the generated tool call fail Groq's validation: streamed, an ``event: error`` replaces
-the tool-call delta (after any reasoning); non-streamed, a 400 with the same error."""
+the tool-call delta (after any reasoning); non-streamed, a 400 with the same error.
+``x_groq_error`` stops a stream after ``after`` output chunks with a chunk carrying
+``x_groq.error`` (then ``[DONE]``); a non-streamed request is not affected.
+``capacity_pressure`` puts the flex tier under capacity pressure: a request with
+``service_tier: "flex"`` (or ``"auto"`` falling back to flex) fails fast with 498
+``capacity_exceeded``; other tiers are served normally."""
 
 _NUMERIC = {"retry_after", "seconds", "after", "times"}
 

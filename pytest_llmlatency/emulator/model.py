@@ -20,7 +20,7 @@ import json
 import math
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .policy import Answer, PolicyError, ToolCall, decide, json_pieces, validate_request
@@ -28,6 +28,8 @@ from .profiles import PROFILES, QUEUE_PROFILES, ModelProfile
 
 __all__ = [
     "APIError",
+    "MODEL_ALIASES",
+    "SERVICE_TIERS",
     "Plan",
     "Timing",
     "count_tokens",
@@ -35,7 +37,17 @@ __all__ = [
     "plan_request",
     "prompt_tokens",
     "tool_call_tokens",
+    "with_cached_prefix",
 ]
+
+SERVICE_TIERS = ("auto", "on_demand", "flex", "performance")
+"""Groq's ``service_tier`` values (groq SDK ``completion_create_params``)."""
+PERFORMANCE_QUEUE_FACTOR = 0.5
+"""Queue time on the ``performance`` tier relative to ``on_demand``: Groq promises "reliable low
+latency" there and publishes no number; halving the queue time is the emulator's assumption."""
+MODEL_ALIASES = {"compound-beta": "groq/compound", "compound-beta-mini": "groq/compound-mini"}
+"""Older names Groq still answered with the new model name (real recording: a request for
+``compound-beta`` answered as ``groq/compound``)."""
 
 
 class APIError(Exception):
@@ -295,6 +307,10 @@ class Plan:
     """Completion tokens of the tool calls (billed and decoded like any output token)."""
     response_format: str | None = None
     """``"json_object"``, ``"json_schema"`` or ``"prompted"`` when the content is one JSON object."""
+    cached_tokens: int = 0
+    """Prompt tokens served from the prompt cache (set by :func:`with_cached_prefix`)."""
+    requested_tier: str | None = None
+    """``service_tier`` as the request gave it (None when absent)."""
 
     @property
     def reasoning_tokens(self) -> int:
@@ -415,6 +431,7 @@ def plan_request(
             f"'messages.{i}' : discriminator property 'role' has invalid value",
             f"messages.{i}",
         )
+    model = MODEL_ALIASES.get(model, model)
     profile = PROFILES.get(model)
     if profile is None:
         raise APIError(
@@ -560,6 +577,13 @@ def plan_request(
         jitter = max(jitter, noise.speed_jitter)
     rate_factor = max(0.5, 1.0 + jitter * timing_rng.gauss(0, 1)) if jitter > 0 else 1.0
     tier = body.get("service_tier")
+    _require(
+        tier is None or tier in SERVICE_TIERS,
+        f"'service_tier' : value must be one of: {', '.join(SERVICE_TIERS)}",
+        "service_tier",
+    )
+    if tier == "performance" and queue_ms is None:
+        queue_s *= PERFORMANCE_QUEUE_FACTOR
     return Plan(
         model=model,
         profile=profile,
@@ -571,7 +595,8 @@ def plan_request(
         completion_tokens=len(reasoning) + content_billed + tool_tokens,
         finish_reason=finish,
         show_reasoning=show,
-        service_tier="flex" if tier == "flex" else "on_demand",
+        service_tier=tier if tier in ("flex", "performance") else "on_demand",
+        requested_tier=tier if isinstance(tier, str) else None,
         seed=body["seed"] if isinstance(body.get("seed"), int) else text_rng.randrange(2**31),
         timing=Timing(
             queue_s=queue_s,
@@ -583,3 +608,15 @@ def plan_request(
         tool_tokens=tool_tokens,
         response_format=answer.response_format if answer.json_text is not None else None,
     )
+
+
+def with_cached_prefix(plan: Plan, cached_tokens: int) -> Plan:
+    """The plan with ``cached_tokens`` of its prompt served from the prompt cache: those
+    tokens prefill ``profile.cached_prefill_speedup`` times faster; nothing else changes."""
+    cached = max(0, min(int(cached_tokens), plan.prompt_tokens))
+    if cached == 0 or not plan.profile.prompt_caching or plan.prompt_tokens == 0:
+        return plan
+    speedup = plan.profile.cached_prefill_speedup
+    share = (plan.prompt_tokens - cached + cached / speedup) / plan.prompt_tokens
+    t = plan.timing
+    return replace(plan, cached_tokens=cached, timing=Timing(t.queue_s, t.prompt_s * share, t.token_s))

@@ -49,6 +49,16 @@ class ModelProfile:
     """``"gpt-oss"`` (reasoning_effort low/medium/high) or ``"qwen3"`` (none/default)."""
     supports_json_schema: bool = False
     """Whether ``response_format`` ``json_schema`` is accepted (Groq's structured outputs)."""
+    prompt_caching: bool = False
+    """Whether Groq caches prompt prefixes for this model (console.groq.com/docs/prompt-caching
+    lists kimi-k2-instruct-0905, gpt-oss-20b, gpt-oss-120b and gpt-oss-safeguard-20b)."""
+    cached_prefill_speedup: float = 10.0
+    """How many times faster a cached prompt token is prefilled than an uncached one. Groq
+    publishes no figure ("dramatically reducing latency"); 10x is the emulator's assumption."""
+    compound: tuple[str, str] | None = None
+    """For a compound system: (main model, helper model) of its inner calls."""
+    max_tool_calls: int = 0
+    """For a compound system: most server-side tool calls per request (compound 10, mini 1)."""
 
 
 PROFILES: dict[str, ModelProfile] = {
@@ -66,6 +76,7 @@ PROFILES: dict[str, ModelProfile] = {
             (60, 400),
             reasoning="gpt-oss",
             supports_json_schema=True,
+            prompt_caching=True,
         ),
         ModelProfile(
             "openai/gpt-oss-120b",
@@ -79,6 +90,7 @@ PROFILES: dict[str, ModelProfile] = {
             (60, 400),
             reasoning="gpt-oss",
             supports_json_schema=True,
+            prompt_caching=True,
         ),
         ModelProfile(
             "llama-3.1-8b-instant",
@@ -139,6 +151,7 @@ PROFILES: dict[str, ModelProfile] = {
             typical_answer=(60, 400),
             reasoning="gpt-oss",
             supports_json_schema=True,
+            prompt_caching=True,
         ),
         ModelProfile(
             id="groq/compound",
@@ -150,6 +163,8 @@ PROFILES: dict[str, ModelProfile] = {
             context_window=131072,
             max_completion_tokens=8192,
             typical_answer=(60, 400),
+            compound=("llama-3.3-70b-versatile", "meta-llama/llama-4-scout-17b-16e-instruct"),
+            max_tool_calls=10,
         ),
         ModelProfile(
             id="groq/compound-mini",
@@ -161,6 +176,8 @@ PROFILES: dict[str, ModelProfile] = {
             context_window=131072,
             max_completion_tokens=8192,
             typical_answer=(60, 400),
+            compound=("llama-3.3-70b-versatile", "meta-llama/llama-4-scout-17b-16e-instruct"),
+            max_tool_calls=1,
         ),
         ModelProfile(
             id="qwen/qwen3.6-27b",
@@ -234,6 +251,7 @@ PROFILES: dict[str, ModelProfile] = {
             max_completion_tokens=16384,
             typical_answer=(60, 400),
             supports_json_schema=True,
+            prompt_caching=True,
         ),
     )
 }

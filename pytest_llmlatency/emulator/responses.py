@@ -212,7 +212,7 @@ def usage_body(plan: Plan) -> dict[str, Any]:
     """OpenAI's Responses ``usage``: the same token counts chat would bill."""
     return {
         "input_tokens": plan.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "input_tokens_details": {"cached_tokens": plan.cached_tokens, "cache_write_tokens": 0},
         "output_tokens": plan.completion_tokens,
         "output_tokens_details": {"reasoning_tokens": plan.reasoning_tokens},
         "total_tokens": plan.prompt_tokens + plan.completion_tokens,

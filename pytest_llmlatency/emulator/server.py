@@ -10,6 +10,7 @@ a stalled stream at once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gzip
 import json
 import socket
@@ -23,8 +24,10 @@ from typing import Any, NamedTuple
 
 from ..sse import encode_event
 from . import audio, responses, wire
+from .cache import PromptCache, prompt_blocks
+from .compound import CompoundPlan, plan_compound
 from .faults import Fault, FaultError, parse_fault
-from .model import APIError, Plan, plan_request, tool_call_tokens
+from .model import APIError, Plan, plan_request, tool_call_tokens, with_cached_prefix
 from .policy import ToolCall
 from .profiles import DECOMMISSIONED, RETIRED, decommissioned_message, model_cards
 
@@ -37,6 +40,8 @@ TRANSCRIPTION_PATHS = ("/openai/v1/audio/transcriptions", "/v1/audio/transcripti
 TRANSLATION_PATHS = ("/openai/v1/audio/translations", "/v1/audio/translations")
 SPEECH_PATHS = ("/openai/v1/audio/speech", "/v1/audio/speech")
 FAULT_HEADER = "x-emulator-fault"
+X_GROQ_ERROR = "over_capacity"
+"""The ``x_groq.error`` string the ``x_groq_error`` fault sends (a value public Groq clients check for)."""
 
 
 @dataclass
@@ -207,13 +212,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(err)
             return
         record.fault = str(fault) if fault else None
-        if fault is not None and fault.status is not None:
-            record.status = fault.status
-            self._send_fault_status(fault)
-            return
         try:
             body = json.loads(raw or b"null")
         except ValueError:
+            body = None
+        # service_tier "auto" uses on-demand limits, then falls back to flex when they are exceeded
+        fallback = (
+            fault is not None and fault.status == 429 and isinstance(body, dict) and body.get("service_tier") == "auto"
+        )
+        if fault is not None and fault.status is not None and not fallback:
+            record.status = fault.status
+            self._send_fault_status(fault)
+            return
+        if body is None and raw.strip() not in (b"", b"null"):
             record.status = 400
             self._send_error(APIError(400, "We could not parse the JSON body of your request."))
             return
@@ -232,11 +243,24 @@ class _Handler(BaseHTTPRequestHandler):
             record.status = err.status
             self._send_error(err)
             return
+        if fallback:
+            plan.service_tier = "flex"
+            fault = None
+        pressure = emu.capacity_pressure or (fault is not None and fault.name == "capacity_pressure")
+        if pressure and plan.service_tier == "flex":
+            # flex "will fail quickly with status 498 and error capacity_exceeded"
+            record.model = plan.model
+            record.status = 498
+            self._send_fault_status(parse_fault("498"))
+            return
+        plan = emu._apply_prompt_cache(plan, body)
         record.model = plan.model
         record.stream = plan.stream
         record.status = 200
         record.finish_reason = plan.finish_reason
-        if plan.stream:
+        if plan.profile.compound is not None:
+            self._compound(plan, plan_compound(plan, body), record, fault)
+        elif plan.stream:
             self._stream(plan, record, fault)
         else:
             self._complete(plan, record, fault)
@@ -331,10 +355,17 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 stall_after = point
         failing = fault is not None and fault.name == "tool_use_failed"
+        error_after = None
+        if fault is not None and fault.name == "x_groq_error":
+            after = fault.get("after")
+            error_after = int(after) if after is not None else total // 2
         tokens = 0
         for i, delta in enumerate(deltas):
             if cut_after is not None and i >= cut_after:
                 self._cut()
+                return
+            if error_after is not None and i >= error_after:
+                self._stop_early(plan, record, completion_id, request_id, created)
                 return
             if stall_after is not None and i == stall_after:
                 self._wait_until(time.perf_counter_ns() + int(float(fault.get("seconds")) * 1e9))  # type: ignore[union-attr]
@@ -360,6 +391,9 @@ class _Handler(BaseHTTPRequestHandler):
         if cut_after is not None and cut_after >= total:
             self._cut()
             return
+        if error_after is not None:
+            self._stop_early(plan, record, completion_id, request_id, created)
+            return
         # tokens billed but not sent (the one holding a stop sequence) still take time
         self._wait_until(t_prefilled + int(plan.completion_tokens * gap_ns))
         t_end = time.perf_counter_ns()
@@ -378,6 +412,106 @@ class _Handler(BaseHTTPRequestHandler):
         record.t_done_ns = time.perf_counter_ns()
         self._send_chunk(encode_event("[DONE]"))
         self.wfile.write(b"0\r\n\r\n")
+
+    def _stop_early(self, plan: Plan, record: ServedRequest, completion_id: str, request_id: str, created: int) -> None:
+        """Stop a stream as Groq does with ``x_groq.error``: a chunk carrying the error string,
+        then ``[DONE]``; no usage."""
+        record.finish_reason = None
+        record.t_last_token_ns = record.token_times_ns[-1] if record.token_times_ns else None
+        event = wire.x_groq_error_chunk(plan, completion_id, request_id, created, X_GROQ_ERROR)
+        self._send_chunk(encode_event(event))
+        record.t_done_ns = time.perf_counter_ns()
+        self._send_chunk(encode_event("[DONE]"))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _compound(self, plan: Plan, cplan: CompoundPlan, record: ServedRequest, fault: Fault | None) -> None:
+        """Play a compound system's plan: queue, then each inner call (prompt time, then its
+        tokens at the inner model's speed) and tool run in turn; streamed as the real recording
+        shows, or as one body at the end."""
+        scale = self.server.emulator.time_scale
+        t0 = record.t_received_ns
+        self._delay(fault, t0)
+        created = int(time.time())
+        completion_id, request_id = wire.new_ids()
+        record.request_id = request_id
+        self._wait_until(t0 + int(cplan.calls[0].queue_s / scale * 1e9))
+        t_admit = time.perf_counter_ns()
+        stream = plan.stream
+        if stream:
+            record.t_headers_ns = t_admit
+            self._start(200, "text/event-stream", request_id, plan)
+        cut_after = None
+        if fault is not None and fault.name == "cut" and stream:
+            after = fault.get("after")
+            cut_after = int(after) if after is not None else None
+        sent = 0
+        clock = t_admit
+
+        def send(delta: dict[str, Any], output: bool) -> None:
+            nonlocal sent
+            if cut_after is not None and sent >= cut_after:
+                self._cut()
+                raise _Cut
+            now = time.perf_counter_ns()
+            if output:
+                record.token_times_ns.append(now)
+                if record.t_first_token_ns is None:
+                    record.t_first_token_ns = now
+            if stream:
+                self._send_chunk(encode_event(wire.compound_chunk(plan.model, created, delta)))
+            sent += 1
+
+        try:
+            for seg in cplan.segments:
+                if seg.kind == "call":
+                    if seg.call is not None:
+                        clock += int(seg.call.prompt_s / scale * 1e9)
+                        self._wait_until(clock)
+                    for piece in seg.pieces:
+                        clock += int(seg.token_s / scale * 1e9)
+                        self._wait_until(clock)
+                        send({seg.channel: piece}, True)
+                    if seg.call is not None and not seg.pieces:
+                        clock += int(seg.call.completion_s / scale * 1e9)
+                        self._wait_until(clock)
+                elif seg.kind == "tool_run":
+                    clock += int(seg.seconds / scale * 1e9)
+                    self._wait_until(clock)
+                elif seg.tool is not None:
+                    entry = seg.tool.started() if seg.kind == "tool_start" else seg.tool.done()
+                    send({"executed_tools": [entry]}, False)
+                    for text in seg.inserted:
+                        send({"reasoning": text}, True)
+        except _Cut:
+            return
+        t_end = time.perf_counter_ns()
+        record.t_last_token_ns = record.token_times_ns[-1] if record.token_times_ns else t_end
+        queue_s = (t_admit - t0) / 1e9
+        usage = cplan.usage(scale, queue_s)
+        breakdown = cplan.usage_breakdown(scale, queue_s)
+        record.usage = {**usage, "usage_breakdown": breakdown, "tool_seconds": [t.run_s / scale for t in cplan.tools]}
+        if stream:
+            final = wire.compound_final_chunk(plan.model, created, usage, breakdown, plan.finish_reason)
+            self._send_chunk(encode_event(final))
+            record.t_done_ns = time.perf_counter_ns()
+            self._send_chunk(encode_event("[DONE]"))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        body = wire.compound_body(
+            plan,
+            completion_id,
+            request_id,
+            content=cplan.content,
+            reasoning=cplan.reasoning,
+            executed_tools=[t.done() for t in cplan.tools],
+            usage=usage,
+            breakdown=breakdown,
+        )
+        data = json.dumps(body).encode()
+        record.t_headers_ns = record.t_first_token_ns = time.perf_counter_ns()
+        self._start(200, "application/json", request_id, plan, length=len(data))
+        record.t_done_ns = time.perf_counter_ns()
+        self.wfile.write(data)
 
     def _fail_tool_use(self, plan: Plan, record: ServedRequest, deadline_ns: int) -> None:
         """End a stream as Groq does when a generated tool call fails validation:
@@ -499,6 +633,14 @@ class _Handler(BaseHTTPRequestHandler):
             record.status = err.status
             self._send_error(err)
             return
+        plan = emu._apply_prompt_cache(plan, chat)
+        if plan.profile.compound is not None:
+            # the Responses API bills a compound system's inner calls as chat does (no executed
+            # tools or tool time here: the emulator plays those on chat completions only)
+            usage = plan_compound(plan, chat).usage()
+            plan = dataclasses.replace(
+                plan, prompt_tokens=usage["prompt_tokens"], completion_tokens=usage["completion_tokens"]
+            )
         record.model = plan.model
         record.stream = plan.stream
         record.status = 200
@@ -905,6 +1047,13 @@ class GroqEmulator:
         serve_retired: keep serving the models Groq has shut down recently
             (``profiles.RETIRED``); False answers them with Groq's
             ``model_decommissioned`` error, as Groq's free and developer tiers do.
+        prompt_cache: cache prompt prefixes on the models Groq caches for
+            (``ModelProfile.prompt_caching``): a repeated prefix is reported in
+            ``usage.prompt_tokens_details.cached_tokens`` and prefilled faster.
+        cache_ttl_s: how long an unused prefix stays cached (Groq: 2 hours).
+        cache_max_entries: most prefixes remembered (least recently used dropped first).
+        capacity_pressure: the flex tier is out of capacity: flex requests (and ``auto``
+            ones falling back to flex) fail fast with 498 ``capacity_exceeded``.
     """
 
     def __init__(
@@ -921,6 +1070,10 @@ class GroqEmulator:
         faults: Sequence[str] = (),
         verbose: bool = False,
         serve_retired: bool = True,
+        prompt_cache: bool = True,
+        cache_ttl_s: float = 7200.0,
+        cache_max_entries: int = 4096,
+        capacity_pressure: bool = False,
     ) -> None:
         if time_scale <= 0:
             raise ValueError(f"time_scale must be positive, got {time_scale!r}")
@@ -942,6 +1095,9 @@ class GroqEmulator:
         self.api_key = api_key
         self.verbose = verbose
         self.serve_retired = serve_retired
+        self.prompt_cache = prompt_cache
+        self._cache = PromptCache(ttl_s=cache_ttl_s, max_entries=cache_max_entries)
+        self.capacity_pressure = capacity_pressure
         self._lock = threading.Lock()
         self._faults: list[list[Any]] = []  # [Fault, remaining or None]
         for spec in faults:
@@ -1044,11 +1200,26 @@ class GroqEmulator:
         return out
 
     def reset(self) -> None:
-        """Forget served requests, occurrence counts and faults."""
+        """Forget served requests, occurrence counts, faults and the prompt cache."""
         with self._lock:
             self._requests.clear()
             self._occurrences.clear()
             self._faults.clear()
+        self._cache.clear()
+
+    def clear_prompt_cache(self) -> None:
+        """Forget every cached prompt prefix: the next requests run cold."""
+        self._cache.clear()
+
+    def set_capacity_pressure(self, on: bool = True) -> None:
+        """Switch flex-tier capacity pressure on or off (see ``capacity_pressure``)."""
+        self.capacity_pressure = on
+
+    def _apply_prompt_cache(self, plan: Plan, body: Any) -> Plan:
+        if not self.prompt_cache or not plan.profile.prompt_caching or not isinstance(body, dict):
+            return plan
+        cached = self._cache.lookup_and_store(prompt_blocks(body, plan.prompt_tokens))
+        return with_cached_prefix(plan, cached)
 
     def _log(self, record: ServedRequest) -> None:
         with self._lock:

@@ -18,6 +18,9 @@ from .profiles import PROFILES
 __all__ = [
     "chunk",
     "completion_body",
+    "compound_body",
+    "compound_chunk",
+    "compound_final_chunk",
     "final_chunk",
     "models_body",
     "new_ids",
@@ -26,6 +29,7 @@ __all__ = [
     "tool_use_failed_body",
     "usage_body",
     "usage_chunk",
+    "x_groq_error_chunk",
 ]
 
 _B32 = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -45,7 +49,7 @@ def fingerprint(model: str) -> str:
 def usage_body(plan: Plan, *, queue_s: float, prompt_s: float, completion_s: float) -> dict[str, Any]:
     """Groq's ``usage``: total_time is prompt_time + completion_time (queue excluded),
     as in every real cassette."""
-    return {
+    usage: dict[str, Any] = {
         "queue_time": round(queue_s, 9),
         "prompt_tokens": plan.prompt_tokens,
         "prompt_time": round(prompt_s, 9),
@@ -55,6 +59,10 @@ def usage_body(plan: Plan, *, queue_s: float, prompt_s: float, completion_s: flo
         "total_time": round(prompt_s + completion_s, 9),
         "completion_tokens_details": {"reasoning_tokens": plan.reasoning_tokens},
     }
+    if plan.cached_tokens:
+        # only when something was cached: the real cold gpt-oss-120b body has no prompt_tokens_details
+        usage["prompt_tokens_details"] = {"cached_tokens": plan.cached_tokens}
+    return usage
 
 
 def _tool_call(call: ToolCall) -> dict[str, Any]:
@@ -96,7 +104,92 @@ def completion_body(plan: Plan, completion_id: str, request_id: str, usage: dict
         "usage": usage,
         "usage_breakdown": None,
         "system_fingerprint": fingerprint(plan.model),
-        "x_groq": {"id": request_id, "seed": plan.seed},
+        "x_groq": _x_groq(plan, request_id),
+        "service_tier": plan.service_tier,
+    }
+
+
+def _x_groq(plan: Plan, request_id: str) -> dict[str, Any]:
+    x_groq: dict[str, Any] = {"id": request_id, "seed": plan.seed}
+    if plan.cached_tokens:
+        # groq SDK ``XGroqUsage``: hardware cache statistics of a non-streamed response. Groq does
+        # not document the split; the emulator reports every cached token as DRAM-cached.
+        x_groq["usage"] = {"dram_cached_tokens": plan.cached_tokens, "sram_cached_tokens": 0}
+    return x_groq
+
+
+def x_groq_error_chunk(plan: Plan, completion_id: str, request_id: str, created: int, error: str) -> dict[str, Any]:
+    """A chunk that stops the stream early: ``x_groq.error`` (a string, groq SDK
+    ``ChatCompletionChunk.x_groq.error``) with an empty delta and no finish reason."""
+    body = _chunk_base(plan, completion_id, created)
+    body["choices"] = [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": None}]
+    body["x_groq"] = {"id": request_id, "error": error}
+    return body
+
+
+def compound_chunk(model: str, created: int, delta: dict[str, Any]) -> dict[str, Any]:
+    """A compound-system chunk as in the real recording: each chunk its own id, no fingerprint."""
+    return {
+        "id": f"chatcmpl-{uuid.uuid4()}",
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}],
+    }
+
+
+def compound_final_chunk(
+    model: str, created: int, usage: dict[str, Any], breakdown: dict[str, Any], finish_reason: str
+) -> dict[str, Any]:
+    """The last compound chunk, as recorded: id ``stub``, ``x_groq`` with ``usage`` and
+    ``usage_breakdown`` (no ``x_groq.id``, no top-level ``usage``)."""
+    return {
+        "id": "stub",
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish_reason}],
+        "x_groq": {"usage": usage, "usage_breakdown": breakdown},
+    }
+
+
+def compound_body(
+    plan: Plan,
+    completion_id: str,
+    request_id: str,
+    *,
+    content: str,
+    reasoning: str,
+    executed_tools: list[dict[str, Any]],
+    usage: dict[str, Any],
+    breakdown: dict[str, Any],
+) -> dict[str, Any]:
+    """A non-streamed compound answer: the message carries ``reasoning`` and ``executed_tools``;
+    ``usage`` sums the inner calls, ``usage_breakdown`` lists them."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": plan.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": content,
+                    "reasoning": reasoning,
+                    "executed_tools": executed_tools,
+                },
+                "logprobs": None,
+                "finish_reason": plan.finish_reason,
+            }
+        ],
+        "usage": usage,
+        "usage_breakdown": breakdown,
+        "system_fingerprint": None,
+        "x_groq": {"id": request_id},
         "service_tier": plan.service_tier,
     }
 

@@ -11,7 +11,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from .terminal import baseline_cell, calls_cell
+from .terminal import LEVER_HEADERS, baseline_cell, cache_effect, calls_cell, compound_notes, lever_cells
 
 __all__ = ["render_html"]
 
@@ -168,6 +168,14 @@ def _ttft_strips(results: Sequence[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _levers_section(results: Sequence[dict[str, Any]]) -> str:
+    """Prompt cache warm against cold, and compound systems' inner calls, when there are any."""
+    notes = cache_effect(results) + compound_notes(results)
+    if not notes:
+        return ""
+    return "<h2>Groq levers</h2><ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"
+
+
 def render_html(
     results: Sequence[dict[str, Any]],
     *,
@@ -182,8 +190,10 @@ def render_html(
     failing = sum(1 for r in results if r.get("failures"))
     calls = sum((r.get("summary") or {}).get("calls", 0) for r in results)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    levers = [lever_cells(r) for r in results]
+    shown = [k for k in LEVER_HEADERS if any(c[k] for c in levers)]
     rows = []
-    for r in results:
+    for r, lever in zip(results, levers, strict=True):
         s = r.get("summary") or {}
         verdict = str(r.get("verdict", "-"))
         messages = "".join(f'<div class="msg">{_e(m)}</div>' for m in r.get("failures") or [])
@@ -198,7 +208,8 @@ def render_html(
             f'<td class="num" title="{_e(", ".join(s.get("tool_names") or []))}">{_e(calls_cell(s))}</td>'
             f'<td class="num">{_ms(s.get("ttft_p50"))}</td>'
             f'<td class="num">{_ms(s.get("e2e_p50"))}</td><td class="num">{_ms(s.get("e2e_p95"))}</td>'
-            f"<td>{_budget_bars(r)}</td><td>{_e(baseline_cell(r))}</td>"
+            + "".join(f'<td class="num">{_e(lever[k] or "-")}</td>' for k in shown)
+            + f"<td>{_budget_bars(r)}</td><td>{_e(baseline_cell(r))}</td>"
             f'<td class="{_verdict_class(verdict)}">{_e(verdict)}</td></tr>'
         )
     fit_rows = "".join(f"<li>{_e(f.get('summary', ''))}</li>" for f in fits.values())
@@ -210,9 +221,12 @@ def render_html(
         + (f"; baseline {_e(baseline)}" if baseline else "")
         + f"; generated {stamp} by pytest-llmlatency</div>"
         "<h2>Tests and budgets</h2><table><thead><tr><th>test</th><th>model</th><th>calls</th><th>TTFT p50</th>"
-        "<th>e2e p50</th><th>e2e p95</th><th>budgets (observed / limit)</th><th>baseline</th><th>verdict</th></tr>"
+        "<th>e2e p50</th><th>e2e p95</th>"
+        + "".join(f"<th>{LEVER_HEADERS[k]}</th>" for k in shown)
+        + "<th>budgets (observed / limit)</th><th>baseline</th><th>verdict</th></tr>"
         f"</thead><tbody>{''.join(rows)}</tbody></table>"
-        '<h2>Latency against output tokens</h2><p class="note">Each point a call; dashed: the model\'s fitted line '
+        + _levers_section(results)
+        + '<h2>Latency against output tokens</h2><p class="note">Each point a call; dashed: the model\'s fitted line '
         "(TTFT median + tokens / decode speed).</p>"
         + _scatter(results, fits)
         + "<h2>TTFT per test</h2>"

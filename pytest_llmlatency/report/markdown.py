@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .terminal import baseline_cell, calls_cell
+from .terminal import LEVER_HEADERS, baseline_cell, cache_effect, calls_cell, compound_notes, lever_cells
 
 __all__ = ["render_markdown"]
 
@@ -36,9 +36,14 @@ def render_markdown(results: Sequence[dict[str, Any]], *, baseline: str | None) 
     calls = sum((r.get("summary") or {}).get("calls", 0) for r in results)
     head = f"{len(results)} test(s), {calls} LLM call(s), {failing} failing"
     lines += [head + (f"; baseline: `{_cell(baseline)}`" if baseline else "") + ".", ""]
+    levers = {r["nodeid"]: lever_cells(r) for r in results}
+    shown = [k for k in LEVER_HEADERS if any(c[k] for c in levers.values())]
+    extra = "".join(f" {LEVER_HEADERS[k]} |" for k in shown)
     lines += [
-        "| test | model | calls | tokens in/out | TTFT p50 | e2e p50 | e2e p95 | budgets | baseline | verdict |",
-        "|---|---|--:|--:|--:|--:|--:|---|---|---|",
+        "| test | model | calls | tokens in/out | TTFT p50 | e2e p50 | e2e p95 |"
+        + extra
+        + " budgets | baseline | verdict |",
+        "|---|---|--:|--:|--:|--:|--:|" + "--:|" * len(shown) + "---|---|---|",
     ]
     for r in results:
         s = r.get("summary") or {}
@@ -56,6 +61,7 @@ def render_markdown(results: Sequence[dict[str, Any]], *, baseline: str | None) 
                     _ms(s.get("ttft_p50")),
                     _ms(s.get("e2e_p50")),
                     _ms(s.get("e2e_p95")),
+                    *(levers[r["nodeid"]][k] or "-" for k in shown),
                     budgets,
                     baseline_cell(r),
                     _ICONS.get(r.get("verdict", ""), r.get("verdict", "-")),
@@ -63,6 +69,9 @@ def render_markdown(results: Sequence[dict[str, Any]], *, baseline: str | None) 
             )
             + " |"
         )
+    notes = cache_effect(results) + compound_notes(results)
+    if notes:
+        lines += ["", *(f"- {_cell(n)}" for n in notes)]
     details = [r for r in results if r.get("failures") or (r.get("comparison") or {}).get("message")]
     if details:
         lines += ["", "<details><summary>Messages</summary>", ""]

@@ -1,0 +1,151 @@
+"""What a test's requests and failures amounted to, for its messages and the run's summary.
+
+- :class:`Unmeasured` notes the requests a test sent through httpx to endpoints the plugin
+  does not measure (embeddings, the model list, an application's own API), so a budget that
+  found no LLM call can name them instead of saying only "made no LLM call".
+- :func:`failure_counts` sorts the failed tests by kind for the summary line: over budget or
+  regressed, made no LLM call, LLM call failed, budgets not proven.
+
+No pytest import: the capture imports this module on its hot path.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+__all__ = ["MAX_KINDS", "ObservedTransport", "Unmeasured", "failure_counts", "name_unmeasured"]
+
+MAX_KINDS = 50
+"""Distinct (method, host, path, status) kept per test; further ones are counted only."""
+
+
+class Unmeasured:
+    """Requests a test sent to endpoints the plugin does not measure, counted by
+    (method, host, path, status); ``status`` is None when no response came (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[tuple[str, str, str, int | None], int] = {}
+        self.dropped = 0
+
+    def note(self, request: Any, status: int | None) -> None:
+        url = request.url
+        key = (str(request.method), str(url.host), str(url.path), status)
+        with self._lock:
+            if key in self.counts or len(self.counts) < MAX_KINDS:
+                self.counts[key] = self.counts.get(key, 0) + 1
+            else:
+                self.dropped += 1
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """JSON-safe: ``{"method", "host", "path", "status", "count"}`` in the order first seen."""
+        with self._lock:
+            items = list(self.counts.items())
+        return [{"method": m, "host": h, "path": p, "status": s, "count": n} for (m, h, p, s), n in items]
+
+    def hint(self) -> str:
+        """``the test's only requests through httpx went to endpoints the plugin does not
+        measure: POST /openai/v1/embeddings -> 200 (2x)``, and what it measures."""
+        parts = []
+        for entry in self.to_list():
+            status = "no response" if entry["status"] is None else str(entry["status"])
+            times = f" ({entry['count']}x)" if entry["count"] > 1 else ""
+            parts.append(f"{entry['method']} {entry['path']} -> {status}{times}")
+        more = f" and {self.dropped} more" if self.dropped else ""
+        text = (
+            f"(its only requests through httpx went to endpoints the plugin does not measure: "
+            f"{', '.join(parts)}{more}. The plugin measures chat completions, the Responses API and audio "
+            "(transcriptions, translations, speech); embeddings, the model list and other endpoints pass "
+            "through unmeasured"
+        )
+        if any(e["status"] == 404 for e in self.to_list()):
+            text += "; a 404 may be a mistyped path or base URL"
+        return text + ")"
+
+
+class ObservedTransport:
+    """A pass-through around the transport a client picked for a request the plugin does not
+    measure: it notes the request's method, path and status, and returns the response untouched
+    (its body is neither read nor wrapped)."""
+
+    __slots__ = ("_inner", "_notes")
+
+    def __init__(self, inner: Any, notes: Unmeasured) -> None:
+        self._inner = inner
+        self._notes = notes
+
+    def handle_request(self, request: Any) -> Any:
+        try:
+            response = self._inner.handle_request(request)
+        except BaseException:
+            self._notes.note(request, None)
+            raise
+        self._notes.note(request, response.status_code)
+        return response
+
+    async def handle_async_request(self, request: Any) -> Any:
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException:
+            self._notes.note(request, None)
+            raise
+        self._notes.note(request, response.status_code)
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def name_unmeasured(
+    result: dict[str, Any], failures: Sequence[str], unmeasured: Unmeasured, no_call_why: str
+) -> list[str]:
+    """For a test that made no LLM call but sent requests to endpoints the plugin does not
+    measure: its budgets' "made no LLM call (...)" messages name those requests instead. The
+    result keeps them under ``"unmeasured"``; returns the failures, rewritten."""
+    if not unmeasured or result.get("calls"):
+        return list(failures)
+    hint = unmeasured.hint()
+    result["unmeasured"] = unmeasured.to_list()
+    for verdict in result.get("verdicts") or []:
+        verdict["message"] = str(verdict.get("message", "")).replace(no_call_why, hint)
+    rewritten = [f.replace(no_call_why, hint) for f in failures]
+    result["failures"] = rewritten
+    return rewritten
+
+
+def _kind(result: dict[str, Any]) -> str | None:
+    """Why a test failed, for the summary (None when it did not)."""
+    failures = result.get("failures") or []
+    if not failures:
+        return None
+    calls = result.get("calls") or []
+    if result.get("unseen") and all(str(f).startswith("budgets not proven") for f in failures):
+        return "not proven"
+    if not calls:
+        return "no call"
+    if not any(c.get("ok") or c.get("abandoned") for c in calls):
+        return "call failed"
+    return "over"
+
+
+def failure_counts(results: Iterable[dict[str, Any]]) -> str:
+    """``2 over budget or regressed, 1 made no LLM call, 1 whose LLM call failed``: each
+    failed test counted once, by kind; the first count is always shown."""
+    counts = {"over": 0, "no call": 0, "call failed": 0, "not proven": 0}
+    for result in results:
+        kind = _kind(result)
+        if kind is not None:
+            counts[kind] += 1
+    text = f"{counts['over']} over budget or regressed"
+    if counts["no call"]:
+        text += f", {counts['no call']} made no LLM call"
+    if counts["call failed"]:
+        text += f", {counts['call failed']} whose LLM call failed"
+    if counts["not proven"]:
+        text += f", {counts['not proven']} with budgets not proven (requests the capture did not see)"
+    return text
