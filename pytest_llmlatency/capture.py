@@ -135,10 +135,11 @@ class Capture:
         reads, first = self.reads, self._settled
         self._settled = upto
         decoder = self._decoder
-        reader = self._reader
-        for index in range(first, upto):
-            _, got, raw = reads[index]
-            reader.add(index, got, _bytes(decoder.decode(raw)) if decoder is not None else raw)
+        if decoder is None:
+            items = [(got, raw) for _, got, raw in reads[first:upto]]
+        else:
+            items = [(got, _bytes(decoder.decode(raw))) for _, got, raw in reads[first:upto]]
+        self._reader.add_batch(first, items)
 
     def _finish(self, now: int) -> None:
         self._reader.finish(now)

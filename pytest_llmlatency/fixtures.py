@@ -83,6 +83,7 @@ class LLMCalls(Sequence[LLMCall]):
     def clear(self) -> None:
         """Forget the calls so far (e.g. after a warm-up call made by hand)."""
         with self._recorder._lock:
+            self._recorder.cleared.extend(self._recorder.calls)
             self._recorder.calls.clear()
 
     def summary(self) -> dict[str, Any]:

@@ -179,7 +179,8 @@ class LLMLatencyPlugin:
         ]
         if not served:
             return []
-        seen = [a for c in recorder.calls if not c.replayed for a in c.attempts if a.start_ns >= started]
+        calls = recorder.cleared + recorder.calls
+        seen = [a for c in calls if not c.replayed for a in c.attempts if a.start_ns >= started]
         if len(served) <= len(seen):
             return []
         known = {a.request_id for a in seen if a.request_id}
