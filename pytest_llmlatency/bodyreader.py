@@ -112,6 +112,7 @@ class BodyReader:
         times = call.token_times_ns
         marks = self.marks
         head = self.head
+        suffixes = self.suffixes
         for part in parts:
             pos += len(part) + 2
             while pos > ends[r]:
@@ -121,15 +122,15 @@ class BodyReader:
             if head is not None and part.startswith(head):
                 # a token chunk shaped like the one the template was learnt from, differing only
                 # in the text: no JSON object, no regex (docs/performance.md, "Capture")
-                rest = part[len(head) :]
-                if rest.startswith(b'content":"'):
-                    kind, body, suffix = "content", rest[10:], self.suffixes.get("content")
-                elif rest.startswith(b'reasoning":"'):
-                    kind, body, suffix = "reasoning", rest[12:], self.suffixes.get("reasoning")
+                at = len(head)
+                if part.startswith(b'content":"', at):
+                    kind, at, suffix = "content", at + 10, suffixes.get("content")
+                elif part.startswith(b'reasoning":"', at):
+                    kind, at, suffix = "reasoning", at + 12, suffixes.get("reasoning")
                 else:
                     suffix = None
-                if suffix is not None and body.endswith(suffix):
-                    raw = body[: len(body) - len(suffix)]
+                if suffix is not None and part.endswith(suffix) and len(part) - len(suffix) >= at:
+                    raw = part[at : len(part) - len(suffix)]
                     if b'"' not in raw and not raw.endswith(b"\\"):
                         try:
                             text = json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode("utf-8")

@@ -1,0 +1,104 @@
+"""The capture's own cost per chunk, in process: the same recorded chunks (a ~400-token
+gpt-oss-20b stream from the emulator, and a non-streamed answer) fed to a ``Capture`` at
+fixed timestamps, as the tee would, then settled. No HTTP and no SDK: this is the plugin's
+share of reading a body, the figure issue 13 targets (<= 2 us per chunk).
+
+``--old PATH`` compares with another tree's plugin (for example a checkout of an earlier
+commit: ``git archive c313772 pytest_llmlatency | tar -x -C /tmp/old``), alternating
+rounds, after checking that both read the same token times, content, usage and end.
+
+    python benchmarks/bench_capture.py [--rounds 7] [--old /tmp/old]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from pytest_llmlatency.emulator import GroqEmulator
+
+BODY = {
+    "model": "openai/gpt-oss-20b",
+    "messages": [{"role": "user", "content": "Describe queues in about 200 words."}],
+    "stream": True,
+}
+
+
+def _bodies() -> tuple[tuple[Any, list[bytes]], tuple[Any, list[bytes]]]:
+    with GroqEmulator(time_scale=1000, jitter=0, queue_ms=0) as emu, httpx.Client() as client:
+        url, auth = emu.base_url + "/openai/v1/chat/completions", {"authorization": "Bearer gsk_bench"}
+        with client.stream("POST", url, json=BODY, headers=auth) as response:
+            stream = (response.headers, list(response.iter_raw()))
+        plain = client.post(url, json={**BODY, "stream": False}, headers=auth)
+        return stream, (plain.headers, [plain.content])
+
+
+def _tree(path: str | None) -> tuple[ModuleType, ModuleType, ModuleType] | None:
+    if path is None:
+        return None
+    tmp = Path(tempfile.mkdtemp())
+    shutil.copytree(Path(path) / "pytest_llmlatency", tmp / "pytest_llmlatency_old")
+    sys.path.insert(0, str(tmp))
+    names = ("calls", "capture", "endpoints")
+    mods = [importlib.import_module(f"pytest_llmlatency_old.{n}") for n in names]
+    return mods[0], mods[1], mods[2]
+
+
+def _once(mods: tuple[ModuleType, ModuleType, ModuleType], headers: Any, chunks: list[bytes], streamed: bool) -> Any:
+    calls, capture, endpoints = mods
+    call = calls.LLMCall(model="m", params={}, messages=[], url="u", streamed=streamed)
+    attempt = calls.Attempt(start_ns=0)
+    call.attempts.append(attempt)
+    cap = capture.Capture(call, attempt, httpx, endpoints.CHAT)
+    cap.response(200, headers, at=1)
+    t = 2
+    for chunk in chunks:
+        t += 1000
+        cap.feed(chunk, at=t)
+    cap.eof(at=t + 1)
+    return call
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--old", help="another tree whose pytest_llmlatency to compare with")
+    args = parser.parse_args()
+    import pytest_llmlatency.calls
+    import pytest_llmlatency.capture
+    import pytest_llmlatency.endpoints
+
+    new = (pytest_llmlatency.calls, pytest_llmlatency.capture, pytest_llmlatency.endpoints)
+    old = _tree(args.old)
+    trees = {"this tree": new, **({"old tree": old} if old else {})}
+    stream, plain = _bodies()
+    if old is not None:
+        a, b = _once(old, *stream, True), _once(new, *stream, True)
+        same = (a.token_times_ns, a.content, a.usage, a.end_ns) == (b.token_times_ns, b.content, b.usage, b.end_ns)
+        print(f"old and new read the same token times, content, usage and end: {same}")
+    print(f"{len(stream[1])} chunks per stream; min over {args.rounds} rounds of {args.calls} calls")
+    for label, (headers, chunks), streamed in (("stream", stream, True), ("non-stream", plain, False)):
+        best: dict[str, float] = {}
+        for _ in range(args.rounds):
+            for name, mods in trees.items():
+                t0 = time.perf_counter()
+                for _ in range(args.calls):
+                    _once(mods, headers, chunks, streamed)
+                us = (time.perf_counter() - t0) / args.calls * 1e6
+                best[name] = min(best.get(name, us), us)
+        for name, us in best.items():
+            print(f"{label:<11} {name:<10} {us:8.0f} us per call  {us / len(chunks):6.2f} us per chunk")
+
+
+if __name__ == "__main__":
+    main()
