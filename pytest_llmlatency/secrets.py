@@ -15,6 +15,7 @@ __all__ = ["KEY_HEADERS", "REDACTED", "Secrets"]
 
 REDACTED = "<REDACTED>"
 KEY_HEADERS = ("authorization", "api-key", "x-api-key", "proxy-authorization", "x-goog-api-key")
+_KEY_HEADER_BYTES = frozenset(name.encode() for name in KEY_HEADERS)
 KEY_PARAMS = ("key", "api_key", "api-key", "apikey", "access_token", "token")
 ENV_KEYS = ("GROQ_API_KEY", "OPENAI_API_KEY")
 _MIN_LENGTH = 8  # shorter values would scrub ordinary words
@@ -37,14 +38,18 @@ class Secrets:
 
     def learn(self, headers: Any, url: str = "") -> None:
         """Remember the keys a request carries: key headers and key query parameters."""
-        for name in KEY_HEADERS:
-            value = headers.get(name) if headers is not None else None
+        raw = getattr(headers, "raw", None)
+        if isinstance(raw, list):  # httpx.Headers: one pass over the raw pairs
+            found = [v.decode("latin-1") for k, v in raw if k.lower() in _KEY_HEADER_BYTES]
+        else:
+            found = [headers.get(name) for name in KEY_HEADERS] if headers is not None else []
+        for value in found:
             if not value:
                 continue
             value = str(value)
             scheme, _, token = value.partition(" ")
             self.add(token if token and scheme.lower() in ("bearer", "basic", "token") else value)
-        if url:
+        if url and "?" in url:
             for name, value in parse_qsl(urlsplit(url).query):
                 if name.lower() in KEY_PARAMS:
                     self.add(value)
