@@ -127,6 +127,9 @@ class LLMCall:
     """The part of TTFT the client spent not reading: the first output's read minus its
     estimated arrival (live streams; docs/metrics.md, "Where the time went")."""
     client_stall_ns: int | None = None
+    client_late_events: int = 0
+    """Events the client read at least 2 ms after their estimated arrival: a recording stores
+    them at that arrival (the server's pace), not when they were read."""
     """The client's share of the end-to-end time: the end's read minus its estimated arrival."""
     client_timing: bool = True
     """False for a call replayed from a cassette recorded without this plugin: it
@@ -593,6 +596,7 @@ class LLMCall:
             "client_ttft_ms": self.client_ttft_ms,
             "client_stall_ms": self.client_stall_ms,
             "headers_to_first_read_ms": self.headers_to_first_read_ms,
+            "client_late_events": self.client_late_events,
             "tpot_ms": self.tpot_ms,
             "itl_ms": self.itl_ms,
             "output_tokens_per_s": self.output_tokens_per_s,

@@ -224,6 +224,10 @@ class Capture:
         marks = self._reader.marks
         self._arrivals = arrivals = estimate_arrivals(call, self.attempt.start_ns, self.reads, marks)
         call.first_read_ns = self.reads[0][0]
+        reads = self.reads
+        call.client_late_events = sum(
+            1 for (index, _, _), arrival in zip(marks, arrivals, strict=True) if reads[index][1] - arrival >= WAITED_NS
+        )
         if call.token_times_ns:
             first = next((i for i, (_, _, kind) in enumerate(marks) if kind == OUTPUT), None)
             if first is not None:

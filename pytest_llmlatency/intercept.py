@@ -144,6 +144,7 @@ class Recorder:
             # a new attempt resets what the previous one left
             call.attempts.append(attempt)
             call.headers_ns = call.end_ns = call.first_read_ns = call.client_ttft_ns = call.client_stall_ns = None
+            call.client_late_events = 0
             call.token_times_ns = []
             call.completed = call.abandoned = call.reasoning_streamed = False
             call.error = call.finish_reason = call.capture_error = call.undecodable = None

@@ -62,8 +62,9 @@ class Price:
 
 # Groq's model pages (the price column of console.groq.com/docs/models) and groq.com/pricing,
 # read from copies of those pages (gpt-oss, Whisper, Orpheus) or from pages quoting the pricing
-# page (the llama and qwen models): not confirmed on groq.com itself (docs/levers.md). Cached input: Groq's prompt-caching page says cached portions cost 50 %
-# of the input price on the models that support caching; only those models carry one here.
+# page (the llama and qwen models): not confirmed on groq.com itself (docs/levers.md).
+# Cached input: Groq's prompt-caching page says cached portions cost 50 % of the input price
+# on the models that support caching; only those models carry one here.
 BUILTIN: dict[str, Price] = {
     "openai/gpt-oss-120b": Price(0.15, 0.60, 0.075, source=MODELS_PAGE, as_of="2026-06-04"),
     "openai/gpt-oss-20b": Price(0.075, 0.30, 0.0375, source=MODELS_PAGE, as_of="2026-06-04"),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import os
@@ -17,6 +18,9 @@ pytest_plugins = ["pytester"]
 # litellm fetches its model price list from the network when imported unless told not to;
 # tests reach 127.0.0.1 only (set here, before any test imports it; inherited by pytester runs)
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# and, counting a streamed Llama answer's tokens, downloads a tokenizer from the Hugging Face hub
+# (23 s of retries without a network; it then falls back to its bundled tiktoken)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REAL_CASSETTES = Path(__file__).resolve().parent / "fixtures" / "real-cassettes"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -68,10 +72,8 @@ def _inner_run_modules(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
     # standard one stays deleted: importlib.metadata finds no package at all for the rest of
     # the process (every later inner run failed with PackageNotFoundError: pluggy). Imported
     # here, before any snapshot, its finder is in every snapshot.
-    try:
+    with contextlib.suppress(ImportError):
         importlib.import_module("importlib_metadata")
-    except ImportError:
-        pass
     with pytest.MonkeyPatch.context() as mp:
         _keep_libraries(mp, tmp_path_factory.getbasetemp())
         yield
@@ -81,8 +83,8 @@ def _inner_run_modules(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 def pytester(
     _inner_run_modules: None, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> pytest.Pytester:
-    """pytester, ready for inner runs in this process (``--runpytest=inprocess``; pyproject's
-    addopts still says subprocess, see there): an inner run then costs milliseconds instead of
+    """pytester, ready for inner runs in this process (``--runpytest=inprocess``, pytest's
+    default, which pyproject keeps): an inner run then costs milliseconds instead of
     a new interpreter importing pytest, groq, openai, vcrpy and the plugins (about a second
     each, several under load). The plugin's patches are per test and undone, its state lives
     in the inner run's config. A test that needs a fresh interpreter (a KeyboardInterrupt in
@@ -119,3 +121,33 @@ def _keep_libraries(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
         original(self, lambda name: library(name) or (preserve is not None and preserve(name)))  # type: ignore[arg-type]
 
     monkeypatch.setattr(snapshot, "__init__", init)
+
+
+# Test files whose module- or session-scoped fixture is expensive (it starts inner pytest runs
+# or fits a model): under xdist's default scheduling their tests spread over the workers and
+# each worker pays the fixture again (test_shards_merge's suite took 49 s on both workers).
+# They are sent to one worker as a whole; every other test is scheduled one by one as before.
+ONE_WORKER_FILES = frozenset(
+    {
+        "tests/test_shards_merge.py",
+        "tests/test_advisor.py",
+        "tests/test_measurement.py",
+        "tests/test_replay_perf_format.py",
+    }
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``-n auto`` with xdist's default ``--dist load``: the same, except that the files of
+    ``ONE_WORKER_FILES`` each go to a single worker."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class Scheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path in ONE_WORKER_FILES else nodeid
+
+    return Scheduling(config, log)

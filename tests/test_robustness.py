@@ -149,10 +149,12 @@ def test_hidden_reasoning_does_not_inflate_decode_speed() -> None:
     assert hidden.reasoning_tokens == shown.reasoning_tokens > 100
     assert not hidden.reasoning_streamed and shown.reasoning_streamed
     assert hidden.streamed_tokens == hidden.completion_tokens - hidden.reasoning_tokens
-    # both decode at the emulator's 1000 tok/s; reading can only make it look slower
-    for call in (shown, hidden):
-        assert call.output_tokens_per_s is not None
-        assert 500 < call.output_tokens_per_s < 1100
+    # both decode at the emulator's 1000 tok/s. Counting the hidden reasoning tokens over the
+    # streamed span would make the hidden call look about twice as fast as the shown one; a
+    # client read late and then caught up (a loaded machine) shortens both spans alike
+    assert shown.output_tokens_per_s is not None and hidden.output_tokens_per_s is not None
+    assert 300 < shown.output_tokens_per_s < 2000 and 300 < hidden.output_tokens_per_s < 2000
+    assert hidden.output_tokens_per_s < 1.35 * shown.output_tokens_per_s
 
 
 def test_a_patch_on_top_of_ours_is_left_alone_and_ours_goes_inert(groq_emulator: GroqEmulator) -> None:
