@@ -104,10 +104,6 @@ class Capture:
                 self.call.undecodable = encoding
 
     # -- response body ---------------------------------------------------------------
-    def read(self, chunk: bytes, asked: int, got: int) -> None:
-        """One chunk the client read (the tee appends to :attr:`reads` directly)."""
-        self.reads.append((asked, got, chunk))
-
     def feed(self, chunk: bytes, at: int | None = None) -> None:
         """A chunk read at ``at`` (replay and offline use: no client split)."""
         now = now_ns() if at is None else at

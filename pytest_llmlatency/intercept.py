@@ -82,6 +82,8 @@ class Recorder:
         self.baseline: Any = None
         """The test's ``llm_baseline`` (``markers.BaselineOptions``), or None."""
         self.repeating = False
+        self.price_table: Any = None
+        """The session's prices (``prices.PriceTable``; None: Groq's published ones)."""
         self._captures: list[Capture] = []
         self.unmeasured = Unmeasured()
         """Requests to endpoints the plugin does not measure (embeddings, the model list, ...)."""
@@ -138,7 +140,7 @@ class Recorder:
                     warmup=self.warmup,
                     request_body=raw,
                     audio_seconds=input_audio_seconds(body) if endpoint.audio_in else None,
-                    price_table=getattr(self, "price_table", None),
+                    price_table=self.price_table,
                 )
                 self._calls.append(call)
             # a new attempt resets what the previous one left

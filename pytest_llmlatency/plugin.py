@@ -590,7 +590,7 @@ def llm_calls(request: pytest.FixtureRequest) -> Iterator[LLMCalls]:
     except (ValueError, CassetteError) as err:
         pytest.fail(f"{item.nodeid}: {err}", pytrace=False)
     item.stash[_recorder_key] = recorder
-    recorder.price_table = _plugin(request.config).settings.prices  # type: ignore[attr-defined]  # costs
+    recorder.price_table = _plugin(request.config).settings.prices  # costs
     try:
         yield LLMCalls(recorder)
     finally:
