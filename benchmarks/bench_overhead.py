@@ -49,7 +49,11 @@ import json, os, statistics, time, groq
 
 MSG = [{"role": "user", "content": "Describe queues in about 200 words."}]
 
-def test_calls():
+def test_calls(request):
+    # with the plugin, the test uses llm_calls (conftest.py asks for it at setup: what switches
+    # measurement on, as in a measured test); without it there is no such fixture
+    on = request.config.pluginmanager.has_plugin("llmlatency")
+    calls = request.getfixturevalue("llm_calls") if on else None
     client = groq.Groq(base_url=os.environ["GROQ_BASE_URL"], api_key="gsk_bench", max_retries=0)
     out = {}
     for stream in (True, False):
@@ -62,8 +66,20 @@ def test_calls():
                     pass
             times.append(time.perf_counter() - t0)
         out["stream" if stream else "non-stream"] = statistics.median(times[5:]) * 1000
+    # proof that the plugin-on run measured every call live (none replayed, none missed)
+    out["measured"] = sum(1 for c in calls if not c.replayed and c.ok) if calls is not None else 0
     with open(os.environ["BENCH_OUT"], "w") as f:
         json.dump(out, f)
+"""
+
+
+USER_CONFTEST = """
+import pytest
+
+@pytest.fixture(autouse=True)
+def _measured(request):
+    if request.config.pluginmanager.has_plugin("llmlatency"):
+        request.getfixturevalue("llm_calls")
 """
 
 
@@ -71,6 +87,7 @@ def as_user(rounds: int) -> None:
     """Whole pytest runs, plugin on (--llm-live) and off, alternating, same emulator."""
     with GroqEmulator(time_scale=1000, jitter=0, queue_ms=0) as emu, tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "test_bench.py").write_text(USER_TEST)
+        Path(tmp, "conftest.py").write_text(USER_CONFTEST)
         out = str(Path(tmp, "out.json"))
         env = {**os.environ, "GROQ_BASE_URL": emu.base_url, "PYTEST_ADDOPTS": "", "BENCH_OUT": out}
         runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
@@ -78,8 +95,11 @@ def as_user(rounds: int) -> None:
             for mode, flags in (("off", ["-p", "no:llmlatency"]), ("on", ["--llm-live"])):
                 cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *flags]
                 subprocess.run([*cmd, "test_bench.py"], cwd=tmp, env=env, check=True, capture_output=True)
-                runs[mode].append(json.loads(Path(tmp, "out.json").read_text()))
-        print(f"{rounds} rounds x 40 timed calls each, whole pytest runs, emulator x1000 in this process")
+                result = json.loads(Path(tmp, "out.json").read_text())
+                assert result["measured"] == (90 if mode == "on" else 0), result  # no hidden effect
+                runs[mode].append(result)
+        print(f"{rounds} rounds x 40 timed calls each, whole pytest runs, emulator x1000 in this process;")
+        print("plugin on: every one of the 90 calls per run measured live (checked)")
         print(f"{'mode':<12} {'off ms/call':>12} {'on ms/call':>12} {'ratio':>7} {'added us/call':>14}")
         for name in ("stream", "non-stream"):
             off = statistics.median(r[name] for r in runs["off"])
