@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import importlib.metadata
 import os
 import pkgutil
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -82,7 +84,7 @@ def _inner_run_modules(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 @pytest.fixture
 def pytester(
     _inner_run_modules: None, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
-) -> pytest.Pytester:
+) -> Iterator[pytest.Pytester]:
     """pytester, ready for inner runs in this process (``--runpytest=inprocess``, pytest's
     default, which pyproject keeps): an inner run then costs milliseconds instead of
     a new interpreter importing pytest, groq, openai, vcrpy and the plugins (about a second
@@ -91,11 +93,19 @@ def pytester(
     the inner run, import-time behaviour, a module-level cache it counts) is marked
     ``@pytest.mark.subprocess``, or calls ``pytester.runpytest_subprocess`` itself.
 
-    Set here rather than in an autouse fixture: pytester itself clears ``PYTEST_ADDOPTS``."""
+    Set here rather than in an autouse fixture: pytester itself clears ``PYTEST_ADDOPTS``.
+
+    Afterwards, what the inner runs' own tests left open (a client an inner test does not
+    close, an abandoned stream's connection) is collected here, its ResourceWarning ignored:
+    in this process the garbage collector would otherwise find it during whichever later test
+    happens to run, and fail that one (filterwarnings=error)."""
     monkeypatch.setenv("PYTEST_ADDOPTS", LEAN_INNER_RUNS)
     if request.node.get_closest_marker("subprocess") is not None:
         monkeypatch.setattr(pytester, "runpytest", pytester.runpytest_subprocess)
-    return pytester
+    yield pytester
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 def _keep_libraries(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
