@@ -387,14 +387,10 @@ class LLMCall:
         if not self.usage_breakdown:
             return None
         total: dict[str, float] = {}
-        for entry in self.usage_breakdown:
-            usage = entry.get("usage") if isinstance(entry, dict) else None
-            for key, value in (usage or {}).items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
+        for row in self.inner_models.values():
+            for key, value in row.items():
+                if key != "calls":
                     total[key] = total.get(key, 0) + value
-            cached = _cached_of(usage)
-            if cached is not None:
-                total["cached_tokens"] = total.get("cached_tokens", 0) + cached
         return total
 
     @property
