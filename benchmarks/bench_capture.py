@@ -1,6 +1,7 @@
 """The capture's own cost per chunk, in process: the same recorded chunks (a ~400-token
-gpt-oss-20b stream from the emulator, and a non-streamed answer) fed to a ``Capture`` at
-fixed timestamps, as the tee would, then settled. No HTTP and no SDK: this is the plugin's
+gpt-oss-20b stream from the emulator, and a non-streamed answer) fed to a ``Capture`` as
+the tee does (two clock readings and one append per chunk, the times of a live stream
+read as it came), then settled and split (docs/metrics.md, "Where the time went"). No HTTP and no SDK: this is the plugin's
 share of reading a body, the figure issue 13 targets (<= 2 us per chunk).
 
 ``--old PATH`` compares with another tree's plugin (for example a checkout of an earlier
@@ -33,6 +34,11 @@ BODY = {
 }
 
 
+HEADERS_NS, WAIT_NS, GAP_NS = 20_000_000, 800_000, 200_000
+"""The stream the capture is fed: headers at 20 ms, then each read waits 0.8 ms for its chunk
+and the client takes 0.2 ms before asking for the next (about 1,000 chunks/s, Groq's pace)."""
+
+
 def _bodies() -> tuple[tuple[Any, list[bytes]], tuple[Any, list[bytes]]]:
     with GroqEmulator(time_scale=1000, jitter=0, queue_ms=0) as emu, httpx.Client() as client:
         url, auth = emu.base_url + "/openai/v1/chat/completions", {"authorization": "Bearer gsk_bench"}
@@ -59,12 +65,25 @@ def _once(mods: tuple[ModuleType, ModuleType, ModuleType], headers: Any, chunks:
     attempt = calls.Attempt(start_ns=0)
     call.attempts.append(attempt)
     cap = capture.Capture(call, attempt, httpx, endpoints.CHAT)
-    cap.response(200, headers, at=1)
-    t = 2
-    for chunk in chunks:
-        t += 1000
-        cap.feed(chunk, at=t)
-    cap.eof(at=t + 1)
+    cap.response(200, headers, at=HEADERS_NS)
+    clock = time.perf_counter_ns
+    if hasattr(cap, "reads"):
+        # what the tee does per chunk (intercept.py): two clock readings and one append; the
+        # times stored are a live stream's, a read waiting ~0.8 ms for each chunk
+        append = cap.reads.append
+        asked = HEADERS_NS
+        for chunk in chunks:
+            clock()
+            append((asked, asked + WAIT_NS, chunk))
+            clock()
+            asked += WAIT_NS + GAP_NS
+        cap.eof(asked + WAIT_NS, asked)
+    else:  # a tree from before the tee kept reads (c313772): it parsed each chunk as fed
+        t = HEADERS_NS + WAIT_NS
+        for chunk in chunks:
+            cap.feed(chunk, at=t)
+            t += WAIT_NS + GAP_NS
+        cap.eof(at=t)
     return call
 
 

@@ -4,12 +4,15 @@ client asked for each read and when it got it, and Groq's own timings (docs/metr
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from itertools import compress
+from operator import itemgetter, sub
 from typing import Any
 
 from .bodyreader import OUTPUT
 from .calls import LLMCall
 
-__all__ = ["SLACK_NS", "WAITED_NS", "estimate_arrivals", "recorded_pieces"]
+__all__ = ["SLACK_NS", "WAITED_NS", "estimate_arrivals", "event_times", "recorded_pieces"]
 
 WAITED_NS = 2_000_000
 """A read that took at least this long (2 ms) waited for its bytes, unless the client asked
@@ -41,13 +44,35 @@ def estimate_arrivals(call: LLMCall, start: int, reads: list[Read], marks: list[
         first_server = start + round(((queue or 0.0) + prompt) * 1e9)
         # the first token: the server's own time plus at most the headers' network time
         bound = max(headers, first_server + (headers - start)) + SLACK_NS
-    outputs = sum(1 for _, _, kind in marks if kind == OUTPUT)
+    kinds = list(map(itemgetter(2), marks))
+    outputs = kinds.count(OUTPUT)
+    first_output = kinds.index(OUTPUT) if outputs else len(kinds)
     pace = round(completion * 1e9 / (outputs - 1)) if completion is not None and outputs > 1 else 0
+    gots = event_times(reads, marks)
+    # where a read returned 2 ms or more after the one before (or before it): only from these
+    # on can an estimate differ from the time the read returned
+    breaks = list(compress(range(1, len(gots)), map(_apart, map(sub, gots[1:], gots[:-1]))))
     prev = headers
     seen_output = False
     arrivals: list[int] = []
-    for index, _, kind in marks:
-        asked, got = reads[index][0], reads[index][1]
+    e, n = 0, len(marks)
+    while e < n:
+        got = gots[e]
+        if 0 <= got - prev < WAITED_NS:
+            # every estimate is at least min(prev, got), and one within 2 ms of the read's time
+            # is that time: so is this event's, and each next one's until the next break
+            nxt = bisect_right(breaks, e)
+            k = breaks[nxt] if nxt < len(breaks) else n
+            arrivals.extend(gots[e:k])
+            if e <= first_output < k:
+                seen_output = True
+                if completion is not None:
+                    bound = gots[first_output] + round(completion * 1e9) + max(SLACK_NS, round(completion * 1e8))
+            prev = gots[k - 1]
+            e = k
+            continue
+        kind = kinds[e]
+        asked = reads[marks[e][0]][0]
         if got - asked >= WAITED_NS and asked <= prev + pace + WAITED_NS and (bound is None or got <= bound):
             # asked no later than the server's pace would bring it, then waited: the bytes
             # came as it got them (a wait while far behind is the machine, not the server)
@@ -74,7 +99,18 @@ def estimate_arrivals(call: LLMCall, start: int, reads: list[Read], marks: list[
         seen_output = seen_output or kind == OUTPUT
         prev = max(prev, arrival)
         arrivals.append(prev)
+        e += 1
     return arrivals
+
+
+def event_times(reads: list[Read], marks: list[Mark]) -> list[int]:
+    """When the read that returned each event's end returned."""
+    got = list(map(itemgetter(1), reads))
+    return list(map(got.__getitem__, map(itemgetter(0), marks)))
+
+
+def _apart(gap: int) -> bool:
+    return not 0 <= gap < WAITED_NS
 
 
 def recorded_pieces(

@@ -14,6 +14,11 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
+from collections.abc import Sequence
+from itertools import accumulate, repeat
+from operator import add, getitem, sub
+from typing import cast
 
 from .calls import Attempt, LLMCall
 from .endpoints import CHAT, Endpoint, fast_chat_delta, read_body, read_event
@@ -88,84 +93,124 @@ class BodyReader:
     def add_batch(self, first: int, items: list[tuple[int, bytes]]) -> None:
         """Reads ``first``, ``first + 1``, ... returned these ``(time, decoded bytes)``: the same
         as :meth:`add` for each, with the fast event splitter run once over all of them."""
-        if not self.stream or self.sse is not None or any(b"\r" in data for _, data in items):
+        datas = [data for _, data in items]
+        joined = b"".join(datas)
+        if not self.stream or self.sse is not None or b"\r" in joined:
             for offset, (now, data) in enumerate(items):
                 self.add(first + offset, now, data)
             return
-        datas = [data for _, data in items]
         self.data.extend(datas)
+        times = [now for now, _ in items]
         tail = self.tail
-        buf = tail + b"".join(datas) if tail else b"".join(datas)
+        if not tail and joined.count(b"\n") == 2 * len(datas) and all(map(bytes.endswith, datas, repeat(b"\n\n"))):
+            # one event per read, as a server writes them and a prompt client reads them
+            self._events(first, datas, range(len(datas)), list(map(len, datas)), times, b"\n\n")
+            return
+        buf = tail + joined if tail else joined
         if b"\n\n" not in buf:
             self.tail = buf
             return
         parts = buf.split(b"\n\n")
         self.tail = parts.pop()
-        # where each read ends in buf: an event belongs to the read its blank line ends in
-        ends: list[int] = []
-        pos = len(tail)
-        for data in datas:
-            pos += len(data)
-            ends.append(pos)
-        pos, start, r = 0, len(tail), 0  # start: where read r begins in buf
-        call = self.call
-        times = call.token_times_ns
-        marks = self.marks
+        # where each event ends in buf, and where each read does: an event belongs to the read
+        # its blank line ends in
+        ends = list(accumulate(map(len, datas), initial=len(tail)))
+        starts = ends[:-1]
+        del ends[0]
+        pos = list(accumulate(map(add, map(len, parts), repeat(2))))
+        reads = list(map(bisect_left, repeat(ends), pos))
+        self._events(first, parts, reads, list(map(sub, pos, map(starts.__getitem__, reads))), times, b"")
+
+    def _events(
+        self, first: int, events: list[bytes], reads: Sequence[int], ends: list[int], times: list[int], term: bytes
+    ) -> None:
+        """Apply events in order: event ``k`` is ``events[k]`` (followed by ``term``), ending at
+        ``ends[k]`` in the data of read ``reads[k]`` (relative to ``first``), which returned at
+        ``times[reads[k]]``. Runs of token chunks that fit the template learnt from the first
+        one are applied in one go, without building a JSON object per chunk; any other event
+        is read in full."""
+        i, n = 0, len(events)
+        starting = self._starting(events, 0)
+        while i < n:
+            kind = next((key for key, flags in starting.items() if flags[i]), None)
+            if kind is not None:
+                try:
+                    j = starting[kind].index(False, i)
+                except ValueError:
+                    j = n
+                if self._tokens(kind, events[i:j], term):
+                    rs = reads[i:j]
+                    self.call.token_times_ns.extend(map(times.__getitem__, rs))
+                    self.marks.extend(zip(map(first.__add__, rs), ends[i:j], repeat(OUTPUT)))
+                else:  # not all of the template after all: each on its own
+                    for k in range(i, j):
+                        r = reads[k]
+                        self._other(first + r, times[r], ends[k], events[k][: len(events[k]) - len(term)])
+                i = j
+                continue
+            template = self.head, len(self.suffixes)
+            r = reads[i]
+            self._other(first + r, times[r], ends[i], events[i][: len(events[i]) - len(term)])
+            i += 1
+            if (self.head, len(self.suffixes)) != template:
+                starting = self._starting(events, i)
+
+    def _starting(self, events: list[bytes], i: int) -> dict[str, list[bool]]:
+        """Per kind of token, whether each event from ``i`` on starts like the template's."""
         head = self.head
-        suffixes = self.suffixes
-        for part in parts:
-            pos += len(part) + 2
-            while pos > ends[r]:
-                start = ends[r]
-                r += 1
-            index, now, end = first + r, items[r][0], pos - start
-            if head is not None and part.startswith(head):
-                # a token chunk shaped like the one the template was learnt from, differing only
-                # in the text: no JSON object, no regex (docs/performance.md, "Capture")
-                at = len(head)
-                if part.startswith(b'content":"', at):
-                    kind, at, suffix = "content", at + 10, suffixes.get("content")
-                elif part.startswith(b'reasoning":"', at):
-                    kind, at, suffix = "reasoning", at + 12, suffixes.get("reasoning")
-                else:
-                    suffix = None
-                if suffix is not None and part.endswith(suffix) and len(part) - len(suffix) >= at:
-                    raw = part[at : len(part) - len(suffix)]
-                    if b'"' not in raw and not raw.endswith(b"\\"):
-                        try:
-                            text = json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode("utf-8")
-                        except ValueError:
-                            text = None
-                        if text is not None:
-                            if text:
-                                if not times:
-                                    call.tool_calls = []
-                                    call.first_output = kind
-                                    if kind == "reasoning":
-                                        call.reasoning_streamed = True
-                                elif kind == "reasoning" and not call.reasoning_streamed:
-                                    call.reasoning_streamed = True
-                                times.append(now)
-                                marks.append((index, end, OUTPUT))
-                            else:
-                                marks.append((index, end, OTHER))
-                            if kind == "content":
-                                call.content += text
-                            continue
-            if not part or part == b"\n":
-                continue
-            if part.startswith(b"data: ") and b"\n" not in part:
-                self.event(index, now, end, part[6:], None)
-                head = self.head
-                continue
-            named = _EVENT_NAME.match(part)
-            if named is not None:
-                self.event(index, now, end, named.group(2), named.group(1).decode("utf-8", "replace"))
-                continue
-            # comments, multi-line data, unusual fields: the general parser, on this event alone
-            parser = SSEParser()
-            for event in parser.feed(part + b"\n\n"):
-                self.event(index, now, end, event.data.encode(), event.event)
+        if head is None:
+            return {}
+        flags: dict[str, list[bool]] = {}
+        for kind in self.suffixes:
+            flags[kind] = [False] * i
+            flags[kind].extend(map(bytes.startswith, events[i:], repeat(head + kind.encode() + b'":"')))
+        return flags
+
+    def _tokens(self, kind: str, run: list[bytes], term: bytes) -> bool:
+        """Apply the texts of a run of events that start like the template's token chunks of
+        ``kind``, if each of them is one: the template's bytes around a text of at least one
+        character that is a JSON string's body on its own (False, applying nothing, if not)."""
+        assert self.head is not None
+        before, after = self.head + kind.encode() + b'":"', self.suffixes[kind] + term
+        if not all(map(bytes.endswith, run, repeat(after))):
+            return False
+        texts = cast("list[bytes]", list(map(getitem, run, repeat(slice(len(before), -len(after))))))
+        if any(map(bytes.endswith, texts, repeat(b"\\"))):
+            return False  # an escape running into the template's quote: read each in full
+        # one JSON array of the texts reads each as a string on its own; a text with a quote
+        # no backslash escapes would end its string early and add an item (or fail)
+        try:
+            decoded = json.loads(b'["' + b'","'.join(texts) + b'"]')
+        except ValueError:
+            return False
+        if len(decoded) != len(run) or not all(decoded):
+            return False
+        call = self.call
+        if not call.token_times_ns:
+            call.tool_calls = []
+            call.first_output = kind
+        if kind == "reasoning":
+            call.reasoning_streamed = True
+        else:
+            call.content += "".join(decoded)
+        return True
+
+    def _other(self, index: int, now: int, end: int, part: bytes) -> None:
+        """Any event but a token chunk of the template (read ``index`` returned it at ``now``,
+        ending at ``end`` in its data)."""
+        if not part or part == b"\n":
+            return
+        if part.startswith(b"data: ") and b"\n" not in part:
+            self.event(index, now, end, part[6:], None)
+            return
+        named = _EVENT_NAME.match(part)
+        if named is not None:
+            self.event(index, now, end, named.group(2), named.group(1).decode("utf-8", "replace"))
+            return
+        # comments, multi-line data, unusual fields: the general parser, on this event alone
+        parser = SSEParser()
+        for event in parser.feed(part + b"\n\n"):
+            self.event(index, now, end, event.data.encode(), event.event)
 
     def _sse(self, index: int, now: int, data: bytes) -> None:
         """One read of a stream: the fast event splitter for ``data:`` lines ending in LF (what

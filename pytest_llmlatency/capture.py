@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import threading
 import time
+from operator import itemgetter, sub
 from types import ModuleType
 from typing import Any
 
-from .arrivals import WAITED_NS, estimate_arrivals, recorded_pieces
+from .arrivals import WAITED_NS, estimate_arrivals, event_times, recorded_pieces
 from .bodyreader import END, OUTPUT, BodyReader
 from .calls import Attempt, LLMCall
 from .endpoints import CHAT, Endpoint
@@ -220,18 +221,14 @@ class Capture:
         marks = self._reader.marks
         self._arrivals = arrivals = estimate_arrivals(call, self.attempt.start_ns, self.reads, marks)
         call.first_read_ns = self.reads[0][0]
-        reads = self.reads
-        call.client_late_events = sum(
-            1 for (index, _, _), arrival in zip(marks, arrivals, strict=True) if reads[index][1] - arrival >= WAITED_NS
-        )
-        if call.token_times_ns:
-            first = next((i for i, (_, _, kind) in enumerate(marks) if kind == OUTPUT), None)
-            if first is not None:
-                call.client_ttft_ns = max(0, call.token_times_ns[0] - arrivals[first])
+        late = map(sub, event_times(self.reads, marks), arrivals)
+        call.client_late_events = sum(map(WAITED_NS.__le__, late))
+        kinds = list(map(itemgetter(2), marks))
+        if call.token_times_ns and OUTPUT in kinds:
+            call.client_ttft_ns = max(0, call.token_times_ns[0] - arrivals[kinds.index(OUTPUT)])
         end_arrival = arrivals[-1] if arrivals else call.headers_ns
-        end_mark = next((i for i, (_, _, kind) in enumerate(marks) if kind == END), None)
-        if end_mark is not None:
-            end_arrival = arrivals[end_mark]
+        if END in kinds:
+            end_arrival = arrivals[kinds.index(END)]
         elif self._eof_at is not None:
             asked, got = self._eof_at
             end_arrival = got if got - asked >= WAITED_NS else max(end_arrival, min(asked, got))

@@ -272,7 +272,7 @@ def _output(call: LLMCall, kind: str, now: int) -> None:
 _FAST_DELTA = re.compile(
     rb'\{"id":"[^"\\]*","object":"chat\.completion\.chunk","created":\d+,"model":"[^"\\]*"'
     rb'(?:,"system_fingerprint":(?:"[^"\\]*"|null))?'
-    rb',"choices":\[\{"index":0,"delta":\{"(content|reasoning)":"((?:[^"\\]|\\.)*)"(?:,"channel":"[^"\\]*")?\}'
+    rb',"choices":\[\{"index":0,"delta":\{"(content|reasoning)":"((?:[^"\\\x00-\x1f]|\\.)*)"(?:,"channel":"[^"\\]*")?\}'
     rb',"logprobs":null,"finish_reason":null\}\]\}'
 )
 

@@ -1,0 +1,139 @@
+"""The capture's batch paths read a stream as reading every event on its own does: runs of
+token chunks applied in one go when each read holds one event (a prompt client), and the
+arrival estimate skipping ahead where no read can have been late."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+
+from pytest_llmlatency.arrivals import SLACK_NS, WAITED_NS, estimate_arrivals
+from pytest_llmlatency.bodyreader import OUTPUT
+from pytest_llmlatency.calls import LLMCall
+
+from .test_capture_fastpath import _captured, _chunk, _reference
+
+# texts a run of token chunks must read one by one: escapes, quotes, a backslash at the end
+# of a text (an escape running into the template's quote), multi-byte characters, a split
+# \u escape (each chunk must be a JSON string on its own)
+TRICKY = [" plain", ' "quoted"', "ends with \\", "\\", "tab\tin", "漢字 é", "\n", " x", "\\\\"]
+
+
+def _raw_chunk(text: bytes) -> bytes:
+    """A token chunk with ``text`` as its JSON string's body, as is (possibly invalid)."""
+    good = _chunk({"content": "@@"})
+    return good.replace(b"@@", text)
+
+
+def _events(rng: random.Random) -> list[bytes]:
+    events = [_chunk({"role": "assistant", "content": ""}, x_groq={"id": "req_1"})]
+    events += [_chunk({"reasoning": t, "channel": "analysis"}) for t in ("a", " b", ' "c"', "d\\")]
+    for _ in range(60):
+        roll = rng.random()
+        if roll < 0.6:
+            events.append(_chunk({"content": rng.choice([" w", " word", "x"])}))
+        elif roll < 0.8:
+            events.append(_chunk({"content": rng.choice(TRICKY)}))
+        elif roll < 0.85:
+            events.append(_chunk({"content": ""}))  # an empty text: no token
+        elif roll < 0.9:
+            # not a JSON string's body on its own: an unescaped quote, half a \u escape, a
+            # stray backslash before the closing quote, a raw control character
+            events.append(_raw_chunk(rng.choice([b'a"b', b"\\u00", b"x\\", b"tab\x01"])))
+        elif roll < 0.95:
+            events.append(_chunk({"reasoning": " r", "channel": "analysis"}))
+        else:
+            events.append(_chunk({"content": " t", "tool_calls": []}))  # not the template
+    events.append(_chunk({}, x_groq={"usage": {"prompt_tokens": 3, "completion_tokens": 60}}))
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("per_read", [1, 3])
+def test_runs_of_tokens_read_as_each_event_on_its_own(seed: int, per_read: int) -> None:
+    rng = random.Random(seed)
+    events = _events(rng)
+    times = [(10 + 1000 * i, b"".join(events[i : i + per_read])) for i in range(0, len(events), per_read)]
+    body = b"".join(events)
+    want = _reference(body, times)
+    got = _captured(times, settle_every=seed % 3)
+    assert got.token_times_ns == want.token_times_ns
+    assert got.content == want.content
+    assert (got.first_output, got.reasoning_streamed) == (want.first_output, want.reasoning_streamed)
+    assert got.usage == want.usage and got.request_id == "req_1"
+    assert got.end_ns == want.end_ns and got.completed
+    assert len(got.token_times_ns) > 30
+
+
+def _reference_arrivals(call: LLMCall, start: int, reads: list[Any], marks: list[Any]) -> list[int]:
+    """The estimate event by event, as docs/metrics.md states it (the implementation before
+    it skipped ahead)."""
+    usage = call.usage if isinstance(call.usage, dict) else {}
+    headers = call.headers_ns or start
+
+    def seconds(value: Any) -> float | None:
+        return float(value) if isinstance(value, (int, float)) and value >= 0 else None
+
+    queue, prompt, completion = (seconds(usage.get(k)) for k in ("queue_time", "prompt_time", "completion_time"))
+    first_server: int | None = None
+    bound: int | None = None
+    if prompt is not None:
+        first_server = start + round(((queue or 0.0) + prompt) * 1e9)
+        bound = max(headers, first_server + (headers - start)) + SLACK_NS
+    outputs = sum(1 for _, _, kind in marks if kind == OUTPUT)
+    pace = round(completion * 1e9 / (outputs - 1)) if completion is not None and outputs > 1 else 0
+    prev = headers
+    seen_output = False
+    arrivals: list[int] = []
+    for index, _, kind in marks:
+        asked, got = reads[index][0], reads[index][1]
+        if got - asked >= WAITED_NS and asked <= prev + pace + WAITED_NS and (bound is None or got <= bound):
+            arrival = got
+        elif completion is None and (seen_output or kind != OUTPUT):
+            arrival = got
+        else:
+            if kind == OUTPUT and not seen_output:
+                estimate = max(prev, first_server or prev)
+            elif kind == OUTPUT:
+                estimate = prev + pace
+            else:
+                estimate = prev
+            if bound is not None:
+                estimate = min(estimate, bound)
+            arrival = min(max(estimate, prev), got)
+            if got - arrival < WAITED_NS:
+                arrival = got
+        if kind == OUTPUT and not seen_output and completion is not None:
+            bound = arrival + round(completion * 1e9) + max(SLACK_NS, round(completion * 1e8))
+        seen_output = seen_output or kind == OUTPUT
+        prev = max(prev, arrival)
+        arrivals.append(prev)
+    return arrivals
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_arrival_estimate_equals_estimating_every_event(seed: int) -> None:
+    rng = random.Random(seed)
+    ms = 1_000_000
+    call = LLMCall(model="m", params={}, messages=[], url="u", streamed=True)
+    call.headers_ns = start_headers = 20 * ms
+    n = rng.randint(1, 120)
+    if seed % 4:
+        call.usage = {"queue_time": 0.01, "prompt_time": rng.choice([0.002, 0.03]), "completion_time": n * 0.001}
+    reads: list[tuple[int, int, bytes]] = []
+    marks: list[tuple[int, int, int]] = []
+    asked = start_headers + rng.choice([0, 5 * ms, 300 * ms])
+    for i in range(n):
+        # a prompt reader, a slow one, a blocked loop, a backlog read at once: all mixed
+        wait = rng.choice([0, 100_000, 900_000, 1_900_000, 2_000_000, 3 * ms, 40 * ms])
+        got = asked + wait
+        reads.append((asked, got, b"x"))
+        for _ in range(rng.choice([1, 1, 1, 2, 3])):
+            kind = OUTPUT if rng.random() < 0.85 else rng.choice([0, 2])
+            marks.append((i, 1, kind))
+        asked = got + rng.choice([10_000, 200_000, 1_500_000, 2_500_000, 50 * ms])
+    assert estimate_arrivals(call, 0, reads, marks) == _reference_arrivals(call, 0, reads, marks)
