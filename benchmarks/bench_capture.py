@@ -1,8 +1,9 @@
 """The capture's own cost per chunk, in process: the same recorded chunks (a ~400-token
-gpt-oss-20b stream from the emulator, and a non-streamed answer) fed to a ``Capture`` as
-the tee does (two clock readings and one append per chunk, the times of a live stream
-read as it came), then settled and split (docs/metrics.md, "Where the time went"). No HTTP and no SDK: this is the plugin's
-share of reading a body, the figure issue 13 targets (<= 2 us per chunk).
+gpt-oss-20b stream from the emulator, and a non-streamed answer as sent, gzip) fed to a
+``Capture`` as the tee does (two clock readings and one append per chunk, the times of a
+live stream read as it came), then settled: parsed and split (docs/metrics.md, "Where the
+time went"). No HTTP and no SDK: this is the plugin's share of reading a body, the figure
+issue 13 targets (<= 2 us per chunk).
 
 ``--old PATH`` compares with another tree's plugin (for example a checkout of an earlier
 commit: ``git archive c313772 pytest_llmlatency | tar -x -C /tmp/old``), alternating
@@ -44,8 +45,9 @@ def _bodies() -> tuple[tuple[Any, list[bytes]], tuple[Any, list[bytes]]]:
         url, auth = emu.base_url + "/openai/v1/chat/completions", {"authorization": "Bearer gsk_bench"}
         with client.stream("POST", url, json=BODY, headers=auth) as response:
             stream = (response.headers, list(response.iter_raw()))
-        plain = client.post(url, json={**BODY, "stream": False}, headers=auth)
-        return stream, (plain.headers, [plain.content])
+        with client.stream("POST", url, json={**BODY, "stream": False}, headers=auth) as response:
+            plain = (response.headers, list(response.iter_raw()))  # as sent: gzip, as Groq does
+        return stream, plain
 
 
 def _tree(path: str | None) -> tuple[ModuleType, ModuleType, ModuleType] | None:
@@ -78,6 +80,7 @@ def _once(mods: tuple[ModuleType, ModuleType, ModuleType], headers: Any, chunks:
             clock()
             asked += WAIT_NS + GAP_NS
         cap.eof(asked + WAIT_NS, asked)
+        cap.settle()  # what reading the calls does: parse, split
     else:  # a tree from before the tee kept reads (c313772): it parsed each chunk as fed
         t = HEADERS_NS + WAIT_NS
         for chunk in chunks:

@@ -6,6 +6,13 @@ SSE parser. Reports the median time per call and the ratio.
 
     python benchmarks/bench_overhead.py [--calls 200] [--rounds 5]
 
+``--canned`` finds causes instead: the SDK's calls go to a transport that answers at once
+with the emulator's recorded bytes (gzip for JSON, as Groq sends them), so the only
+difference between the two modes is the plugin's own work per call, without the
+network's noise; it also times the work the plugin leaves for when the calls are read.
+
+    python benchmarks/bench_overhead.py --canned [--calls 2000] [--rounds 9]
+
 ``--pytest`` measures as a user would instead: whole pytest runs of a test that times
 its own 40 calls (streamed and not), with the plugin (``--llm-live``, so every call is
 measured live) and without it (``-p no:llmlatency``), alternating, against the same
@@ -107,12 +114,57 @@ def as_user(rounds: int) -> None:
             print(f"{name:<12} {off:>12.3f} {on:>12.3f} {on / off:>7.3f} {(on - off) * 1000:>14.1f}")
 
 
+def canned(calls: int, rounds: int) -> None:
+    """The plugin's own cost per call: the SDK against a transport that answers at once."""
+    import httpx
+
+    recorded: dict[bool, tuple[int, list[tuple[str, str]], bytes]] = {}
+    with GroqEmulator(time_scale=1000, jitter=0, queue_ms=0) as emu, httpx.Client() as http:
+        for stream in (True, False):
+            body = {"model": "openai/gpt-oss-20b", "messages": MSG, "stream": stream}
+            url = emu.base_url + "/openai/v1/chat/completions"
+            with http.stream("POST", url, json=body, headers={"authorization": "Bearer gsk_bench"}) as response:
+                raw = b"".join(response.iter_raw())
+                recorded[stream] = (response.status_code, list(response.headers.multi_items()), raw)
+
+    class Canned(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            status, headers, raw = recorded[b'"stream":true' in request.read()]
+            return httpx.Response(status, headers=headers, stream=httpx.ByteStream(raw))
+
+    client = groq.Groq(base_url="http://127.0.0.1:9", api_key="gsk_bench", http_client=httpx.Client(transport=Canned()))
+    run(client, 50, True)
+    run(client, 50, False)
+    print(f"{calls} calls (streamed: {max(1, calls // 20)}) x {rounds} rounds, a transport answering at once")
+    header = f"{'plain us/call':>14} {'measured us/call':>17} {'added us/call':>14} {'read later us/call':>19}"
+    print(f"{'mode':<12} {header}")
+    for stream in (True, False):
+        plain, measured, later = [], [], []
+        n = max(1, calls // 20) if stream else calls  # a stream is ~400 chunks through the SDK
+        for _ in range(rounds):
+            plain.append(run(client, n, stream) * 1000)
+            recorder = Recorder()
+            with Interceptor(recorder):
+                measured.append(run(client, n, stream) * 1000)
+            t0 = time.perf_counter()
+            done = recorder.calls
+            later.append((time.perf_counter() - t0) / n * 1e6)
+            assert len(done) == n and all(c.ok and c.usage for c in done)
+        p, m = statistics.median(plain), statistics.median(measured)
+        name = "stream" if stream else "non-stream"
+        print(f"{name:<12} {p:>14.1f} {m:>17.1f} {m - p:>14.1f} {statistics.median(later):>19.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pytest", action="store_true", help="measure whole pytest runs, as a user would")
+    parser.add_argument("--canned", action="store_true", help="the plugin's own cost, no network")
     args = parser.parse_args()
+    if args.canned:
+        canned(args.calls, args.rounds)
+        return
     if args.pytest:
         as_user(args.rounds)
         return

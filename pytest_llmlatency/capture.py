@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from operator import itemgetter, sub
 from types import ModuleType
 from typing import Any
@@ -61,12 +62,17 @@ class Capture:
         self._decoder: Any = None
         self._done = False
         self._eof_at: tuple[int, int] | None = None  # (asked_ns, got_ns) of the read that found the end
+        self._ended: int | None = None  # when the body ended, until settle applies it
+        self._size: int | None = None  # bytes kept by an ended body not yet applied
         # recording: the tape and the vcr request
         self._tape: Any = None
         self._vcr_request: Any = None
         self._recording = False
         self._reason = ""
-        self._headers: list[tuple[str, str]] = []
+        self._headers: Any = None  # the response's headers, copied when recorded
+        self._encoding = ""  # the body's content-encoding: decoded as it is parsed
+        self.describe: Callable[[], None] | None = None
+        """Fills in what the request asked for (set by the recorder; run once, when settled)."""
 
     def record_to(self, tape: Any, vcr_request: Any) -> None:
         self._tape = tape
@@ -92,17 +98,12 @@ class Capture:
         request_id = headers.get("x-request-id")
         call.request_id = self.attempt.request_id = request_id
         self._reason = reason
-        self._headers = [(str(k), str(v)) for k, v in headers.multi_items()] if hasattr(headers, "multi_items") else []
+        self._headers = headers
         content_type = headers.get("content-type", "").lower()
         self._reader = BodyReader(call, self.attempt, self.endpoint, "text/event-stream" in content_type, content_type)
         encoding = headers.get("content-encoding", "").lower().strip() if decode else ""
         if encoding and encoding != "identity":
-            self._decoder = _decoder_for(self._flavour, encoding)
-            if self._decoder is None:
-                # an encoding we cannot decode: timings only, nothing to parse or record
-                self._decoder = False
-                self._recording = False
-                self.call.undecodable = encoding
+            self._encoding = encoding  # httpx's decoder is made when the body is parsed
 
     # -- response body ---------------------------------------------------------------
     def feed(self, chunk: bytes, at: int | None = None) -> None:
@@ -113,14 +114,30 @@ class Capture:
         self.reads.append((now, now, chunk))
 
     def settle(self) -> None:
-        """Parse what has been read so far (idempotent, thread-safe, never raises)."""
+        """Parse what has been read so far, and apply the end of the body if it came
+        (idempotent, thread-safe, never raises)."""
         with self._lock:
-            if self._settled >= len(self.reads) or self._decoder is False:
-                return
-            try:
-                self._parse(len(self.reads))
-            except Exception as exc:  # measuring must never break the application's request
-                self._give_up(exc)
+            if self.describe is not None:
+                describe, self.describe = self.describe, None
+                try:
+                    describe()
+                except Exception as exc:  # measuring must never break the test reading its calls
+                    self.call.capture_error = describe_exc(exc)
+            if self._settled < len(self.reads) and self._decoder is not False:
+                try:
+                    self._parse(len(self.reads))
+                except Exception as exc:  # measuring must never break the application's request
+                    self._give_up(exc)
+            if self._ended is not None:
+                self._complete(self._ended)
+
+    def pending_bytes(self) -> int:
+        """What an ended body not yet applied keeps in memory (0 once applied)."""
+        if self._ended is None:
+            return 0
+        if self._size is None:
+            self._size = sum(map(len, map(itemgetter(2), self.reads)))
+        return self._size
 
     def _give_up(self, exc: Exception) -> None:
         self._decoder = False
@@ -131,38 +148,63 @@ class Capture:
     def _parse(self, upto: int) -> None:
         reads, first = self.reads, self._settled
         self._settled = upto
-        decoder = self._decoder
+        decoder = self._decoding()
+        if decoder is False:
+            return
         if decoder is None:
             items = [(got, raw) for _, got, raw in reads[first:upto]]
         else:
             items = [(got, _bytes(decoder.decode(raw))) for _, got, raw in reads[first:upto]]
         self._reader.add_batch(first, items)
 
+    def _decoding(self) -> Any:
+        """httpx's decoder for the body's content-encoding (made once), None for none, False
+        for one we cannot decode."""
+        if self._encoding and self._decoder is None:
+            self._decoder = _decoder_for(self._flavour, self._encoding)
+            if self._decoder is None:
+                # an encoding we cannot decode: timings only, nothing to parse or record
+                self._decoder = False
+                self._recording = False
+                self.call.undecodable = self._encoding
+        return self._decoder
+
     def _finish(self, now: int) -> None:
         self._reader.finish(now)
 
     def eof(self, at: int | None = None, asked: int | None = None) -> None:
-        """The body ended (``asked``: when the client asked for the read that found the end)."""
+        """The body ended (``asked``: when the client asked for the read that found the end).
+        Only the time is taken here, in the client's read: parsing, the client split and
+        recording wait until the calls are read (:meth:`settle`)."""
         now = now_ns() if at is None else at
-        if self._done:
-            return
-        self.settle()
-        self._done = True
-        self._eof_at = (now if asked is None else asked, now)
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+            self._eof_at = (now if asked is None else asked, now)
+            self._ended = now
+
+    def _complete(self, now: int) -> None:
+        """Apply the end of the body that came at ``now`` (under the lock, once)."""
+        self._ended = None
         try:
             self._eof(now)
         except Exception as exc:  # measuring must never break the application's request
             self._give_up(exc)
-        self._finish(now)
-        self._split()
-        self._commit()
+        try:
+            self._finish(now)
+            self._split()
+            self._commit()
+        except Exception as exc:  # nor the test reading its calls
+            self.call.capture_error = describe_exc(exc)
         self._release()
 
     def _eof(self, now: int) -> None:
-        if self._decoder is False:
+        decoder = self._decoding()
+        if decoder is False:
             return
-        if self._decoder is not None:
-            tail = _bytes(self._decoder.flush())
+        if decoder is not None:
+            tail = _bytes(decoder.flush())
             if tail:
                 self.reads.append((now, now, b""))
                 self._settled = len(self.reads)
@@ -186,23 +228,27 @@ class Capture:
 
     def close(self) -> None:
         """The client closed the response (after its end, or abandoning it)."""
+        if self._done:
+            return  # after the end, or a break: applied by settle, or already
         self.settle()
-        if not self._done:
+        with self._lock:
+            if self._done:
+                return
             self._done = True
-            call = self.call
-            if call.completed:
-                self._split()
-            else:
-                self._not_recorded("the client abandoned the stream before its end (read it to the end to record it)")
-                call.abandoned = True
-                call.end_ns = self.attempt.end_ns = call.token_times_ns[-1] if call.token_times_ns else now_ns()
+        call = self.call
+        if call.completed:
+            self._split()
+        else:
+            self._not_recorded("the client abandoned the stream before its end (read it to the end to record it)")
+            call.abandoned = True
+            call.end_ns = self.attempt.end_ns = call.token_times_ns[-1] if call.token_times_ns else now_ns()
         self._commit()
         self._release()
 
     @property
     def finished(self) -> bool:
-        """The body ended, broke off or was closed: nothing more will be read."""
-        return self._done
+        """The body ended, broke off or was closed, and that is applied to the call."""
+        return self._done and self._ended is None
 
     def _release(self) -> None:
         """Drop the bytes once the call is complete (a long repeat keeps only its calls)."""
@@ -253,8 +299,9 @@ class Capture:
         )
         start = self.attempt.start_ns
         headers: dict[str, list[str]] = {}
-        for key, value in self._headers:
-            headers.setdefault(key, []).append(value)
+        items = self._headers.multi_items() if hasattr(self._headers, "multi_items") else []
+        for key, value in items:
+            headers.setdefault(str(key), []).append(str(value))
         meta = timing_meta(
             None if call.headers_ns is None else call.headers_ns - start,
             None if call.end_ns is None else call.end_ns - start,

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -63,6 +64,13 @@ _INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("llmlatency_insid
 through an httpx client is not captured twice."""
 
 
+PENDING_CHECK = 64
+PENDING_BYTES = 16 * 1024 * 1024
+"""Bodies that ended wait to be parsed until the test reads its calls (the client's read only
+takes the time); a test that makes many calls without reading them has them parsed once
+they keep more than 16 MB (checked at 64, 128, 256, ... open calls)."""
+
+
 class Recorder:
     """The calls of one test, in the order they were made (thread-safe)."""
 
@@ -85,6 +93,7 @@ class Recorder:
         self.price_table: Any = None
         """The session's prices (``prices.PriceTable``; None: Groq's published ones)."""
         self._captures: list[Capture] = []
+        self._next_check = PENDING_CHECK
         self.unmeasured = Unmeasured()
         """Requests to endpoints the plugin does not measure (embeddings, the model list, ...)."""
         self.cleared: list[LLMCall] = []
@@ -98,21 +107,26 @@ class Recorder:
         return self._calls
 
     def settle(self) -> None:
-        """Parse whatever the open captures have read so far (their calls are then current)."""
+        """Parse whatever the open captures have read so far, and apply the bodies that ended
+        (their calls are then current)."""
         with self._lock:
-            captures, self._captures = self._captures, [c for c in self._captures if not c.finished]
+            captures = list(self._captures)
         for capture in captures:
             capture.settle()
+        with self._lock:
+            self._captures = [c for c in self._captures if not c.finished]
+            self._next_check = max(PENDING_CHECK, 2 * len(self._captures))
 
     def begin(
         self, request: Any, flavour: ModuleType | None = None, endpoint: Endpoint = CHAT, raw: bytes | None = None
     ) -> Capture:
         if raw is None:
             raw = request_bytes(request)
-        body = request_json(raw, request.headers.get("content-type", ""))
-        self.secrets.learn(request.headers, str(request.url))
+        headers = request.headers
+        url = str(request.url)
+        self.secrets.learn(headers, url)
         try:
-            retry = int(request.headers.get("x-stainless-retry-count") or 0)
+            retry = int(headers.get("x-stainless-retry-count") or 0)
         except ValueError:
             retry = 0
         attempt = Attempt(start_ns=now_ns())
@@ -126,36 +140,51 @@ class Recorder:
                         previous.attempts[-1].retryable = False
                         call = previous
                         break
+            fresh = call is None
             if call is None:
-                scrub = self.secrets.obj
-                model, params, messages, streamed = describe_request(endpoint, body)
+                # what the request asks for (model, parameters, messages) is read when the calls
+                # are: not while the client waits for its answer
                 call = LLMCall(
-                    model=model,
-                    params=scrub(params),
-                    messages=scrub(messages),
-                    url=str(request.url).partition("?")[0],
+                    model="",
+                    params={},
+                    url=url.partition("?")[0],
                     endpoint=endpoint.name,
-                    streamed=streamed,
                     iteration=self.iteration,
                     warmup=self.warmup,
                     request_body=raw,
-                    audio_seconds=input_audio_seconds(body) if endpoint.audio_in else None,
                     price_table=self.price_table,
                 )
                 self._calls.append(call)
-            # a new attempt resets what the previous one left
+            else:
+                # a new attempt resets what the previous one left
+                call.headers_ns = call.end_ns = call.first_read_ns = call.client_ttft_ns = call.client_stall_ns = None
+                call.client_late_events = 0
+                call.token_times_ns = []
+                call.completed = call.abandoned = call.reasoning_streamed = False
+                call.error = call.finish_reason = call.capture_error = call.undecodable = None
+                call.status = None
+                call.usage = None
+                call.content = ""
             call.attempts.append(attempt)
-            call.headers_ns = call.end_ns = call.first_read_ns = call.client_ttft_ns = call.client_stall_ns = None
-            call.client_late_events = 0
-            call.token_times_ns = []
-            call.completed = call.abandoned = call.reasoning_streamed = False
-            call.error = call.finish_reason = call.capture_error = call.undecodable = None
-            call.status = None
-            call.usage = None
-            call.content = ""
             capture = Capture(call, attempt, flavour, endpoint)
+            if fresh:
+                capture.describe = partial(self._describe, call, endpoint, raw, headers.get("content-type", ""))
             self._captures.append(capture)
+            check = len(self._captures) >= self._next_check
+            if check:  # checked at 64, 128, 256, ... open captures: a constant cost per call
+                self._next_check = 2 * len(self._captures)
+        if check and sum(c.pending_bytes() for c in list(self._captures)) > PENDING_BYTES:
+            self.settle()  # a long loop that never reads its calls: bounded memory
         return capture
+
+    def _describe(self, call: LLMCall, endpoint: Endpoint, raw: bytes, content_type: str) -> None:
+        """Fill in what a call's request asked for, its secrets scrubbed."""
+        body = request_json(raw, content_type)
+        scrub = self.secrets.obj
+        call.model, params, messages, call.streamed = describe_request(endpoint, body)
+        call.params, call.messages = scrub(params), scrub(messages)
+        if endpoint.audio_in:
+            call.audio_seconds = input_audio_seconds(body)
 
     def finish_open(self) -> None:
         """Close calls whose stream the test never closed: marked abandoned."""

@@ -81,4 +81,5 @@ def call_from_recording(request: Any, response: dict[str, Any]) -> LLMCall:
     for offset, chunk in replay.chunks:
         capture.feed(chunk, at=offset)
     capture.eof(at=replay.end_ns)
+    capture.settle()
     return call

@@ -4,7 +4,6 @@ arrival estimate skipping ahead where no read can have been late."""
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
@@ -92,8 +91,10 @@ def _reference_arrivals(call: LLMCall, start: int, reads: list[Any], marks: list
     for index, _, kind in marks:
         asked, got = reads[index][0], reads[index][1]
         if got - asked >= WAITED_NS and asked <= prev + pace + WAITED_NS and (bound is None or got <= bound):
+            # asked no later than the server's pace would bring it, then waited
             arrival = got
         elif completion is None and (seen_output or kind != OUTPUT):
+            # no server timings: only the first output's wait is split
             arrival = got
         else:
             if kind == OUTPUT and not seen_output:

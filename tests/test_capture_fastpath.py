@@ -69,6 +69,7 @@ def _captured(times: list[tuple[int, bytes]], settle_every: int) -> LLMCall:
         if settle_every and i % settle_every == 0:
             capture.settle()  # a test reading its calls mid-stream
     capture.eof(at=times[-1][0] + 1)
+    capture.settle()  # what reading the calls does
     return call
 
 
