@@ -7,11 +7,15 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import groq
 import pytest
 
+from pytest_llmlatency import intercept
 from pytest_llmlatency.arrivals import SLACK_NS, WAITED_NS, estimate_arrivals
 from pytest_llmlatency.bodyreader import OUTPUT
 from pytest_llmlatency.calls import LLMCall
+from pytest_llmlatency.emulator import GroqEmulator
+from pytest_llmlatency.intercept import Interceptor, Recorder
 
 from .test_capture_fastpath import _captured, _chunk, _reference
 
@@ -138,3 +142,40 @@ def test_the_arrival_estimate_equals_estimating_every_event(seed: int) -> None:
             marks.append((i, 1, kind))
         asked = got + rng.choice([10_000, 200_000, 1_500_000, 2_500_000, 50 * ms])
     assert estimate_arrivals(call, 0, reads, marks) == _reference_arrivals(call, 0, reads, marks)
+
+
+@pytest.mark.parametrize("limit", [20_000, intercept.PENDING_BYTES])
+def test_a_loop_that_never_reads_its_calls_keeps_a_bounded_amount_of_bytes(
+    limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client's read only takes the time; the bodies wait to be parsed until the calls are
+    read, unless they pile up: then they are parsed while the loop goes on."""
+    monkeypatch.setattr(intercept, "PENDING_BYTES", limit)
+    recorder = Recorder()
+    open_most = 0
+    with (
+        GroqEmulator(jitter=0, queue_ms=0, time_scale=1000) as emulator,
+        groq.Groq(base_url=emulator.base_url, api_key="gsk_canary_pending_0123456789", max_retries=0) as client,
+        Interceptor(recorder),
+    ):
+        for i in range(150):
+            stream = i % 10 == 0  # mostly non-streamed: quick; the streams a few short answers
+            out = client.chat.completions.create(
+                model="llama-3.1-8b-instant",
+                messages=[{"role": "user", "content": f"say {i}"}],
+                stream=stream,
+                max_completion_tokens=8,
+            )
+            if stream:
+                for _ in out:
+                    pass
+            open_most = max(open_most, len(recorder._captures))
+        # checked at 64 and 128 open calls: over the limit, settled there; else all left to read
+        assert open_most == (63 if limit == 20_000 else 150)
+        calls = recorder.calls
+    assert len(calls) == 150 and all(c.ok and c.completed and c.usage for c in calls)
+    # what each request asked for is read with the call, its key scrubbed
+    assert {c.model for c in calls} == {"llama-3.1-8b-instant"}
+    assert [c.streamed for c in calls] == [i % 10 == 0 for i in range(150)]
+    assert calls[7].messages == [{"role": "user", "content": "say 7"}]
+    assert not recorder._captures
