@@ -129,6 +129,8 @@ class Recorder:
             retry = int(headers.get("x-stainless-retry-count") or 0)
         except ValueError:
             retry = 0
+        if retry > 0:
+            self.settle()  # what the attempt before it read is applied first, as it came
         attempt = Attempt(start_ns=now_ns())
         with self._lock:
             call = None

@@ -8,6 +8,7 @@ import random
 from typing import Any
 
 import groq
+import httpx
 import pytest
 
 from pytest_llmlatency import intercept
@@ -179,3 +180,21 @@ def test_a_loop_that_never_reads_its_calls_keeps_a_bounded_amount_of_bytes(
     assert [c.streamed for c in calls] == [i % 10 == 0 for i in range(150)]
     assert calls[7].messages == [{"role": "user", "content": "say 7"}]
     assert not recorder._captures
+
+
+def test_a_retry_after_a_read_error_body_keeps_each_attempt_its_own(fast_emulator: GroqEmulator) -> None:
+    """A client that reads a 429's body and then retries: the first attempt's body is applied
+    before the retry resets the call, so the call ends with the second attempt."""
+    recorder = Recorder()
+    url = fast_emulator.base_url + "/openai/v1/chat/completions"
+    body = {"model": "llama-3.1-8b-instant", "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client() as client, Interceptor(recorder):
+        headers = {"authorization": "Bearer gsk_canary_retry_0123456789", "x-emulator-fault": "429;times=1"}
+        first = client.post(url, json=body, headers=headers)
+        assert first.status_code == 429 and first.json()["error"]
+        second = client.post(url, json=body, headers={**headers, "x-stainless-retry-count": "1"})
+        assert second.status_code == 200
+    (call,) = recorder.calls
+    assert [a.status for a in call.attempts] == [429, 200]
+    assert call.end_ns == call.attempts[1].end_ns and call.attempts[0].end_ns < call.attempts[1].start_ns
+    assert call.ok and call.e2e_ms is not None and call.e2e_ms > 0 and call.usage
