@@ -14,11 +14,12 @@ network's noise; it also times the work the plugin leaves for when the calls are
     python benchmarks/bench_overhead.py --canned [--calls 2000] [--rounds 9]
 
 ``--pytest`` measures as a user would instead: whole pytest runs of a test that times
-its own 40 calls (streamed and not), with the plugin (``--llm-live``, so every call is
-measured live) and without it (``-p no:llmlatency``), alternating, against the same
-emulator; the figure is each run's own median time per call.
+its own calls (40 streamed, ``--user-calls`` non-streamed), with the plugin (``--llm-live``,
+so every call is measured live) and without it (``-p no:llmlatency``), alternating,
+against the same emulator; the figure is each run's own median time per call, and the
+median of each round's difference (plugin on minus the off run before it).
 
-    python benchmarks/bench_overhead.py --pytest [--rounds 5]
+    python benchmarks/bench_overhead.py --pytest [--rounds 5] [--user-calls 40]
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def test_calls(request):
     out = {}
     for stream in (True, False):
         times = []
-        for _ in range(45):
+        for _ in range(5 + int(os.environ["BENCH_CALLS" if not stream else "BENCH_STREAMS"])):
             t0 = time.perf_counter()
             resp = client.chat.completions.create(model="openai/gpt-oss-20b", messages=MSG, stream=stream)
             if stream:
@@ -74,7 +75,7 @@ def test_calls(request):
             times.append(time.perf_counter() - t0)
         out["stream" if stream else "non-stream"] = statistics.median(times[5:]) * 1000
     # proof that the plugin-on run measured every call live (none replayed, none missed)
-    out["measured"] = sum(1 for c in calls if not c.replayed and c.ok) if calls is not None else 0
+    out["measured"] = sum(1 for c in calls if not c.replayed and c.ok and c.e2e_ms) if calls is not None else 0
     with open(os.environ["BENCH_OUT"], "w") as f:
         json.dump(out, f)
 """
@@ -90,28 +91,36 @@ def _measured(request):
 """
 
 
-def as_user(rounds: int) -> None:
+def as_user(rounds: int, calls: int) -> None:
     """Whole pytest runs, plugin on (--llm-live) and off, alternating, same emulator."""
     with GroqEmulator(time_scale=1000, jitter=0, queue_ms=0) as emu, tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "test_bench.py").write_text(USER_TEST)
         Path(tmp, "conftest.py").write_text(USER_CONFTEST)
         out = str(Path(tmp, "out.json"))
         env = {**os.environ, "GROQ_BASE_URL": emu.base_url, "PYTEST_ADDOPTS": "", "BENCH_OUT": out}
+        env.update(BENCH_CALLS=str(calls), BENCH_STREAMS="40")
+        expected = calls + 40 + 10
         runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
         for _ in range(rounds):
             for mode, flags in (("off", ["-p", "no:llmlatency"]), ("on", ["--llm-live"])):
                 cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *flags]
                 subprocess.run([*cmd, "test_bench.py"], cwd=tmp, env=env, check=True, capture_output=True)
                 result = json.loads(Path(tmp, "out.json").read_text())
-                assert result["measured"] == (90 if mode == "on" else 0), result  # no hidden effect
+                assert result["measured"] == (expected if mode == "on" else 0), result  # no hidden effect
                 runs[mode].append(result)
-        print(f"{rounds} rounds x 40 timed calls each, whole pytest runs, emulator x1000 in this process;")
-        print("plugin on: every one of the 90 calls per run measured live (checked)")
-        print(f"{'mode':<12} {'off ms/call':>12} {'on ms/call':>12} {'ratio':>7} {'added us/call':>14}")
+        print(f"{rounds} rounds, whole pytest runs timing {calls} non-streamed and 40 streamed calls each,")
+        print(f"emulator x1000 in this process; plugin on: all {expected} calls per run measured live (checked)")
+        header = f"{'off ms/call':>12} {'on ms/call':>12} {'ratio':>7} {'added us/call':>14}"
+        print(f"{'mode':<12} {header}  paired (min..max)")
         for name in ("stream", "non-stream"):
             off = statistics.median(r[name] for r in runs["off"])
             on = statistics.median(r[name] for r in runs["on"])
-            print(f"{name:<12} {off:>12.3f} {on:>12.3f} {on / off:>7.3f} {(on - off) * 1000:>14.1f}")
+            # each round's on minus the off run just before it, in us
+            pairs = sorted((b[name] - a[name]) * 1000 for a, b in zip(runs["off"], runs["on"], strict=True))
+            print(
+                f"{name:<12} {off:>12.3f} {on:>12.3f} {on / off:>7.3f} {(on - off) * 1000:>14.1f}"
+                f"  {statistics.median(pairs):.1f} ({pairs[0]:.1f}..{pairs[-1]:.1f})"
+            )
 
 
 def canned(calls: int, rounds: int) -> None:
@@ -161,12 +170,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pytest", action="store_true", help="measure whole pytest runs, as a user would")
     parser.add_argument("--canned", action="store_true", help="the plugin's own cost, no network")
+    parser.add_argument("--user-calls", type=int, default=40, help="--pytest: non-streamed calls timed per run")
     args = parser.parse_args()
     if args.canned:
         canned(args.calls, args.rounds)
         return
     if args.pytest:
-        as_user(args.rounds)
+        as_user(args.rounds, args.user_calls)
         return
     with (
         GroqEmulator(time_scale=1000, jitter=0, queue_ms=0) as emu,
