@@ -138,7 +138,9 @@ def test_saved_file_is_pytest_benchmark_json(suite: pytest.Pytester) -> None:
 def test_committed_baseline_path_and_autosave(suite: pytest.Pytester) -> None:
     _run(suite, "--llm-save=perf/baseline.json").assert_outcomes(passed=2)
     assert (suite.path / "perf" / "baseline.json").is_file()
-    suite.makeini("[pytest]\nllm_compare = perf/baseline.json\nllm_compare_fail = e2e:10%\n")
+    # two live runs against the real-time emulator: a loaded machine adds tens of ms to one of
+    # them, so the limit is wide (this test is about where the baseline comes from)
+    suite.makeini("[pytest]\nllm_compare = perf/baseline.json\nllm_compare_fail = e2e:50%\n")
     result = _run(suite, "--llm-autosave")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*baseline.json*"])
@@ -165,7 +167,6 @@ def test_many(groq_client, i):
     assert len(nodeids) == 6
 
 
-@pytest.mark.subprocess  # a KeyboardInterrupt in an inner run: a real process's Ctrl-C
 def test_interrupted_run_leaves_the_baseline_intact(suite: pytest.Pytester) -> None:
     _run(suite, "--llm-save=perf/baseline.json").assert_outcomes(passed=2)
     path = suite.path / "perf" / "baseline.json"
@@ -178,7 +179,8 @@ def test_interrupted_run_leaves_the_baseline_intact(suite: pytest.Pytester) -> N
             '"user", "content": "Describe queues',
         )
     )
-    result = _run(suite, "--llm-save=perf/baseline.json")
+    # in a process of its own: a real process's Ctrl-C
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--llm-save=perf/baseline.json")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     assert path.read_bytes() == before
 

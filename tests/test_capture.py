@@ -143,7 +143,7 @@ def test_retry(groq_client, llm_calls):
 def test_gives_up(groq_client, llm_calls):
     with pytest.raises(groq.InternalServerError):
         groq_client.with_options(max_retries=1).chat.completions.create(
-            model="llama-3.1-8b-instant", messages=MSG, extra_headers={"x-emulator-fault": "503"})
+            model="llama-3.1-8b-instant", messages=MSG, extra_headers={"x-emulator-fault": "503;retry_after=0.05"})
     call = llm_calls.last
     assert len(llm_calls) == 1 and [a.status for a in call.attempts] == [503, 503]
     assert not call.ok and "Service Unavailable" in call.attempts[-1].error
@@ -152,7 +152,7 @@ def test_gives_up(groq_client, llm_calls):
 def test_budget_names_the_failure(groq_client):
     try:
         groq_client.with_options(max_retries=1).chat.completions.create(
-            model="llama-3.1-8b-instant", messages=MSG, extra_headers={"x-emulator-fault": "503"})
+            model="llama-3.1-8b-instant", messages=MSG, extra_headers={"x-emulator-fault": "503;retry_after=0.05"})
     except groq.InternalServerError:
         pass
 """,

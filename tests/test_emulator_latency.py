@@ -144,7 +144,7 @@ async def test_serves_many_concurrent_streams() -> None:
             model="openai/gpt-oss-20b",
             stream=True,
             reasoning_effort="low",
-            messages=[{"role": "user", "content": f"Question {i}: describe queues in 200 words."}],
+            messages=[{"role": "user", "content": f"Question {i}: describe queues in 80 words."}],
         )
         tokens = 0
         async for chunk in stream:

@@ -72,7 +72,6 @@ def shared_env(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> tu
     emu.stop()
 
 
-@pytest.mark.subprocess  # a KeyboardInterrupt in an inner run: a real process's Ctrl-C
 def test_shared_cassette_keeps_failed_runs_out_and_no_key(
     pytester: pytest.Pytester, shared_env: tuple[str, Path]
 ) -> None:
@@ -89,9 +88,9 @@ def test_shared_cassette_keeps_failed_runs_out_and_no_key(
     pytester.runpytest(*run, "--record-mode=new_episodes", "--llm-record-mode=new_episodes").assert_outcomes(failed=1)
     llm = [i for i in _interactions(path) if i["request"]["uri"].endswith("/completions")]
     assert len(llm) == 1, "the failed run's recording was not merged"
-    # interrupted: nothing of ours either
+    # interrupted: nothing of ours either (in a process of its own: a real process's Ctrl-C)
     _shared(pytester, 30, fail="raise KeyboardInterrupt")
-    pytester.runpytest(*run, "--record-mode=new_episodes", "--llm-record-mode=new_episodes")
+    pytester.runpytest_subprocess(*run, "--record-mode=new_episodes", "--llm-record-mode=new_episodes")
     assert len([i for i in _interactions(path) if i["request"]["uri"].endswith("/completions")]) == 1
     del before
 

@@ -1,16 +1,17 @@
 """Issue 15: shards merged into one gate.
 
-One recorded suite of 200 tests (recorded once against the emulator, then replayed with no
-server) runs on one "machine" and in 4 pytest-split shards; merging the shards gives the same
-results, `llmlatency compare` gives byte-identical verdicts and `llmlatency save` equivalent
-baselines. Inner pytest runs: 1 record + 1 single replay + 4 shard replays, in one module-scoped
-fixture. The refusal cases work on copies of those files (no further inner runs)."""
+One recorded suite of 60 tests (recorded once against the emulator, then replayed with no
+server) runs on one "machine" and in 4 pytest-split shards of 15; merging the shards gives the
+same results, `llmlatency compare` gives byte-identical verdicts and `llmlatency save`
+equivalent baselines. 60 is the least count with every kind of test in every shard in equal
+numbers: streamed or not (i % 2), three models (i % 3), over budget or not (i % 5), split 4 ways.
+Inner pytest runs, in this process: 1 record + 1 single replay + 4 shard replays, in one
+module-scoped fixture. The refusal cases work on copies of those files (no further inner runs)."""
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from pytest_llmlatency.report.jsonfile import dump_doc
 
 pytest.importorskip("pytest_split")
 
-N_TESTS = 200
+N_TESTS = 60
 DEAD = "http://127.0.0.1:9"
 
 SUITE = f"""
@@ -54,35 +55,43 @@ def test_answer(client, llm_calls, i):
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The suite recorded once, replayed on one machine and in 4 shards (module scope: the
-    `pytester` fixture is function-scoped, so the runs are subprocesses started here)."""
-    import subprocess
-    import sys
+def _built() -> dict[str, Path]:
+    """Where the first test of the module to ask for ``suite`` built it."""
+    return {}
 
-    root = tmp_path_factory.mktemp("sharded")
-    (root / "test_suite.py").write_text(SUITE)
-    (root / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_STEP_SUMMARY", "PYTEST_ADDOPTS")}
-    env["PYTEST_ADDOPTS"] = "-p no:hypothesispytest -p no:langsmith_plugin -p no:asyncio"
-    base = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--llm-no-summary", "-p", "no:randomly"]
 
-    def run(*args: str, key: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*base, *args], cwd=root, env={**env, "GROQ_API_KEY": key}, capture_output=True, text=True, timeout=600
-        )
+@pytest.fixture
+def suite(_built: dict[str, Path], pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The suite recorded once, replayed on one machine and in 4 shards, every run in this
+    process. Built by the first test that asks, with its ``pytester`` (function-scoped, so this
+    cannot be a module-scoped fixture itself); the module's other tests read the same files."""
+    if "root" not in _built:
+        _built["root"] = _build(pytester, monkeypatch)
+    return _built["root"]
+
+
+def _build(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = pytester.path
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    for name in ("CI", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*args: str, key: str) -> pytest.RunResult:
+        monkeypatch.setenv("GROQ_API_KEY", key)
+        return pytester.runpytest("-p", "no:cacheprovider", "--llm-no-summary", "-p", "no:randomly", *args)
 
     with GroqEmulator(time_scale=50, jitter=0.05, seed=7) as emu:
         rec = run(f"--llm-base-url={emu.base_url}", "--llm-record-mode=once", key="gsk_recording_key")
-    assert "160 passed" in rec.stdout and "40 failed" in rec.stdout, rec.stdout[-3000:] + rec.stderr[-3000:]
+    rec.assert_outcomes(passed=48, failed=12)  # i % 5 == 4 asks for more tokens than the budget
     assert len(list((root / "cassettes").rglob("*.yaml"))) == N_TESTS
     replay = (f"--llm-base-url={DEAD}",)
     exports = ("--llm-report-bmf=single.bmf.json", "--llm-report-github-benchmark=single.gh.json")
     single = run(*replay, "--llm-report-json=single.json", *exports, key="gsk_replay")
-    assert "160 passed" in single.stdout, single.stdout[-3000:]
+    single.assert_outcomes(passed=48, failed=12)
     for group in range(1, 5):
         shard = run(*replay, "--splits=4", f"--group={group}", f"--llm-report-json=shard{group}.json", key="gsk_replay")
-        assert "passed" in shard.stdout, shard.stdout[-3000:] + shard.stderr[-3000:]
+        shard.assert_outcomes(passed=12, failed=3, deselected=45)
     return root
 
 
@@ -114,7 +123,7 @@ def test_merged_shards_equal_the_single_machine_run(suite: Path, tmp_path: Path)
         for key in ("verdict", "verdicts", "failures", "summary", "source", "budgets"):
             assert test[key] == other[key], (test["nodeid"], key)
         assert [c["e2e_ms"] for c in test["calls"]] == [c["e2e_ms"] for c in other["calls"]]
-    assert sum(1 for t in merged["tests"] if t["verdict"] == "FAIL") == 40
+    assert sum(1 for t in merged["tests"] if t["verdict"] == "FAIL") == 12
 
 
 def test_merge_is_order_independent_and_idempotent(suite: Path, tmp_path: Path) -> None:
@@ -168,7 +177,7 @@ def test_sharded_and_single_runs_give_identical_verdicts_and_baselines(
         code = _cli("compare", results, "--against", faster, "--fail", "e2e:10%", "--md", md, "--storage", storage)
         assert code == 1
         out, err = capsys.readouterr()
-        assert "29 test(s) regressed" in err
+        assert "9 test(s) regressed" in err  # i % 7 == 0
         assert out == md.read_text()
         outputs.append(md.read_bytes())
     assert outputs[0] == outputs[1]
