@@ -46,23 +46,33 @@ class RankTest:
     exact: bool
 
 
+@functools.cache
+def _arrangements(a: int, b: int, k: int) -> int:
+    """How many orderings of ``a`` new and ``b`` old values (no ties) give U == ``k``: the
+    classic recurrence on (a, b), memoized for the process (a gate compares many tests with
+    the same sample sizes)."""
+    if k < 0:
+        return 0
+    if a == 0 or b == 0:
+        return 1 if k == 0 else 0
+    return _arrangements(a - 1, b, k - b) + _arrangements(a, b - 1, k)
+
+
+@functools.cache
+def _upper_counts(n1: int, n2: int) -> tuple[int, ...]:
+    """``counts[t]``: the orderings with U >= t, for t = 0 .. n1 * n2."""
+    counts = [0] * (n1 * n2 + 2)
+    for k in range(n1 * n2, -1, -1):
+        counts[k] = counts[k + 1] + _arrangements(n1, n2, k)
+    return tuple(counts[:-1])
+
+
 def _exact_tail(n1: int, n2: int, u: float) -> float:
     """P(U >= u) under the null, by counting (no ties), for small samples."""
-    # counts[k] = number of arrangements with U == k, built up one element at a time
-    # (the classic recurrence on (n1, n2)); memoized over the grid
-
-    @functools.cache
-    def count(a: int, b: int, k: int) -> int:
-        if k < 0:
-            return 0
-        if a == 0 or b == 0:
-            return 1 if k == 0 else 0
-        return count(a - 1, b, k - b) + count(a, b - 1, k)
-
-    total = math.comb(n1 + n2, n1)
     threshold = math.ceil(u - 1e-9)
-    hits = sum(count(n1, n2, k) for k in range(threshold, n1 * n2 + 1))
-    return hits / total
+    counts = _upper_counts(n1, n2)
+    hits = counts[threshold] if 0 <= threshold < len(counts) else (counts[0] if threshold < 0 else 0)
+    return hits / math.comb(n1 + n2, n1)
 
 
 def mann_whitney_greater(new: Sequence[float], old: Sequence[float]) -> RankTest:

@@ -38,7 +38,7 @@ def test_429_then_success(groq_client, llm_calls):
 
 @pytest.mark.max_latency(ms=5000)
 def test_500_twice_then_success(groq_client, llm_calls):
-    call(groq_client, "500;times=2")
+    call(groq_client, "500;times=2;retry_after=0.05")
     assert llm_calls.last.retries == 2
 
 @pytest.mark.max_latency(ms=5000)

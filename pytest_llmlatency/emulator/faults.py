@@ -21,8 +21,8 @@ __all__ = ["FAULTS", "Fault", "FaultError", "parse_fault"]
 FAULTS: dict[str, dict[str, Any]] = {
     "429": {"status": 429, "retry_after": 1.0},
     "498": {"status": 498},
-    "500": {"status": 500},
-    "502": {"status": 502},
+    "500": {"status": 500, "retry_after": None},
+    "502": {"status": 502, "retry_after": None},
     "503": {"status": 503, "retry_after": None},
     "cut": {"after": None},
     "slow_first_byte": {"seconds": 5.0},
