@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from itertools import compress
-from operator import itemgetter, sub
+from operator import itemgetter, not_, sub
 from typing import Any
 
 from .bodyreader import OUTPUT
@@ -19,6 +19,9 @@ WAITED_NS = 2_000_000
 for it later than the server's pace would have brought it (docs/metrics.md, "Where the time
 went")."""
 
+_CLOSE = range(WAITED_NS)
+"""Gaps between two reads' returns within which an estimate cannot differ (0 to 2 ms)."""
+
 SLACK_NS = 10_000_000
 """What the network may add to the server's own times (10 ms)."""
 
@@ -29,12 +32,20 @@ Mark = tuple[int, int, int]
 """``(read index, end offset in its decoded data, kind)``: one event."""
 
 
-def estimate_arrivals(call: LLMCall, start: int, reads: list[Read], marks: list[Mark]) -> list[int]:
+def estimate_arrivals(
+    call: LLMCall,
+    start: int,
+    reads: list[Read],
+    marks: list[Mark],
+    gots: list[int] | None = None,
+    kinds: list[int] | None = None,
+) -> list[int]:
     """Arrival time per event mark: a read that waited got its bytes as they came; bytes a
     read found waiting came at the server's pace (Groq's own prompt and completion times)
     after the previous event, and no later than the client asked for them. A wait that
     ends after the server, by its own times, had sent everything is the client's (a
-    blocked event loop does not resume the read that was waiting)."""
+    blocked event loop does not resume the read that was waiting). ``gots`` and ``kinds``:
+    :func:`event_times` and each mark's kind, when the caller has them already."""
     usage = call.usage if isinstance(call.usage, dict) else {}
     headers = call.headers_ns or start
     queue, prompt, completion = (_seconds(usage.get(k)) for k in ("queue_time", "prompt_time", "completion_time"))
@@ -44,14 +55,16 @@ def estimate_arrivals(call: LLMCall, start: int, reads: list[Read], marks: list[
         first_server = start + round(((queue or 0.0) + prompt) * 1e9)
         # the first token: the server's own time plus at most the headers' network time
         bound = max(headers, first_server + (headers - start)) + SLACK_NS
-    kinds = list(map(itemgetter(2), marks))
+    if kinds is None:
+        kinds = list(map(itemgetter(2), marks))
     outputs = kinds.count(OUTPUT)
     first_output = kinds.index(OUTPUT) if outputs else len(kinds)
     pace = round(completion * 1e9 / (outputs - 1)) if completion is not None and outputs > 1 else 0
-    gots = event_times(reads, marks)
+    if gots is None:
+        gots = event_times(reads, marks)
     # where a read returned 2 ms or more after the one before (or before it): only from these
     # on can an estimate differ from the time the read returned
-    breaks = list(compress(range(1, len(gots)), map(_apart, map(sub, gots[1:], gots[:-1]))))
+    breaks = list(compress(range(1, len(gots)), map(not_, map(_CLOSE.__contains__, map(sub, gots[1:], gots[:-1])))))
     prev = headers
     seen_output = False
     arrivals: list[int] = []
@@ -107,10 +120,6 @@ def event_times(reads: list[Read], marks: list[Mark]) -> list[int]:
     """When the read that returned each event's end returned."""
     got = list(map(itemgetter(1), reads))
     return list(map(got.__getitem__, map(itemgetter(0), marks)))
-
-
-def _apart(gap: int) -> bool:
-    return not 0 <= gap < WAITED_NS
 
 
 def recorded_pieces(

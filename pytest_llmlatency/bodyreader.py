@@ -17,7 +17,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import accumulate, repeat
-from operator import add, getitem, sub
+from operator import add, and_, getitem, sub
 from typing import cast
 
 from .calls import Attempt, LLMCall
@@ -90,30 +90,54 @@ class BodyReader:
             self.call.end_ns = self.attempt.end_ns = now
             self.call.completed = True
 
-    def add_batch(self, first: int, items: list[tuple[int, bytes]]) -> None:
-        """Reads ``first``, ``first + 1``, ... returned these ``(time, decoded bytes)``: the same
-        as :meth:`add` for each, with the fast event splitter run once over all of them."""
-        datas = [data for _, data in items]
+    def add_batch(self, first: int, times: list[int], datas: list[bytes]) -> None:
+        """Reads ``first``, ``first + 1``, ... returned ``datas`` (decoded) at ``times``: the
+        same as :meth:`add` for each, with the fast event splitter run over runs of them."""
         joined = b"".join(datas)
         if not self.stream or self.sse is not None or b"\r" in joined:
-            for offset, (now, data) in enumerate(items):
+            for offset, (now, data) in enumerate(zip(times, datas, strict=True)):
                 self.add(first + offset, now, data)
             return
         self.data.extend(datas)
-        times = [now for now, _ in items]
-        tail = self.tail
-        if not tail and joined.count(b"\n") == 2 * len(datas) and all(map(bytes.endswith, datas, repeat(b"\n\n"))):
-            # one event per read, as a server writes them and a prompt client reads them
+        # a read that holds one whole event, as a server writes them and a prompt client reads
+        # them: it ends the event's blank line and has no other line break
+        if not self.tail and joined.count(b"\n") == 2 * len(datas) and all(map(bytes.endswith, datas, repeat(b"\n\n"))):
             self._events(first, datas, range(len(datas)), list(map(len, datas)), times, b"\n\n")
             return
+        whole = list(
+            map(
+                and_,
+                map(bytes.endswith, datas, repeat(b"\n\n")),
+                map((2).__eq__, map(bytes.count, datas, repeat(b"\n"))),
+            )
+        )
+        i, n = 0, len(datas)
+        while i < n:
+            if not self.tail and whole[i]:
+                try:
+                    j = whole.index(False, i)
+                except ValueError:
+                    j = n
+                run = datas[i:j]
+                self._events(first + i, run, range(j - i), list(map(len, run)), times[i:j], b"\n\n")
+            else:  # reads that cut events: split at the blank lines, up to the next whole read
+                j = i + 1
+                while j < n and not (whole[j] and datas[j - 1].endswith(b"\n\n")):
+                    j += 1
+                self._split(first + i, datas[i:j], times[i:j])
+            i = j
+
+    def _split(self, first: int, datas: list[bytes], times: list[int]) -> None:
+        """Reads ``first``, ... returned ``datas`` at ``times``: their events, wherever the
+        reads cut them (an event belongs to the read its blank line ends in)."""
+        tail = self.tail
+        joined = b"".join(datas)
         buf = tail + joined if tail else joined
         if b"\n\n" not in buf:
             self.tail = buf
             return
         parts = buf.split(b"\n\n")
         self.tail = parts.pop()
-        # where each event ends in buf, and where each read does: an event belongs to the read
-        # its blank line ends in
         ends = list(accumulate(map(len, datas), initial=len(tail)))
         starts = ends[:-1]
         del ends[0]
@@ -226,7 +250,7 @@ class BodyReader:
                 self.event(index, now, len(data), event.data.encode(), event.event)
             return
         self.data.pop()  # add_batch keeps it again
-        self.add_batch(index, [(now, data)])
+        self.add_batch(index, [now], [data])
 
     def event(self, index: int, now: int, end: int, data: bytes, name: str | None) -> None:
         call = self.call

@@ -151,11 +151,11 @@ class Capture:
         decoder = self._decoding()
         if decoder is False:
             return
-        if decoder is None:
-            items = [(got, raw) for _, got, raw in reads[first:upto]]
-        else:
-            items = [(got, _bytes(decoder.decode(raw))) for _, got, raw in reads[first:upto]]
-        self._reader.add_batch(first, items)
+        batch = reads[first:upto]
+        datas = list(map(itemgetter(2), batch))
+        if decoder is not None:
+            datas = [_bytes(decoder.decode(raw)) for raw in datas]
+        self._reader.add_batch(first, list(map(itemgetter(1), batch)), datas)
 
     def _decoding(self) -> Any:
         """httpx's decoder for the body's content-encoding (made once), None for none, False
@@ -265,11 +265,10 @@ class Capture:
         if not self.live or not self.reads or call.headers_ns is None or call.end_ns is None:
             return
         marks = self._reader.marks
-        self._arrivals = arrivals = estimate_arrivals(call, self.attempt.start_ns, self.reads, marks)
+        gots, kinds = event_times(self.reads, marks), list(map(itemgetter(2), marks))
+        self._arrivals = arrivals = estimate_arrivals(call, self.attempt.start_ns, self.reads, marks, gots, kinds)
         call.first_read_ns = self.reads[0][0]
-        late = map(sub, event_times(self.reads, marks), arrivals)
-        call.client_late_events = sum(map(WAITED_NS.__le__, late))
-        kinds = list(map(itemgetter(2), marks))
+        call.client_late_events = 0 if arrivals == gots else sum(map(WAITED_NS.__le__, map(sub, gots, arrivals)))
         if call.token_times_ns and OUTPUT in kinds:
             call.client_ttft_ns = max(0, call.token_times_ns[0] - arrivals[kinds.index(OUTPUT)])
         end_arrival = arrivals[-1] if arrivals else call.headers_ns

@@ -56,12 +56,35 @@ def _events(rng: random.Random) -> list[bytes]:
     return events
 
 
+def _mixed_reads(events: list[bytes], rng: random.Random) -> list[bytes]:
+    """Mostly one event per read, some cut in two, some two to a read."""
+    reads: list[bytes] = []
+    i = 0
+    while i < len(events):
+        roll = rng.random()
+        if roll < 0.15 and len(events[i]) > 2:
+            cut = rng.randrange(1, len(events[i]))
+            reads += [events[i][:cut], events[i][cut:]]
+        elif roll < 0.25 and i + 1 < len(events):
+            reads.append(events[i] + events[i + 1])
+            i += 1
+        else:
+            reads.append(events[i])
+        i += 1
+    return reads
+
+
 @pytest.mark.parametrize("seed", range(10))
-@pytest.mark.parametrize("per_read", [1, 3])
-def test_runs_of_tokens_read_as_each_event_on_its_own(seed: int, per_read: int) -> None:
+@pytest.mark.parametrize("per_read", [1, 3, "mixed"])
+def test_runs_of_tokens_read_as_each_event_on_its_own(seed: int, per_read: int | str) -> None:
     rng = random.Random(seed)
     events = _events(rng)
-    times = [(10 + 1000 * i, b"".join(events[i : i + per_read])) for i in range(0, len(events), per_read)]
+    if per_read == "mixed":
+        reads = _mixed_reads(events, rng)
+    else:
+        step = int(per_read)
+        reads = [b"".join(events[i : i + step]) for i in range(0, len(events), step)]
+    times = [(10 + 1000 * i, read) for i, read in enumerate(reads)]
     body = b"".join(events)
     want = _reference(body, times)
     got = _captured(times, settle_every=seed % 3)
