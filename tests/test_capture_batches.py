@@ -219,5 +219,6 @@ def test_a_retry_after_a_read_error_body_keeps_each_attempt_its_own(fast_emulato
         assert second.status_code == 200
     (call,) = recorder.calls
     assert [a.status for a in call.attempts] == [429, 200]
-    assert call.end_ns == call.attempts[1].end_ns and call.attempts[0].end_ns < call.attempts[1].start_ns
+    first_end = call.attempts[0].end_ns
+    assert call.end_ns == call.attempts[1].end_ns and first_end is not None and first_end < call.attempts[1].start_ns
     assert call.ok and call.e2e_ms is not None and call.e2e_ms > 0 and call.usage
