@@ -5,9 +5,12 @@ the time its read returned. Used by :class:`~.capture.Capture` when a call settl
 Most of a Groq stream is one kind of chunk, a token: ``{"id":...,"choices":[{"index":0,
 "delta":{"content":" word"},...}]}`` differing only in the text. The first such chunk is
 read with a pattern that matches the whole chunk (:func:`~.endpoints.fast_chat_delta`); the
-bytes around its text become a template, and the next chunks that fit it are read with two
-comparisons and a slice, without building a JSON object. Any other event is read in full
-(:func:`~.endpoints.read_event`).
+bytes around its text become a template. A run of later chunks that fit it is applied in
+one go: C-level passes over the run (starts, ends, the texts sliced out) and one JSON
+array of the texts, without a JSON object or a Python call per chunk. Any other event is
+read in full (:func:`~.endpoints.read_event`). When each read holds one whole event (as a
+server writes them and a prompt client reads them), the reads are the events; reads that
+cut events are split at the blank lines.
 """
 
 from __future__ import annotations
