@@ -10,6 +10,7 @@ SSE parser. Reports the median time per call and the ratio.
 with the emulator's recorded bytes (gzip for JSON, as Groq sends them), so the only
 difference between the two modes is the plugin's own work per call, without the
 network's noise; it also times the work the plugin leaves for when the calls are read.
+Besides the medians it gives the median of each round's difference, wall and CPU time.
 
     python benchmarks/bench_overhead.py --canned [--calls 2000] [--rounds 9]
 
@@ -36,6 +37,7 @@ from pathlib import Path
 
 import groq
 
+from pytest_llmlatency.cassettes import Tape
 from pytest_llmlatency.emulator import GroqEmulator
 from pytest_llmlatency.intercept import Interceptor, Recorder
 
@@ -45,7 +47,7 @@ MSG = [{"role": "user", "content": "Describe queues in about 200 words."}]
 def run(client: groq.Groq, calls: int, stream: bool) -> float:
     t0 = time.perf_counter()
     for _ in range(calls):
-        out = client.chat.completions.create(model="openai/gpt-oss-20b", messages=MSG, stream=stream)  # type: ignore[call-overload]
+        out = client.chat.completions.create(model="openai/gpt-oss-20b", messages=MSG, stream=stream)  # type: ignore[call-overload,arg-type,unused-ignore]
         if stream:
             for _chunk in out:
                 pass
@@ -146,22 +148,32 @@ def canned(calls: int, rounds: int) -> None:
     run(client, 50, False)
     print(f"{calls} calls (streamed: {max(1, calls // 20)}) x {rounds} rounds, a transport answering at once")
     header = f"{'plain us/call':>14} {'measured us/call':>17} {'added us/call':>14} {'read later us/call':>19}"
-    print(f"{'mode':<12} {header}")
+    print(f"{'mode':<12} {header} {'paired wall':>12} {'paired CPU':>11}")
     for stream in (True, False):
-        plain, measured, later = [], [], []
+        plain, measured, later, wall, cpu = [], [], [], [], []
         n = max(1, calls // 20) if stream else calls  # a stream is ~400 chunks through the SDK
         for _ in range(rounds):
+            c0 = time.process_time()
             plain.append(run(client, n, stream) * 1000)
+            c1 = time.process_time()
+            # as in a measured test against the emulator: the test's cassette (none recorded)
             recorder = Recorder()
+            recorder.tape = Tape(Path(tempfile.mkdtemp()) / "bench.yaml", nodeid="bench", secrets=recorder.secrets)
             with Interceptor(recorder):
                 measured.append(run(client, n, stream) * 1000)
+            c2 = time.process_time()
             t0 = time.perf_counter()
             done = recorder.calls
             later.append((time.perf_counter() - t0) / n * 1e6)
             assert len(done) == n and all(c.ok and c.usage for c in done)
+            wall.append(measured[-1] - plain[-1])
+            cpu.append(((c2 - c1) - (c1 - c0)) / n * 1e6)
         p, m = statistics.median(plain), statistics.median(measured)
         name = "stream" if stream else "non-stream"
-        print(f"{name:<12} {p:>14.1f} {m:>17.1f} {m - p:>14.1f} {statistics.median(later):>19.1f}")
+        print(
+            f"{name:<12} {p:>14.1f} {m:>17.1f} {m - p:>14.1f} {statistics.median(later):>19.1f}"
+            f" {statistics.median(wall):>12.1f} {statistics.median(cpu):>11.1f}"
+        )
 
 
 def main() -> None:

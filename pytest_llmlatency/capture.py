@@ -32,13 +32,36 @@ from .calls import Attempt, LLMCall
 from .endpoints import CHAT, Endpoint
 from .timing import TIMING_KEY, timing_meta
 
-__all__ = ["RETRYABLE_STATUS", "Capture", "describe_exc", "now_ns"]
+__all__ = ["RETRYABLE_STATUS", "Capture", "describe_exc", "header_values", "now_ns"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
 def now_ns() -> int:
     return time.perf_counter_ns()
+
+
+_RESPONSE_HEADERS = frozenset({b"x-request-id", b"content-type", b"content-encoding"})
+
+
+def header_values(headers: Any, names: frozenset[bytes]) -> dict[bytes, str]:
+    """The value of each of these (lower-case) header names, repeated ones joined with ", "
+    as ``httpx.Headers.get`` does: one pass over httpx's raw pairs (``get`` scans them all
+    for each name), ``get`` for other mappings."""
+    raw = getattr(headers, "raw", None)
+    found: dict[bytes, str] = {}
+    if isinstance(raw, list):
+        for key, value in raw:
+            key = key.lower()
+            if key in names:
+                text = value.decode("latin-1")
+                found[key] = f"{found[key]}, {text}" if key in found else text
+        return found
+    for name in names:
+        value = headers.get(name.decode("ascii")) if headers is not None else None
+        if value is not None:
+            found[name] = str(value)
+    return found
 
 
 class Capture:
@@ -66,7 +89,7 @@ class Capture:
         self._size: int | None = None  # bytes kept by an ended body not yet applied
         # recording: the tape and the vcr request
         self._tape: Any = None
-        self._vcr_request: Any = None
+        self._vcr_request: Any = None  # made when recorded (``get()``)
         self._recording = False
         self._reason = ""
         self._headers: Any = None  # the response's headers, copied when recorded
@@ -95,13 +118,13 @@ class Capture:
         call.headers_ns = now_ns() if at is None else at
         call.status = self.attempt.status = int(status)
         self.attempt.retryable = call.status in RETRYABLE_STATUS
-        request_id = headers.get("x-request-id")
-        call.request_id = self.attempt.request_id = request_id
+        found = header_values(headers, _RESPONSE_HEADERS)
+        call.request_id = self.attempt.request_id = found.get(b"x-request-id")
         self._reason = reason
         self._headers = headers
-        content_type = headers.get("content-type", "").lower()
+        content_type = found.get(b"content-type", "").lower()
         self._reader = BodyReader(call, self.attempt, self.endpoint, "text/event-stream" in content_type, content_type)
-        encoding = headers.get("content-encoding", "").lower().strip() if decode else ""
+        encoding = found.get(b"content-encoding", "").lower().strip() if decode else ""
         if encoding and encoding != "identity":
             self._encoding = encoding  # httpx's decoder is made when the body is parsed
 
@@ -317,7 +340,7 @@ class Capture:
             "body": {"string": b"".join(data for _, data in chunks)},
             TIMING_KEY: meta,
         }
-        self._tape.record(self._vcr_request, response)
+        self._tape.record(self._vcr_request.get(), response)
 
 
 def _bytes(out: Any) -> bytes:

@@ -323,10 +323,12 @@ class Tape:
 
         return Request(method, uri, body, headers)
 
-    def decide(self, request: Any) -> Decision:
+    def decide(self, lazy: Any) -> Decision:
         """Replay a matching recording, or go live (``record`` says whether to keep it);
-        raises :class:`ReplayMismatch` when neither is allowed."""
-        if self.replays:
+        raises :class:`ReplayMismatch` when neither is allowed. ``lazy.get()`` gives the
+        request (vcrpy's), made only when a recording must be looked up."""
+        if self.replays and self._index:  # something recorded to look the request up in
+            request = lazy.get()
             index = self._find(request)
             if index is not None:
                 self.cassette.play_counts[index] += 1
@@ -338,6 +340,7 @@ class Tape:
                 return Decision(response=response)
         if self.live or self.may_record or (self.mode is None and not self.existed):
             return Decision(record=self.may_record)
+        request = lazy.get()
         predicted = self._predicted(request)
         if predicted is not None:
             return predicted

@@ -30,7 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from .calls import Attempt, LLMCall
-from .capture import Capture, now_ns
+from .capture import Capture, header_values, now_ns
 from .endpoints import (
     CHAT,
     Endpoint,
@@ -63,6 +63,8 @@ _INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("llmlatency_insid
 """Set while a captured request is handed to its transport: a transport that itself sends
 through an httpx client is not captured twice."""
 
+
+_REQUEST_HEADERS = frozenset({b"x-stainless-retry-count", b"content-type"})
 
 PENDING_CHECK = 64
 PENDING_BYTES = 16 * 1024 * 1024
@@ -125,8 +127,9 @@ class Recorder:
         headers = request.headers
         url = str(request.url)
         self.secrets.learn(headers, url)
+        found = header_values(headers, _REQUEST_HEADERS)
         try:
-            retry = int(headers.get("x-stainless-retry-count") or 0)
+            retry = int(found.get(b"x-stainless-retry-count") or 0)
         except ValueError:
             retry = 0
         if retry > 0:
@@ -170,7 +173,8 @@ class Recorder:
             call.attempts.append(attempt)
             capture = Capture(call, attempt, flavour, endpoint)
             if fresh:
-                capture.describe = partial(self._describe, call, endpoint, raw, headers.get("content-type", ""))
+                # (not a bound method: a capture that kept its recorder alive would be a cycle)
+                capture.describe = partial(_describe, call, endpoint, raw, found.get(b"content-type", ""), self.secrets)
             self._captures.append(capture)
             check = len(self._captures) >= self._next_check
             if check:  # checked at 64, 128, 256, ... open captures: a constant cost per call
@@ -178,15 +182,6 @@ class Recorder:
         if check and sum(c.pending_bytes() for c in list(self._captures)) > PENDING_BYTES:
             self.settle()  # a long loop that never reads its calls: bounded memory
         return capture
-
-    def _describe(self, call: LLMCall, endpoint: Endpoint, raw: bytes, content_type: str) -> None:
-        """Fill in what a call's request asked for, its secrets scrubbed."""
-        body = request_json(raw, content_type)
-        scrub = self.secrets.obj
-        call.model, params, messages, call.streamed = describe_request(endpoint, body)
-        call.params, call.messages = scrub(params), scrub(messages)
-        if endpoint.audio_in:
-            call.audio_seconds = input_audio_seconds(body)
 
     def finish_open(self) -> None:
         """Close calls whose stream the test never closed: marked abandoned."""
@@ -321,6 +316,40 @@ def _tee_classes(mod: ModuleType) -> tuple[type, type, type]:
     return TeeSyncStream, TeeAsyncStream, ReplayStream
 
 
+def _describe(call: LLMCall, endpoint: Endpoint, raw: bytes, content_type: str, secrets: Secrets) -> None:
+    """Fill in what a call's request asked for, its secrets scrubbed."""
+    body = request_json(raw, content_type)
+    call.model, params, messages, call.streamed = describe_request(endpoint, body)
+    call.params, call.messages = secrets.obj(params), secrets.obj(messages)
+    if endpoint.audio_in:
+        call.audio_seconds = input_audio_seconds(body)
+
+
+class _Lazy:
+    """A value made on first use (``get()``), then kept."""
+
+    __slots__ = ("_make", "_value")
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make: Callable[[], Any] | None = make
+        self._value: Any = None
+
+    def get(self) -> Any:
+        if self._make is not None:
+            self._value, self._make = self._make(), None
+        return self._value
+
+
+def _headers(request: Any) -> dict[str, str]:
+    """A request's headers as a dict, as ``dict(httpx.Headers)`` gives it (repeated names
+    joined with ", "), in one pass."""
+    items = request.headers.multi_items()
+    out: dict[str, str] = {}
+    for key, value in items:
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
 def _skip_vcr(handler: Any) -> Any:
     """The handler under vcrpy's wrappers. vcrpy wraps with ``functools.wraps``, which
     copies the name and module, so its wrappers are known by where their code lives."""
@@ -367,9 +396,10 @@ class Interceptor:
         tape = self.recorder.tape
         if tape is None:
             return capture, None
-        vcr_request = tape.vcr_request(request.method, str(request.url), raw, dict(request.headers))
+        vcr_request = _Lazy(lambda: tape.vcr_request(request.method, str(request.url), raw, _headers(request)))
         message: str | None = None
         try:
+            # the request as vcrpy's: made only for a lookup (replay) or a recording (settled later)
             decision = tape.decide(vcr_request)
         except ReplayMismatch as err:
             message = str(err)
