@@ -18,7 +18,7 @@ Besides the medians it gives the median of each round's difference, wall and CPU
 its own calls (40 streamed, ``--user-calls`` non-streamed), with the plugin (``--llm-live``,
 so every call is measured live) and without it (``-p no:llmlatency``), alternating,
 against the same emulator; the figure is each run's own median time per call, and the
-median of each round's difference (plugin on minus the off run before it).
+median of each round's difference (plugin on minus its off run; the order alternates).
 
     python benchmarks/bench_overhead.py --pytest [--rounds 5] [--user-calls 40]
 """
@@ -103,8 +103,11 @@ def as_user(rounds: int, calls: int) -> None:
         env.update(BENCH_CALLS=str(calls), BENCH_STREAMS="40")
         expected = calls + 40 + 10
         runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
-        for _ in range(rounds):
-            for mode, flags in (("off", ["-p", "no:llmlatency"]), ("on", ["--llm-live"])):
+        modes = [("off", ["-p", "no:llmlatency"]), ("on", ["--llm-live"])]
+        for round_ in range(rounds):
+            # off-on, then on-off: a run's place in the pair (the machine warming up or not)
+            # would otherwise count as the plugin's cost
+            for mode, flags in modes if round_ % 2 == 0 else modes[::-1]:
                 cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *flags]
                 subprocess.run([*cmd, "test_bench.py"], cwd=tmp, env=env, check=True, capture_output=True)
                 result = json.loads(Path(tmp, "out.json").read_text())
@@ -117,7 +120,7 @@ def as_user(rounds: int, calls: int) -> None:
         for name in ("stream", "non-stream"):
             off = statistics.median(r[name] for r in runs["off"])
             on = statistics.median(r[name] for r in runs["on"])
-            # each round's on minus the off run just before it, in us
+            # each round's on run minus its off run (the one before or after it), in us
             pairs = sorted((b[name] - a[name]) * 1000 for a, b in zip(runs["off"], runs["on"], strict=True))
             print(
                 f"{name:<12} {off:>12.3f} {on:>12.3f} {on / off:>7.3f} {(on - off) * 1000:>14.1f}"
