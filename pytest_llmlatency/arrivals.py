@@ -5,6 +5,7 @@ client asked for each read and when it got it, and Groq's own timings (docs/metr
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from itertools import compress
 from operator import itemgetter, not_, sub
 from typing import Any
@@ -35,7 +36,7 @@ Mark = tuple[int, int, int]
 def estimate_arrivals(
     call: LLMCall,
     start: int,
-    reads: list[Read],
+    reads: Sequence[Read],
     marks: list[Mark],
     gots: list[int] | None = None,
     kinds: list[int] | None = None,
@@ -116,7 +117,7 @@ def estimate_arrivals(
     return arrivals
 
 
-def event_times(reads: list[Read], marks: list[Mark]) -> list[int]:
+def event_times(reads: Sequence[Read], marks: list[Mark]) -> list[int]:
     """When the read that returned each event's end returned."""
     got = list(map(itemgetter(1), reads))
     return list(map(got.__getitem__, map(itemgetter(0), marks)))
@@ -124,7 +125,7 @@ def event_times(reads: list[Read], marks: list[Mark]) -> list[int]:
 
 def recorded_pieces(
     start: int,
-    reads: list[Read],
+    reads: Sequence[Read],
     data: list[bytes],
     marks: list[Mark],
     arrivals: list[int] | None,

@@ -2,9 +2,12 @@
 turned into the ``LLMCall``'s timings, tokens and outcome (and, when recording, the
 cassette response).
 
-The hot path (:meth:`Capture.read`, called by the tee for every chunk the client
-reads) only keeps the chunk with two timestamps: when the client asked for it and
-when it got it. Decoding, SSE parsing, JSON and token counting happen later, in
+The hot path (the tee, for every chunk the client reads) only keeps the chunk with
+two timestamps: when the client asked for it and when it got it, in two flat lists
+(:attr:`Capture.stamps` and :attr:`Capture.chunks`). Neither holds an object the
+garbage collector tracks, so a test holding many streams does not make the
+collector run more often in the application's calls (a tuple per read did: one
+collection per ~700 reads). Decoding, SSE parsing, JSON and token counting happen later, in
 :meth:`Capture.settle`: when the body ends, when the client closes it, or when a
 test reads its calls. The results are the same as parsing each chunk as it came,
 because every event is stamped with the time its chunk was read.
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from operator import itemgetter, sub
 from types import ModuleType
 from typing import Any
@@ -29,7 +32,8 @@ from typing import Any
 from .arrivals import WAITED_NS, estimate_arrivals, event_times, recorded_pieces
 from .bodyreader import END, OUTPUT, BodyReader
 from .calls import Attempt, LLMCall
-from .endpoints import CHAT, Endpoint
+from .endpoints import CHAT, Endpoint, describe_request, input_audio_seconds, request_json
+from .secrets import Secrets
 from .timing import TIMING_KEY, timing_meta
 
 __all__ = ["RETRYABLE_STATUS", "Capture", "describe_exc", "header_values", "now_ns"]
@@ -48,8 +52,16 @@ def header_values(headers: Any, names: frozenset[bytes]) -> dict[bytes, str]:
     """The value of each of these (lower-case) header names, repeated ones joined with ", "
     as ``httpx.Headers.get`` does: one pass over httpx's raw pairs (``get`` scans them all
     for each name), ``get`` for other mappings."""
-    raw = getattr(headers, "raw", None)
     found: dict[bytes, str] = {}
+    triples = getattr(headers, "_list", None)
+    if isinstance(triples, list) and (not triples or len(triples[0]) == 3):
+        # httpx.Headers keeps (raw name, lower-case name, value): ``raw`` would build a list
+        for _, key, value in triples:
+            if key in names:
+                text = value.decode("latin-1")
+                found[key] = f"{found[key]}, {text}" if key in found else text
+        return found
+    raw = getattr(headers, "raw", None)
     if isinstance(raw, list):
         for key, value in raw:
             key = key.lower()
@@ -64,23 +76,49 @@ def header_values(headers: Any, names: frozenset[bytes]) -> dict[bytes, str]:
     return found
 
 
+def describe_call(call: LLMCall, endpoint: Endpoint, content_type: str, secrets: Secrets) -> None:
+    """Fill in what a call's request (``call.request_body``) asked for, its secrets scrubbed."""
+    body = request_json(call.request_body, content_type)
+    call.model, params, messages, call.streamed = describe_request(endpoint, body)
+    call.params, call.messages = secrets.obj(params), secrets.obj(messages)
+    if endpoint.audio_in:
+        call.audio_seconds = input_audio_seconds(body)
+
+
 class Capture:
-    """Observes one attempt: headers, then the body as the client reads it."""
+    """Observes one attempt: headers, then the body as the client reads it.
+
+    A test may hold thousands of these until it reads its calls, so a pending capture keeps
+    few objects the garbage collector tracks (each one costs every collection, and makes
+    them come sooner): the body's reader is made when it is parsed, the description of the
+    request is two fields rather than a closure, the lock is the recorder's, and the
+    response headers are kept only when the call is being recorded."""
 
     def __init__(
-        self, call: LLMCall, attempt: Attempt, flavour: ModuleType | None = None, endpoint: Endpoint = CHAT
+        self,
+        call: LLMCall,
+        attempt: Attempt,
+        flavour: ModuleType | None = None,
+        endpoint: Endpoint = CHAT,
+        lock: threading.Lock | None = None,
     ) -> None:
         self.call = call
         self.endpoint = endpoint
         self.attempt = attempt
         self._flavour = flavour
-        self.reads: list[tuple[int, int, bytes]] = []
-        """``(asked_ns, got_ns, raw bytes)`` per read, appended by the tee (the hot path)."""
+        self.stamps: list[int] = []
+        """``asked_ns, got_ns`` of each read, flat, appended by the tee (the hot path)."""
+        self.chunks: list[bytes] = []
+        """The raw bytes of each read, appended by the tee after its two stamps."""
+        self.reads: Sequence[tuple[int, int, bytes]] = ()
+        """``(asked_ns, got_ns, raw bytes)`` per read, made from the two lists when settled."""
         self.live = True
         """Reads stamped by the client's clock (False when replayed: no client split)."""
         self._settled = 0  # reads parsed so far
-        self._lock = threading.Lock()
-        self._reader = BodyReader(call, attempt, endpoint, False, "")
+        self._lock = threading.Lock() if lock is None else lock  # shared by a recorder's captures
+        self._reader: BodyReader | None = None  # made when the body is parsed (``_body``)
+        self._sse = False  # the body is an event stream
+        self._content_type = ""
         self._arrivals: list[int] | None = None  # estimated arrival per event (live calls)
         self._decoder: Any = None
         self._done = False
@@ -94,8 +132,20 @@ class Capture:
         self._reason = ""
         self._headers: Any = None  # the response's headers, copied when recorded
         self._encoding = ""  # the body's content-encoding: decoded as it is parsed
-        self.describe: Callable[[], None] | None = None
-        """Fills in what the request asked for (set by the recorder; run once, when settled)."""
+        self._secrets: Secrets | None = None  # set by describe_later: what settle describes with
+        self._request_type = ""
+
+    def describe_later(self, content_type: str, secrets: Secrets) -> None:
+        """Fill in what the request asked for when settled (:func:`describe_call`), not while
+        the client waits for its answer."""
+        self._request_type, self._secrets = content_type, secrets
+
+    def _body(self) -> BodyReader:
+        reader = self._reader
+        if reader is None:
+            reader = BodyReader(self.call, self.attempt, self.endpoint, self._sse, self._content_type)
+            self._reader = reader
+        return reader
 
     def record_to(self, tape: Any, vcr_request: Any) -> None:
         self._tape = tape
@@ -121,9 +171,11 @@ class Capture:
         found = header_values(headers, _RESPONSE_HEADERS)
         call.request_id = self.attempt.request_id = found.get(b"x-request-id")
         self._reason = reason
-        self._headers = headers
+        if self._recording:
+            self._headers = headers
         content_type = found.get(b"content-type", "").lower()
-        self._reader = BodyReader(call, self.attempt, self.endpoint, "text/event-stream" in content_type, content_type)
+        self._content_type, self._sse = content_type, "text/event-stream" in content_type
+        self._reader = None
         encoding = found.get(b"content-encoding", "").lower().strip() if decode else ""
         if encoding and encoding != "identity":
             self._encoding = encoding  # httpx's decoder is made when the body is parsed
@@ -134,21 +186,36 @@ class Capture:
         now = now_ns() if at is None else at
         if at is not None:
             self.live = False
-        self.reads.append((now, now, chunk))
+        self.stamps += (now, now)
+        self.chunks.append(chunk)
+
+    def _reads(self) -> Sequence[tuple[int, int, bytes]]:
+        """The reads so far as ``(asked, got, bytes)``: those the tee added since, joined on."""
+        reads, chunks, done = self.reads, self.chunks, len(self.reads)
+        if len(chunks) > done:
+            if not isinstance(reads, list):
+                self.reads = reads = []  # made on first use: one object fewer while pending
+            stamps = self.stamps
+            # a chunk is appended after its two stamps, and the stamps are sliced first: a read
+            # the tee is adding meanwhile (another thread) is left for the next time
+            asked, got, datas = stamps[2 * done :: 2], stamps[2 * done + 1 :: 2], chunks[done:]
+            reads.extend(zip(asked, got, datas, strict=False))
+        return reads
 
     def settle(self) -> None:
         """Parse what has been read so far, and apply the end of the body if it came
         (idempotent, thread-safe, never raises)."""
         with self._lock:
-            if self.describe is not None:
-                describe, self.describe = self.describe, None
+            if self._secrets is not None:
+                secrets, self._secrets = self._secrets, None
                 try:
-                    describe()
+                    describe_call(self.call, self.endpoint, self._request_type, secrets)
                 except Exception as exc:  # measuring must never break the test reading its calls
                     self.call.capture_error = describe_exc(exc)
-            if self._settled < len(self.reads) and self._decoder is not False:
+            reads = self._reads()
+            if self._settled < len(reads) and self._decoder is not False:
                 try:
-                    self._parse(len(self.reads))
+                    self._parse(len(reads))
                 except Exception as exc:  # measuring must never break the application's request
                     self._give_up(exc)
             if self._ended is not None:
@@ -159,26 +226,26 @@ class Capture:
         if self._ended is None:
             return 0
         if self._size is None:
-            self._size = sum(map(len, map(itemgetter(2), self.reads)))
+            self._size = sum(map(len, self.chunks))
         return self._size
 
     def _give_up(self, exc: Exception) -> None:
         self._decoder = False
         self._recording = False
-        self._reader = BodyReader(self.call, self.attempt, self.endpoint, False, "")
+        self._sse, self._content_type = False, ""
+        self._reader = None
         self.call.capture_error = describe_exc(exc)
 
     def _parse(self, upto: int) -> None:
-        reads, first = self.reads, self._settled
+        first = self._settled
         self._settled = upto
         decoder = self._decoding()
         if decoder is False:
             return
-        batch = reads[first:upto]
-        datas = list(map(itemgetter(2), batch))
+        datas = self.chunks[first:upto]
         if decoder is not None:
             datas = [_bytes(decoder.decode(raw)) for raw in datas]
-        self._reader.add_batch(first, list(map(itemgetter(1), batch)), datas)
+        self._body().add_batch(first, self.stamps[2 * first + 1 : 2 * upto : 2], datas)
 
     def _decoding(self) -> Any:
         """httpx's decoder for the body's content-encoding (made once), None for none, False
@@ -193,7 +260,7 @@ class Capture:
         return self._decoder
 
     def _finish(self, now: int) -> None:
-        self._reader.finish(now)
+        self._body().finish(now)
 
     def eof(self, at: int | None = None, asked: int | None = None) -> None:
         """The body ended (``asked``: when the client asked for the read that found the end).
@@ -229,10 +296,11 @@ class Capture:
         if decoder is not None:
             tail = _bytes(decoder.flush())
             if tail:
-                self.reads.append((now, now, b""))
-                self._settled = len(self.reads)
-                self._reader.add(len(self.reads) - 1, now, tail)
-        self._reader.close(now)
+                self.stamps += (now, now)
+                self.chunks.append(b"")
+                self._settled = len(self._reads())
+                self._body().add(self._settled - 1, now, tail)
+        self._body().close(now)
 
     def _not_recorded(self, why: str) -> None:
         if self._recording and self._tape is not None:
@@ -276,8 +344,8 @@ class Capture:
     def _release(self) -> None:
         """Drop the bytes once the call is complete (a long repeat keeps only its calls)."""
         if self._done and not self._recording:
-            self.reads, self._arrivals = [], None
-            self._reader = BodyReader(self.call, self.attempt, self.endpoint, False, "")
+            self.stamps, self.chunks, self.reads, self._arrivals = [], [], (), None
+            self._sse, self._content_type, self._reader, self._headers = False, "", None, None
             self._settled = 0
 
     # -- where the time went -----------------------------------------------------------
@@ -287,7 +355,7 @@ class Capture:
         call = self.call
         if not self.live or not self.reads or call.headers_ns is None or call.end_ns is None:
             return
-        marks = self._reader.marks
+        marks = self._body().marks
         gots, kinds = event_times(self.reads, marks), list(map(itemgetter(2), marks))
         self._arrivals = arrivals = estimate_arrivals(call, self.attempt.start_ns, self.reads, marks, gots, kinds)
         call.first_read_ns = self.reads[0][0]
@@ -317,7 +385,7 @@ class Capture:
             # nor answers to a bad key
             return
         chunks = recorded_pieces(
-            self.attempt.start_ns, self.reads, self._reader.data, self._reader.marks, self._arrivals
+            self.attempt.start_ns, self.reads, self._body().data, self._body().marks, self._arrivals
         )
         start = self.attempt.start_ns
         headers: dict[str, list[str]] = {}

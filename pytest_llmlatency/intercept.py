@@ -20,12 +20,12 @@ recorded timings.
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -34,10 +34,7 @@ from .capture import Capture, header_values, now_ns
 from .endpoints import (
     CHAT,
     Endpoint,
-    describe_request,
     endpoint_for,
-    input_audio_seconds,
-    request_json,
 )
 from .outcomes import ObservedTransport, Unmeasured
 from .recorded import RecordedResponse, ReplayMismatch
@@ -78,6 +75,7 @@ class Recorder:
 
     def __init__(self, tape: Any = None, secrets: Secrets | None = None) -> None:
         self._lock = threading.RLock()
+        self._capture_lock = threading.Lock()  # one for all its captures: an object fewer each
         self.secrets = secrets if secrets is not None else Secrets()
         """Keys seen so far; scrubbed from the parameters and messages kept in each call."""
         self._calls: list[LLMCall] = []
@@ -171,10 +169,10 @@ class Recorder:
                 call.usage = None
                 call.content = ""
             call.attempts.append(attempt)
-            capture = Capture(call, attempt, flavour, endpoint)
+            capture = Capture(call, attempt, flavour, endpoint, self._capture_lock)
             if fresh:
-                # (not a bound method: a capture that kept its recorder alive would be a cycle)
-                capture.describe = partial(_describe, call, endpoint, raw, found.get(b"content-type", ""), self.secrets)
+                # (nothing that holds the recorder: a capture that kept it alive would be a cycle)
+                capture.describe_later(found.get(b"content-type", ""), self.secrets)
             self._captures.append(capture)
             check = len(self._captures) >= self._next_check
             if check:  # checked at 64, 128, 256, ... open captures: a constant cost per call
@@ -212,15 +210,19 @@ def _tee_classes(mod: ModuleType) -> tuple[type, type, type]:
             self._capture = capture
 
         def __iter__(self) -> Iterator[bytes]:
-            # the hot path: two clock reads and an append per chunk; parsing comes later
+            # the hot path: two clock reads and three appends per chunk, no object the garbage
+            # collector tracks (a tuple per read made it collect every ~700 reads); parsing
+            # comes later
             capture = self._capture
-            append = capture.reads.append
+            stamp, keep = capture.stamps.append, capture.chunks.append
             clock = time.perf_counter_ns
             asked = clock()
             try:
                 for chunk in self._inner:
                     if chunk:
-                        append((asked, clock(), chunk))
+                        stamp(asked)
+                        stamp(clock())
+                        keep(chunk)
                     yield chunk
                     asked = clock()
             except GeneratorExit:
@@ -241,13 +243,15 @@ def _tee_classes(mod: ModuleType) -> tuple[type, type, type]:
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
             capture = self._capture
-            append = capture.reads.append
+            stamp, keep = capture.stamps.append, capture.chunks.append
             clock = time.perf_counter_ns
             asked = clock()
             try:
                 async for chunk in self._inner:
                     if chunk:
-                        append((asked, clock(), chunk))
+                        stamp(asked)
+                        stamp(clock())
+                        keep(chunk)
                     yield chunk
                     asked = clock()
             except GeneratorExit:
@@ -316,13 +320,101 @@ def _tee_classes(mod: ModuleType) -> tuple[type, type, type]:
     return TeeSyncStream, TeeAsyncStream, ReplayStream
 
 
-def _describe(call: LLMCall, endpoint: Endpoint, raw: bytes, content_type: str, secrets: Secrets) -> None:
-    """Fill in what a call's request asked for, its secrets scrubbed."""
-    body = request_json(raw, content_type)
-    call.model, params, messages, call.streamed = describe_request(endpoint, body)
-    call.params, call.messages = secrets.obj(params), secrets.obj(messages)
-    if endpoint.audio_in:
-        call.audio_seconds = input_audio_seconds(body)
+Prepare = Callable[[Any, ModuleType, Endpoint, bytes], "tuple[Capture, RecordedResponse | None]"]
+"""``Interceptor._prepare``: start a capture, and find its recording or arrange to record it."""
+
+
+@functools.cache
+def _transport_classes(mod: ModuleType) -> tuple[type, type]:
+    """The sync and async transports that wrap a client's own, for this httpx flavour: made
+    once (classes made per test would cost each test their creation, and the interpreter
+    would learn every new class's attribute lookups again); each instance carries the
+    installing interceptor's ``_prepare``."""
+    tee_sync, tee_async, replay_stream = _tee_classes(mod)
+
+    def replayed(capture: Capture, replay: RecordedResponse) -> Any:
+        headers = mod.Headers(replay.headers)
+        capture.response(replay.status, headers, at=replay.start_ns + replay.ttfb_ns, reason=replay.reason)
+        return mod.Response(
+            status_code=replay.status,
+            headers=replay.headers,
+            stream=replay_stream(replay, capture),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": replay.reason.encode()},
+        )
+
+    def live_response(capture: Capture, response: Any, tee: type) -> Any:
+        """Note the headers, and wrap the body in the tee that times it as the client reads."""
+        reason = response.extensions.get("reason_phrase", b"")
+        reason = reason.decode("ascii", "replace") if isinstance(reason, bytes) else str(reason)
+        capture.response(response.status_code, response.headers, reason=reason)
+        response.stream = tee(response.stream, capture)
+        return response
+
+    class SyncTransport(mod.BaseTransport):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, endpoint: Endpoint, prepare: Prepare) -> None:
+            self._inner = inner
+            self._endpoint = endpoint
+            self._prepare = prepare
+
+        def handle_request(self, request: Any) -> Any:
+            if request.method != "POST":
+                return self._inner.handle_request(request)
+            try:
+                raw = bytes(request.read())
+            except Exception:  # a body that cannot be read twice: not what the SDKs send
+                raw = b""
+            capture, replay = self._prepare(request, mod, self._endpoint, raw)
+            if replay is not None:
+                wait = replay.delay(replay.ttfb_ns)
+                if wait:
+                    time.sleep(wait)
+                return replayed(capture, replay)
+            # LLM calls we send live skip vcrpy's patch (pytest-recording's): the cassette
+            # keeps them with timing through us, and vcrpy would record them a second time
+            handler = _skip_vcr(type(self._inner).handle_request)
+            token = _INSIDE.set(True)
+            try:
+                response = handler(self._inner, request)
+            except BaseException as exc:
+                capture.failed(exc)
+                raise
+            finally:
+                _INSIDE.reset(token)
+            return live_response(capture, response, tee_sync)
+
+    class AsyncTransport(mod.AsyncBaseTransport):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, endpoint: Endpoint, prepare: Prepare) -> None:
+            self._inner = inner
+            self._endpoint = endpoint
+            self._prepare = prepare
+
+        async def handle_async_request(self, request: Any) -> Any:
+            if request.method != "POST":
+                return await self._inner.handle_async_request(request)
+            try:
+                raw = bytes(await request.aread())
+            except Exception:
+                raw = b""
+            capture, replay = self._prepare(request, mod, self._endpoint, raw)
+            if replay is not None:
+                wait = replay.delay(replay.ttfb_ns)
+                if wait:
+                    import anyio
+
+                    await anyio.sleep(wait)
+                return replayed(capture, replay)
+            handler = _skip_vcr(type(self._inner).handle_async_request)
+            token = _INSIDE.set(True)
+            try:
+                response = await handler(self._inner, request)
+            except BaseException as exc:
+                capture.failed(exc)
+                raise
+            finally:
+                _INSIDE.reset(token)
+            return live_response(capture, response, tee_async)
+
+    return SyncTransport, AsyncTransport
 
 
 class _Lazy:
@@ -424,7 +516,7 @@ class Interceptor:
         one place both ``Client`` and ``AsyncClient`` of httpx and httpx2 choose it), so
         every transport is seen: httpx's own, aiohttp-based ones (httpx_aiohttp, litellm's),
         mounts, and whatever a mocking library patched into them."""
-        tee_sync, tee_async, replay_stream = _tee_classes(mod)
+        sync_transport, async_transport = _transport_classes(mod)
         sync_cls, async_cls = mod.Client, mod.AsyncClient
         prev_sync = sync_cls._transport_for_url
         prev_async = async_cls._transport_for_url
@@ -432,97 +524,19 @@ class Interceptor:
         unmeasured = self.recorder.unmeasured
         active = [True]
 
-        def replayed(capture: Capture, replay: RecordedResponse) -> Any:
-            headers = mod.Headers(replay.headers)
-            capture.response(replay.status, headers, at=replay.start_ns + replay.ttfb_ns, reason=replay.reason)
-            return mod.Response(
-                status_code=replay.status,
-                headers=replay.headers,
-                stream=replay_stream(replay, capture),
-                extensions={"http_version": b"HTTP/1.1", "reason_phrase": replay.reason.encode()},
-            )
-
-        def live_response(capture: Capture, response: Any, tee: type) -> Any:
-            """Note the headers, and wrap the body in the tee that times it as the client reads."""
-            reason = response.extensions.get("reason_phrase", b"")
-            reason = reason.decode("ascii", "replace") if isinstance(reason, bytes) else str(reason)
-            capture.response(response.status_code, response.headers, reason=reason)
-            response.stream = tee(response.stream, capture)
-            return response
-
-        class SyncTransport(mod.BaseTransport):  # type: ignore[name-defined,misc]
-            def __init__(self, inner: Any, endpoint: Endpoint) -> None:
-                self._inner = inner
-                self._endpoint = endpoint
-
-            def handle_request(self, request: Any) -> Any:
-                if request.method != "POST":
-                    return self._inner.handle_request(request)
-                try:
-                    raw = bytes(request.read())
-                except Exception:  # a body that cannot be read twice: not what the SDKs send
-                    raw = b""
-                capture, replay = prepare(request, mod, self._endpoint, raw)
-                if replay is not None:
-                    wait = replay.delay(replay.ttfb_ns)
-                    if wait:
-                        time.sleep(wait)
-                    return replayed(capture, replay)
-                # LLM calls we send live skip vcrpy's patch (pytest-recording's): the cassette
-                # keeps them with timing through us, and vcrpy would record them a second time
-                handler = _skip_vcr(type(self._inner).handle_request)
-                token = _INSIDE.set(True)
-                try:
-                    response = handler(self._inner, request)
-                except BaseException as exc:
-                    capture.failed(exc)
-                    raise
-                finally:
-                    _INSIDE.reset(token)
-                return live_response(capture, response, tee_sync)
-
-        class AsyncTransport(mod.AsyncBaseTransport):  # type: ignore[name-defined,misc]
-            def __init__(self, inner: Any, endpoint: Endpoint) -> None:
-                self._inner = inner
-                self._endpoint = endpoint
-
-            async def handle_async_request(self, request: Any) -> Any:
-                if request.method != "POST":
-                    return await self._inner.handle_async_request(request)
-                try:
-                    raw = bytes(await request.aread())
-                except Exception:
-                    raw = b""
-                capture, replay = prepare(request, mod, self._endpoint, raw)
-                if replay is not None:
-                    wait = replay.delay(replay.ttfb_ns)
-                    if wait:
-                        import anyio
-
-                        await anyio.sleep(wait)
-                    return replayed(capture, replay)
-                handler = _skip_vcr(type(self._inner).handle_async_request)
-                token = _INSIDE.set(True)
-                try:
-                    response = await handler(self._inner, request)
-                except BaseException as exc:
-                    capture.failed(exc)
-                    raise
-                finally:
-                    _INSIDE.reset(token)
-                return live_response(capture, response, tee_async)
-
         def wrap(transport: Any, url: Any, wrapper: type) -> Any:
             if not active[0] or _INSIDE.get():
                 return transport
             endpoint = endpoint_for("POST", url.path)
-            return ObservedTransport(transport, unmeasured) if endpoint is None else wrapper(transport, endpoint)
+            return (
+                ObservedTransport(transport, unmeasured) if endpoint is None else wrapper(transport, endpoint, prepare)
+            )
 
         def transport_for_url(client: Any, url: Any) -> Any:
-            return wrap(prev_sync(client, url), url, SyncTransport)
+            return wrap(prev_sync(client, url), url, sync_transport)
 
         def async_transport_for_url(client: Any, url: Any) -> Any:
-            return wrap(prev_async(client, url), url, AsyncTransport)
+            return wrap(prev_async(client, url), url, async_transport)
 
         transport_for_url.__wrapped__ = prev_sync  # type: ignore[attr-defined]
         async_transport_for_url.__wrapped__ = prev_async  # type: ignore[attr-defined]

@@ -26,6 +26,7 @@ class Secrets:
 
     def __init__(self, values: Iterable[str] = (), *, environment: bool = True) -> None:
         self.values: set[str] = set()
+        self._learnt: set[bytes] = set()  # key header values already learnt, as sent
         for value in values:
             self.add(value)
         if environment:
@@ -38,8 +39,17 @@ class Secrets:
 
     def learn(self, headers: Any, url: str = "") -> None:
         """Remember the keys a request carries: key headers and key query parameters."""
-        raw = getattr(headers, "raw", None)
-        if isinstance(raw, list):  # httpx.Headers: one pass over the raw pairs
+        triples = getattr(headers, "_list", None)
+        raw = getattr(headers, "raw", None) if triples is None else None
+        if isinstance(triples, list) and (not triples or len(triples[0]) == 3):
+            # httpx.Headers: (raw name, lower-case name, value); the same key on every request
+            # of a session is learnt once
+            learnt, found = self._learnt, []
+            for _, key, value in triples:
+                if key in _KEY_HEADER_BYTES and value not in learnt:
+                    learnt.add(value)
+                    found.append(value.decode("latin-1"))
+        elif isinstance(raw, list):  # one pass over the raw pairs
             found = [v.decode("latin-1") for k, v in raw if k.lower() in _KEY_HEADER_BYTES]
         else:
             found = [headers.get(name) for name in KEY_HEADERS] if headers is not None else []
