@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from operator import itemgetter, sub
 from types import ModuleType
 from typing import Any
@@ -188,6 +188,16 @@ class Capture:
             self.live = False
         self.stamps += (now, now)
         self.chunks.append(chunk)
+
+    def read_at_once(self, chunks: Iterable[bytes], at: int) -> None:
+        """A body the transport read before the client got the response: httpx reads a
+        ``Response(content=...)`` as it is made (``httpx.MockTransport``, respx, pytest-httpx).
+        It came with the headers, and it has ended."""
+        for chunk in chunks:
+            if chunk:
+                self.stamps += (at, at)
+                self.chunks.append(chunk)
+        self.eof(at, at)
 
     def _reads(self) -> Sequence[tuple[int, int, bytes]]:
         """The reads so far as ``(asked, got, bytes)``: those the tee added since, joined on."""

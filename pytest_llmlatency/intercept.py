@@ -10,8 +10,9 @@ one a mocking library patched (vcrpy, pytest-httpx, respx keep working underneat
 Everything else goes to the client's transport untouched.
 
 Live, the response body is not read ahead: it is wrapped in a tee that timestamps
-each chunk as the client reads it and parses SSE events incrementally, so the
-caller still streams in real time. With a cassette (:class:`~.cassettes.Tape`),
+each chunk as the client reads it and keeps it (parsed when the test reads its calls:
+:mod:`.capture`), so the caller still streams in real time. A body httpx read as the
+response was made (a mocked answer) is taken whole, at the headers' time. With a cassette (:class:`~.cassettes.Tape`),
 a matching recording is replayed instead: the original chunks, in order, at once
 (or paced), each stamped with its recorded offset, so the ``LLMCall`` carries the
 recorded timings.
@@ -347,6 +348,10 @@ def _transport_classes(mod: ModuleType) -> tuple[type, type]:
         reason = response.extensions.get("reason_phrase", b"")
         reason = reason.decode("ascii", "replace") if isinstance(reason, bytes) else str(reason)
         capture.response(response.status_code, response.headers, reason=reason)
+        if getattr(response, "is_stream_consumed", False) and isinstance(response.stream, mod.ByteStream):
+            # read as it was made (a mocked answer): the client will not read it again
+            capture.read_at_once(response.stream, capture.call.headers_ns or now_ns())
+            return response
         response.stream = tee(response.stream, capture)
         return response
 

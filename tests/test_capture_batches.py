@@ -14,7 +14,7 @@ import pytest
 from pytest_llmlatency import intercept
 from pytest_llmlatency.arrivals import SLACK_NS, WAITED_NS, estimate_arrivals
 from pytest_llmlatency.bodyreader import OUTPUT
-from pytest_llmlatency.calls import LLMCall
+from pytest_llmlatency.calls import Attempt, LLMCall
 from pytest_llmlatency.emulator import GroqEmulator
 from pytest_llmlatency.intercept import Interceptor, Recorder
 
@@ -248,3 +248,82 @@ def test_a_finished_recorder_is_freed_without_the_garbage_collector(fast_emulato
     finally:
         if enabled:
             gc.enable()
+
+
+class _Reads(httpx.SyncByteStream):
+    """A body read in the pieces given (as a socket would return them)."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self._pieces = pieces
+
+    def __iter__(self) -> Any:
+        yield from self._pieces
+
+
+_URL = "http://127.0.0.1:9/openai/v1/chat/completions"
+_TOKEN = b'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"x"}}]}\n\n'
+
+
+def _kept_per_call(stream: bool, calls: int = 60) -> float:
+    """Objects the garbage collector tracks that a test's pending calls keep, per call."""
+    import gc
+    import json
+
+    pieces = [_TOKEN] * 300 + [b"data: [DONE]\n\n"]
+    answer = {"id": "c", "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if stream:
+            return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_Reads(pieces))
+        return httpx.Response(200, headers={"content-type": "application/json"}, content=json.dumps(answer).encode())
+
+    recorder = Recorder()
+    body = {"model": "llama-3.1-8b-instant", "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+    headers = {"authorization": "Bearer gsk_canary_tracked_0123456789"}
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client, Interceptor(recorder):
+        client.post(_URL, json=body, headers=headers).read()
+        gc.collect()
+        before = {id(o) for o in gc.get_objects()}
+        for _ in range(calls):
+            client.post(_URL, json=body, headers=headers).read()
+        gc.collect()
+        kept = sum(1 for o in gc.get_objects() if id(o) not in before)
+        assert len(recorder._captures) == calls + 1  # all ended, none read yet
+    assert all(c.ok for c in recorder.calls)
+    return kept / calls
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "300 reads"])
+def test_a_pending_call_keeps_few_objects_the_collector_tracks(stream: bool) -> None:
+    """Each object the collector tracks costs every collection and brings the next one
+    sooner; a test that makes thousands of calls before reading them keeps its calls, their
+    captures and their bytes, but no object per read and only a dozen per call (the call, its
+    attempt, its lists, the capture and its two read lists)."""
+    assert _kept_per_call(stream) <= 14
+
+
+def test_the_tee_allocates_no_object_the_collector_tracks_per_read() -> None:
+    """The collector runs after every ~700 tracked allocations that are not freed: the tee
+    keeps ints and bytes in two lists (a tuple per read made a 400-chunk stream trigger it)."""
+    import gc
+
+    from pytest_llmlatency.capture import Capture
+    from pytest_llmlatency.endpoints import CHAT
+
+    call = LLMCall(model="m", params={})
+    attempt = Attempt(start_ns=0)
+    capture = Capture(call, attempt, httpx, CHAT)
+    capture.response(200, httpx.Headers({"content-type": "text/event-stream"}))
+    tee = intercept._tee_classes(httpx)[0](_Reads([_TOKEN] * 2000), capture)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        before = gc.get_count()[0]
+        for _ in tee:
+            pass
+        grown = gc.get_count()[0] - before
+    finally:
+        if enabled:
+            gc.enable()
+    assert len(capture.chunks) == 2000 and len(capture.stamps) == 4000
+    assert grown < 50, f"{grown} tracked objects kept for 2000 reads"

@@ -270,3 +270,48 @@ def test_final_errors_are_recorded_and_replay_as_the_same_failure(
     call's final answer: recorded, and replayed as the error the SDK raises."""
     recorded, _ = _three_modes(pytester, monkeypatch, ERRORS_APP, tests=2)
     assert [c["status"] for c in recorded["test_rejected_tool_call"]] == [400]
+
+
+def test_a_mocked_answer_is_measured() -> None:
+    """httpx reads an answer made with ``content=`` as it is made (httpx.MockTransport, respx,
+    pytest-httpx): the client never reads it through the capture, so it is taken whole, as
+    having come with the headers, sync and async."""
+    import asyncio
+
+    import groq
+    import httpx
+
+    from pytest_llmlatency.intercept import Interceptor, Recorder
+
+    answer = {
+        "id": "chatcmpl-mock",
+        "object": "chat.completion",
+        "model": "llama-3.1-8b-instant",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "mocked"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answer, headers={"x-request-id": "req_mock"})
+
+    messages = [{"role": "user", "content": "hi"}]
+    recorder = Recorder()
+    key = "gsk_canary_mocked_0123456789"
+    with Interceptor(recorder):
+        sync = groq.Groq(api_key=key, http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+        out = sync.chat.completions.create(model="llama-3.1-8b-instant", messages=messages)  # type: ignore[arg-type]
+        assert out.choices[0].message.content == "mocked"
+
+        async def ask() -> None:
+            transport = httpx.MockTransport(handler)
+            client = groq.AsyncGroq(api_key=key, http_client=httpx.AsyncClient(transport=transport))
+            await client.chat.completions.create(model="llama-3.1-8b-instant", messages=messages)  # type: ignore[arg-type]
+
+        asyncio.run(ask())
+    calls = recorder.calls
+    assert len(calls) == 2
+    for call in calls:
+        assert call.ok and call.completed and not call.abandoned
+        assert call.usage == answer["usage"] and call.content == "mocked" and call.request_id == "req_mock"
+        assert call.end_ns == call.headers_ns and call.e2e_ms is not None and call.e2e_ms >= 0
+        assert call.model == "llama-3.1-8b-instant" and key not in repr(call.params)
