@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -93,6 +94,21 @@ def _measured(request):
 """
 
 
+def median_ci(values: list[float]) -> tuple[float, float, float]:
+    """The median and a distribution-free 95% confidence interval for it (order statistics:
+    the binomial tails below 2.5% each); the whole range when there are too few values."""
+    xs = sorted(values)
+    n = len(xs)
+    k, tail = 0, 0.0
+    while True:
+        tail += math.comb(n, k) / 2**n
+        if tail > 0.025:
+            break
+        k += 1
+    low, high = (xs[k - 1], xs[n - k]) if k > 0 else (xs[0], xs[-1])
+    return statistics.median(xs), low, high
+
+
 def as_user(rounds: int, calls: int) -> None:
     """Whole pytest runs, plugin on (--llm-live) and off, alternating, same emulator."""
     with GroqEmulator(time_scale=1000, jitter=0, queue_ms=0) as emu, tempfile.TemporaryDirectory() as tmp:
@@ -115,16 +131,21 @@ def as_user(rounds: int, calls: int) -> None:
                 runs[mode].append(result)
         print(f"{rounds} rounds, whole pytest runs timing {calls} non-streamed and 40 streamed calls each,")
         print(f"emulator x1000 in this process; plugin on: all {expected} calls per run measured live (checked)")
+        for name in ("stream", "non-stream"):
+            print(f"{name} ms/call per run, off: " + " ".join(f"{r[name]:.2f}" for r in runs["off"]))
+            print(f"{name} ms/call per run, on:  " + " ".join(f"{r[name]:.2f}" for r in runs["on"]))
         header = f"{'off ms/call':>12} {'on ms/call':>12} {'ratio':>7} {'added us/call':>14}"
-        print(f"{'mode':<12} {header}  paired (min..max)")
+        print(f"{'mode':<12} {header}  {'paired us (95% CI)':>26}  {'paired ratio (95% CI)':>24}")
         for name in ("stream", "non-stream"):
             off = statistics.median(r[name] for r in runs["off"])
             on = statistics.median(r[name] for r in runs["on"])
-            # each round's on run minus its off run (the one before or after it), in us
-            pairs = sorted((b[name] - a[name]) * 1000 for a, b in zip(runs["off"], runs["on"], strict=True))
+            # each round's on run against its off run (the one before or after it)
+            added = median_ci([(b[name] - a[name]) * 1000 for a, b in zip(runs["off"], runs["on"], strict=True)])
+            ratio = median_ci([b[name] / a[name] for a, b in zip(runs["off"], runs["on"], strict=True)])
             print(
                 f"{name:<12} {off:>12.3f} {on:>12.3f} {on / off:>7.3f} {(on - off) * 1000:>14.1f}"
-                f"  {statistics.median(pairs):.1f} ({pairs[0]:.1f}..{pairs[-1]:.1f})"
+                f"  {added[0]:>8.1f} ({added[1]:.1f}..{added[2]:.1f})"
+                f"  {ratio[0]:>7.4f} ({ratio[1]:.4f}..{ratio[2]:.4f})"
             )
 
 
@@ -155,22 +176,26 @@ def canned(calls: int, rounds: int) -> None:
     for stream in (True, False):
         plain, measured, later, wall, cpu = [], [], [], [], []
         n = max(1, calls // 20) if stream else calls  # a stream is ~400 chunks through the SDK
-        for _ in range(rounds):
-            c0 = time.process_time()
-            plain.append(run(client, n, stream) * 1000)
-            c1 = time.process_time()
+        for round_ in range(rounds):
             # as in a measured test against the emulator: the test's cassette (none recorded)
             recorder = Recorder()
             recorder.tape = Tape(Path(tempfile.mkdtemp()) / "bench.yaml", nodeid="bench", secrets=recorder.secrets)
-            with Interceptor(recorder):
-                measured.append(run(client, n, stream) * 1000)
-            c2 = time.process_time()
+            spent: dict[bool, float] = {}
+            # plain first, then measured first: the place in the pair would otherwise count
+            for on in (False, True) if round_ % 2 == 0 else (True, False):
+                c0 = time.process_time()
+                if on:
+                    with Interceptor(recorder):
+                        measured.append(run(client, n, stream) * 1000)
+                else:
+                    plain.append(run(client, n, stream) * 1000)
+                spent[on] = time.process_time() - c0
             t0 = time.perf_counter()
             done = recorder.calls
             later.append((time.perf_counter() - t0) / n * 1e6)
             assert len(done) == n and all(c.ok and c.usage for c in done)
             wall.append(measured[-1] - plain[-1])
-            cpu.append(((c2 - c1) - (c1 - c0)) / n * 1e6)
+            cpu.append((spent[True] - spent[False]) / n * 1e6)
         p, m = statistics.median(plain), statistics.median(measured)
         name = "stream" if stream else "non-stream"
         print(

@@ -94,6 +94,32 @@ class Capture:
     request is two fields rather than a closure, the lock is the recorder's, and the
     response headers are kept only when the call is being recorded."""
 
+    # what a capture starts with, as class attributes: set on the instance when they change
+    # (a call path that makes one capture per request sets five attributes, not thirty)
+    reads: Sequence[tuple[int, int, bytes]] = ()
+    """``(asked_ns, got_ns, raw bytes)`` per read, made from the two lists when settled."""
+    live = True
+    """Reads stamped by the client's clock (False when replayed: no client split)."""
+    _settled = 0  # reads parsed so far
+    _reader: BodyReader | None = None  # made when the body is parsed (``_body``)
+    _sse = False  # the body is an event stream
+    _content_type = ""
+    _arrivals: list[int] | None = None  # estimated arrival per event (live calls)
+    _decoder: Any = None
+    _done = False
+    _eof_at: tuple[int, int] | None = None  # (asked_ns, got_ns) of the read that found the end
+    _ended: int | None = None  # when the body ended, until settle applies it
+    _size: int | None = None  # bytes kept by an ended body not yet applied
+    # recording: the tape and the vcr request
+    _tape: Any = None
+    _vcr_request: Any = None  # made when recorded (``get()``)
+    _recording = False
+    _reason = ""
+    _headers: Any = None  # the response's headers, copied when recorded
+    _encoding = ""  # the body's content-encoding: decoded as it is parsed
+    _secrets: Secrets | None = None  # set by describe_later: what settle describes with
+    _request_type = ""
+
     def __init__(
         self,
         call: LLMCall,
@@ -110,30 +136,7 @@ class Capture:
         """``asked_ns, got_ns`` of each read, flat, appended by the tee (the hot path)."""
         self.chunks: list[bytes] = []
         """The raw bytes of each read, appended by the tee after its two stamps."""
-        self.reads: Sequence[tuple[int, int, bytes]] = ()
-        """``(asked_ns, got_ns, raw bytes)`` per read, made from the two lists when settled."""
-        self.live = True
-        """Reads stamped by the client's clock (False when replayed: no client split)."""
-        self._settled = 0  # reads parsed so far
         self._lock = threading.Lock() if lock is None else lock  # shared by a recorder's captures
-        self._reader: BodyReader | None = None  # made when the body is parsed (``_body``)
-        self._sse = False  # the body is an event stream
-        self._content_type = ""
-        self._arrivals: list[int] | None = None  # estimated arrival per event (live calls)
-        self._decoder: Any = None
-        self._done = False
-        self._eof_at: tuple[int, int] | None = None  # (asked_ns, got_ns) of the read that found the end
-        self._ended: int | None = None  # when the body ended, until settle applies it
-        self._size: int | None = None  # bytes kept by an ended body not yet applied
-        # recording: the tape and the vcr request
-        self._tape: Any = None
-        self._vcr_request: Any = None  # made when recorded (``get()``)
-        self._recording = False
-        self._reason = ""
-        self._headers: Any = None  # the response's headers, copied when recorded
-        self._encoding = ""  # the body's content-encoding: decoded as it is parsed
-        self._secrets: Secrets | None = None  # set by describe_later: what settle describes with
-        self._request_type = ""
 
     def describe_later(self, content_type: str, secrets: Secrets) -> None:
         """Fill in what the request asked for when settled (:func:`describe_call`), not while
