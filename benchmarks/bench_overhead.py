@@ -12,7 +12,7 @@ difference between the two modes is the plugin's own work per call, without the
 network's noise; it also times the work the plugin leaves for when the calls are read.
 Besides the medians it gives the median of each round's difference, wall and CPU time.
 
-    python benchmarks/bench_overhead.py --canned [--calls 2000] [--rounds 9]
+    python benchmarks/bench_overhead.py --canned [--calls 2000] [--rounds 9] [--no-streams]
 
 ``--pytest`` measures as a user would instead: whole pytest runs of a test that times
 its own calls (40 streamed, ``--user-calls`` non-streamed), with the plugin (``--llm-live``,
@@ -149,7 +149,7 @@ def as_user(rounds: int, calls: int) -> None:
             )
 
 
-def canned(calls: int, rounds: int) -> None:
+def canned(calls: int, rounds: int, streams: bool = True) -> None:
     """The plugin's own cost per call: the SDK against a transport that answers at once."""
     import httpx
 
@@ -173,7 +173,7 @@ def canned(calls: int, rounds: int) -> None:
     print(f"{calls} calls (streamed: {max(1, calls // 20)}) x {rounds} rounds, a transport answering at once")
     header = f"{'plain us/call':>14} {'measured us/call':>17} {'added us/call':>14} {'read later us/call':>19}"
     print(f"{'mode':<12} {header} {'paired wall':>12} {'paired CPU':>11}")
-    for stream in (True, False):
+    for stream in (True, False) if streams else (False,):
         plain, measured, later, wall, cpu = [], [], [], [], []
         n = max(1, calls // 20) if stream else calls  # a stream is ~400 chunks through the SDK
         for round_ in range(rounds):
@@ -210,10 +210,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pytest", action="store_true", help="measure whole pytest runs, as a user would")
     parser.add_argument("--canned", action="store_true", help="the plugin's own cost, no network")
+    parser.add_argument("--no-streams", action="store_true", help="--canned: non-streamed calls only")
     parser.add_argument("--user-calls", type=int, default=40, help="--pytest: non-streamed calls timed per run")
     args = parser.parse_args()
     if args.canned:
-        canned(args.calls, args.rounds)
+        canned(args.calls, args.rounds, not args.no_streams)
         return
     if args.pytest:
         as_user(args.rounds, args.user_calls)
