@@ -348,7 +348,10 @@ def _transport_classes(mod: ModuleType) -> tuple[type, type]:
         reason = response.extensions.get("reason_phrase", b"")
         reason = reason.decode("ascii", "replace") if isinstance(reason, bytes) else str(reason)
         capture.response(response.status_code, response.headers, reason=reason)
-        if getattr(response, "is_stream_consumed", False) and isinstance(response.stream, mod.ByteStream):
+        whole = getattr(response, "is_stream_consumed", False) and isinstance(
+            response.stream, getattr(mod, "ByteStream", ())
+        )
+        if whole:
             # read as it was made (a mocked answer): the client will not read it again
             capture.read_at_once(response.stream, capture.call.headers_ns or now_ns())
             return response
