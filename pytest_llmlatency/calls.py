@@ -58,7 +58,7 @@ def _ms(start: int | None, end: int | None) -> float | None:
     return (end - start) / 1e6
 
 
-@dataclass
+@dataclass(slots=True)
 class LLMCall:
     """One logical chat-completion call, retries included.
 
