@@ -298,7 +298,7 @@ def test_a_pending_call_keeps_few_objects_the_collector_tracks(stream: bool) -> 
     """Each object the collector tracks costs every collection and brings the next one
     sooner; a test that makes thousands of calls before reading them keeps its calls, their
     captures and their bytes, but no object per read and only a dozen per call (the call, its
-    attempt, its lists, the capture and its two read lists)."""
+    attempt, its lists, the capture and its two read lists: 11 in all)."""
     assert _kept_per_call(stream) <= 14
 
 
