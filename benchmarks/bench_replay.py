@@ -12,6 +12,13 @@ Records once against the emulator (x1000 speed), then times whole pytest runs:
 replay machinery for 200 calls. Median of N runs, interleaved, with the range.
 
     python benchmarks/bench_replay.py [--runs 5]
+
+``--old TREE`` adds another tree's pytest-llmlatency (a folder holding its
+``pytest_llmlatency`` package, put first on ``PYTHONPATH``) to the same interleaved runs,
+so the two trees and pytest-recording are compared under the same load; the order of
+the modes alternates run by run (this host slows under sustained load).
+
+    python benchmarks/bench_replay.py --runs 6 --old /tmp/oldtree
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ def run(folder: Path, env: dict[str, str], *args: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--old", help="another tree's pytest_llmlatency to replay with, interleaved")
     args = parser.parse_args()
     from pytest_llmlatency.emulator import GroqEmulator
 
@@ -91,11 +99,18 @@ def main() -> None:
                 ["--llm-no-summary", "-p", "no:cacheprovider"],
             ),
         }
+        if args.old:
+            old = str(Path(args.old).resolve())
+            modes["pytest-llmlatency replay, --old tree"] = (
+                {**env, "BENCH_LLM": "1", "PYTHONPATH": old},
+                ["--llm-no-summary"],
+            )
         for mode_env, mode_args in modes.values():  # warm pytest's cache, as any earlier run would
             run(folder, mode_env, *mode_args)
         times: dict[str, list[float]] = {name: [] for name in modes}
-        for _ in range(args.runs):  # interleaved: a busy spell hits every mode alike
-            for name, (mode_env, mode_args) in modes.items():
+        for i in range(args.runs):  # interleaved: a busy spell hits every mode alike
+            for name in list(modes) if i % 2 == 0 else list(modes)[::-1]:
+                mode_env, mode_args = modes[name]
                 times[name].append(run(folder, mode_env, *mode_args))
         results = {name: statistics.median(values) for name, values in times.items()}
         plugin = in_process(folder)
@@ -107,6 +122,9 @@ def main() -> None:
     ours = results["pytest-llmlatency replay"] - base
     theirs = results["pytest-recording replay"] - base
     print(f"ratio over baseline (pytest-llmlatency / pytest-recording): {ours / theirs:.2f}")
+    if args.old:
+        older = results["pytest-llmlatency replay, --old tree"] - base
+        print(f"ratio over baseline (--old tree / pytest-recording): {older / theirs:.2f}")
     print("in-process, 200 calls: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in plugin.items()))
 
 
