@@ -327,3 +327,23 @@ def test_the_tee_allocates_no_object_the_collector_tracks_per_read() -> None:
             gc.enable()
     assert len(capture.chunks) == 2000 and len(capture.stamps) == 4000
     assert grown < 50, f"{grown} tracked objects kept for 2000 reads"
+
+
+def test_every_key_of_a_session_is_learnt_once_and_scrubbed(fast_emulator: GroqEmulator) -> None:
+    """Keys are learnt from httpx's header list, each distinct value once: a second client
+    with another key in the same test is learnt too, and both are scrubbed from what the
+    calls keep (a key pasted into a prompt by mistake)."""
+    first, second = "gsk_canary_first_0123456789", "gsk_canary_second_0123456789"
+    recorder = Recorder()
+    with Interceptor(recorder):
+        for key in (first, second, first):
+            with groq.Groq(base_url=fast_emulator.base_url, api_key=key, max_retries=0) as client:
+                client.chat.completions.create(
+                    model="llama-3.1-8b-instant", messages=[{"role": "user", "content": f"my keys: {first} {second}"}]
+                )
+    assert {first, second} <= recorder.secrets.values
+    calls = recorder.calls
+    assert len(calls) == 3 and all(c.ok for c in calls)
+    for call in calls:
+        text = repr(call.messages)
+        assert first not in text and second not in text and "<REDACTED>" in text
