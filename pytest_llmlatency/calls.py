@@ -32,7 +32,7 @@ LATENCY_PARAMS = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     """One HTTP attempt of a logical call (the SDK retries 408/409/429/5xx)."""
 

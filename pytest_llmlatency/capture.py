@@ -33,6 +33,7 @@ from .arrivals import WAITED_NS, estimate_arrivals, event_times, recorded_pieces
 from .bodyreader import END, OUTPUT, BodyReader
 from .calls import Attempt, LLMCall
 from .endpoints import CHAT, Endpoint, describe_request, input_audio_seconds, request_json
+from .headers import header_values
 from .secrets import Secrets
 from .timing import TIMING_KEY, timing_meta
 
@@ -48,36 +49,11 @@ def now_ns() -> int:
 _RESPONSE_HEADERS = frozenset({b"x-request-id", b"content-type", b"content-encoding"})
 
 
-def header_values(headers: Any, names: frozenset[bytes]) -> dict[bytes, str]:
-    """The value of each of these (lower-case) header names, repeated ones joined with ", "
-    as ``httpx.Headers.get`` does: one pass over httpx's raw pairs (``get`` scans them all
-    for each name), ``get`` for other mappings."""
-    found: dict[bytes, str] = {}
-    triples = getattr(headers, "_list", None)
-    if isinstance(triples, list) and (not triples or len(triples[0]) == 3):
-        # httpx.Headers keeps (raw name, lower-case name, value): ``raw`` would build a list
-        for _, key, value in triples:
-            if key in names:
-                text = value.decode("latin-1")
-                found[key] = f"{found[key]}, {text}" if key in found else text
-        return found
-    raw = getattr(headers, "raw", None)
-    if isinstance(raw, list):
-        for key, value in raw:
-            key = key.lower()
-            if key in names:
-                text = value.decode("latin-1")
-                found[key] = f"{found[key]}, {text}" if key in found else text
-        return found
-    for name in names:
-        value = headers.get(name.decode("ascii")) if headers is not None else None
-        if value is not None:
-            found[name] = str(value)
-    return found
-
-
-def describe_call(call: LLMCall, endpoint: Endpoint, content_type: str, secrets: Secrets) -> None:
-    """Fill in what a call's request (``call.request_body``) asked for, its secrets scrubbed."""
+def describe_call(call: LLMCall, endpoint: Endpoint, content_type: str, secrets: Secrets, url: Any = "") -> None:
+    """Fill in what a call's request (``call.request_body``, sent to ``url``) asked for, its
+    secrets scrubbed."""
+    if url:
+        call.url = str(url).partition("?")[0]
     body = request_json(call.request_body, content_type)
     call.model, params, messages, call.streamed = describe_request(endpoint, body)
     call.params, call.messages = secrets.obj(params), secrets.obj(messages)
@@ -119,6 +95,7 @@ class Capture:
     _encoding = ""  # the body's content-encoding: decoded as it is parsed
     _secrets: Secrets | None = None  # set by describe_later: what settle describes with
     _request_type = ""
+    _url: Any = ""  # the request's URL (httpx's), until described
 
     def __init__(
         self,
@@ -138,10 +115,10 @@ class Capture:
         """The raw bytes of each read, appended by the tee after its two stamps."""
         self._lock = threading.Lock() if lock is None else lock  # shared by a recorder's captures
 
-    def describe_later(self, content_type: str, secrets: Secrets) -> None:
+    def describe_later(self, content_type: str, secrets: Secrets, url: Any = "") -> None:
         """Fill in what the request asked for when settled (:func:`describe_call`), not while
-        the client waits for its answer."""
-        self._request_type, self._secrets = content_type, secrets
+        the client waits for its answer (``url``: the request's, made a string then)."""
+        self._request_type, self._secrets, self._url = content_type, secrets, url
 
     def _body(self) -> BodyReader:
         reader = self._reader
@@ -222,7 +199,8 @@ class Capture:
             if self._secrets is not None:
                 secrets, self._secrets = self._secrets, None
                 try:
-                    describe_call(self.call, self.endpoint, self._request_type, secrets)
+                    url, self._url = self._url, ""
+                    describe_call(self.call, self.endpoint, self._request_type, secrets, url)
                 except Exception as exc:  # measuring must never break the test reading its calls
                     self.call.capture_error = describe_exc(exc)
             reads = self._reads()

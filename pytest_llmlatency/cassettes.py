@@ -141,7 +141,7 @@ class _Persister:
         atomic_write_text(Path(cassette_path), dump_cassette(cassette_dict))
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What to do with one request: replay ``response``, or go live (and maybe record)."""
 
@@ -154,6 +154,9 @@ class Decision:
     @property
     def replay(self) -> bool:
         return self.response is not None
+
+
+_LIVE, _LIVE_RECORDED = Decision(), Decision(record=True)  # made once: the live path's answers
 
 
 class Tape:
@@ -339,7 +342,7 @@ class Tape:
                     self.cassette._played_interactions.append((stored, response))
                 return Decision(response=response)
         if self.live or self.may_record or (self.mode is None and not self.existed):
-            return Decision(record=self.may_record)
+            return _LIVE_RECORDED if self.may_record else _LIVE
         request = lazy.get()
         predicted = self._predicted(request)
         if predicted is not None:

@@ -31,7 +31,7 @@ from types import ModuleType
 from typing import Any
 
 from .calls import Attempt, LLMCall
-from .capture import Capture, header_values, now_ns
+from .capture import Capture, now_ns
 from .endpoints import (
     CHAT,
     Endpoint,
@@ -123,10 +123,10 @@ class Recorder:
     ) -> Capture:
         if raw is None:
             raw = request_bytes(request)
-        headers = request.headers
-        url = str(request.url)
-        self.secrets.learn(headers, url)
-        found = header_values(headers, _REQUEST_HEADERS)
+        url = request.url
+        # one pass over the headers: the keys learnt, the two headers read; the URL is made a
+        # string when the call is described, unless its query may carry a key
+        found = self.secrets.learn(request.headers, str(url) if getattr(url, "query", True) else "", _REQUEST_HEADERS)
         try:
             retry = int(found.get(b"x-stainless-retry-count") or 0)
         except ValueError:
@@ -151,7 +151,6 @@ class Recorder:
                 call = LLMCall(
                     model="",
                     params={},
-                    url=url.partition("?")[0],
                     endpoint=endpoint.name,
                     iteration=self.iteration,
                     warmup=self.warmup,
@@ -173,7 +172,7 @@ class Recorder:
             capture = Capture(call, attempt, flavour, endpoint, self._capture_lock)
             if fresh:
                 # (nothing that holds the recorder: a capture that kept it alive would be a cycle)
-                capture.describe_later(found.get(b"content-type", ""), self.secrets)
+                capture.describe_later(found.get(b"content-type", ""), self.secrets, url)
             self._captures.append(capture)
             check = len(self._captures) >= self._next_check
             if check:  # checked at 64, 128, 256, ... open captures: a constant cost per call
@@ -425,18 +424,20 @@ def _transport_classes(mod: ModuleType) -> tuple[type, type]:
     return SyncTransport, AsyncTransport
 
 
-class _Lazy:
-    """A value made on first use (``get()``), then kept."""
+class _VcrRequest:
+    """The request as vcrpy's, made on first use (``get()``: a lookup in the cassette, or a
+    recording when settled), then kept."""
 
-    __slots__ = ("_make", "_value")
+    __slots__ = ("_raw", "_request", "_tape", "_value")
 
-    def __init__(self, make: Callable[[], Any]) -> None:
-        self._make: Callable[[], Any] | None = make
+    def __init__(self, tape: Any, request: Any, raw: bytes) -> None:
+        self._tape, self._request, self._raw = tape, request, raw
         self._value: Any = None
 
     def get(self) -> Any:
-        if self._make is not None:
-            self._value, self._make = self._make(), None
+        if self._request is not None:
+            request, self._request = self._request, None
+            self._value = self._tape.vcr_request(request.method, str(request.url), self._raw, _headers(request))
         return self._value
 
 
@@ -450,6 +451,7 @@ def _headers(request: Any) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=64)  # (vcrpy makes new wrappers for each cassette it enters)
 def _skip_vcr(handler: Any) -> Any:
     """The handler under vcrpy's wrappers. vcrpy wraps with ``functools.wraps``, which
     copies the name and module, so its wrappers are known by where their code lives."""
@@ -496,7 +498,7 @@ class Interceptor:
         tape = self.recorder.tape
         if tape is None:
             return capture, None
-        vcr_request = _Lazy(lambda: tape.vcr_request(request.method, str(request.url), raw, _headers(request)))
+        vcr_request = _VcrRequest(tape, request, raw)
         message: str | None = None
         try:
             # the request as vcrpy's: made only for a lookup (replay) or a recording (settled later)

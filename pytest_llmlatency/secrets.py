@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .headers import header_values, httpx_triples
+
 __all__ = ["KEY_HEADERS", "REDACTED", "Secrets"]
 
 REDACTED = "<REDACTED>"
@@ -37,32 +39,44 @@ class Secrets:
         if value and len(value.strip()) >= _MIN_LENGTH:
             self.values.add(value.strip())
 
-    def learn(self, headers: Any, url: str = "") -> None:
-        """Remember the keys a request carries: key headers and key query parameters."""
-        triples = getattr(headers, "_list", None)
-        raw = getattr(headers, "raw", None) if triples is None else None
-        if isinstance(triples, list) and (not triples or len(triples[0]) == 3):
+    def learn(self, headers: Any, url: str = "", wanted: frozenset[bytes] = frozenset()) -> dict[bytes, str]:
+        """Remember the keys a request carries: key headers and key query parameters. Returns
+        the values of the ``wanted`` (lower-case) header names, read in the same pass
+        (as :func:`~.headers.header_values` reads them)."""
+        triples = httpx_triples(headers)
+        keys: list[Any]
+        values: dict[bytes, str] = {}
+        if triples is not None:
             # httpx.Headers: (raw name, lower-case name, value); the same key on every request
             # of a session is learnt once
-            learnt, found = self._learnt, []
-            for _, key, value in triples:
-                if key in _KEY_HEADER_BYTES and value not in learnt:
-                    learnt.add(value)
-                    found.append(value.decode("latin-1"))
-        elif isinstance(raw, list):  # one pass over the raw pairs
-            found = [v.decode("latin-1") for k, v in raw if k.lower() in _KEY_HEADER_BYTES]
+            learnt, keys = self._learnt, []
+            for _, name, raw_value in triples:
+                if name in _KEY_HEADER_BYTES:
+                    if raw_value not in learnt:
+                        learnt.add(raw_value)
+                        keys.append(raw_value.decode("latin-1"))
+                elif name in wanted:
+                    text = raw_value.decode("latin-1")
+                    values[name] = f"{values[name]}, {text}" if name in values else text
         else:
-            found = [headers.get(name) for name in KEY_HEADERS] if headers is not None else []
-        for value in found:
-            if not value:
+            if wanted:
+                values = header_values(headers, wanted)
+            raw = getattr(headers, "raw", None)
+            if isinstance(raw, list):  # one pass over the raw pairs
+                keys = [v.decode("latin-1") for k, v in raw if k.lower() in _KEY_HEADER_BYTES]
+            else:
+                keys = [headers.get(name) for name in KEY_HEADERS] if headers is not None else []
+        for key in keys:
+            if not key:
                 continue
-            value = str(value)
-            scheme, _, token = value.partition(" ")
-            self.add(token if token and scheme.lower() in ("bearer", "basic", "token") else value)
+            key = str(key)
+            scheme, _, token = key.partition(" ")
+            self.add(token if token and scheme.lower() in ("bearer", "basic", "token") else key)
         if url and "?" in url:
-            for name, value in parse_qsl(urlsplit(url).query):
-                if name.lower() in KEY_PARAMS:
-                    self.add(value)
+            for param, param_value in parse_qsl(urlsplit(url).query):
+                if param.lower() in KEY_PARAMS:
+                    self.add(param_value)
+        return values
 
     def text(self, text: str) -> str:
         for secret in self.values:

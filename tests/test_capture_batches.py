@@ -298,7 +298,7 @@ def test_a_pending_call_keeps_few_objects_the_collector_tracks(stream: bool) -> 
     """Each object the collector tracks costs every collection and brings the next one
     sooner; a test that makes thousands of calls before reading them keeps its calls, their
     captures and their bytes, but no object per read and only a dozen per call (the call, its
-    attempt, its lists, the capture and its two read lists: 11 in all)."""
+    attempt, its lists, the capture and its two read lists, the request's URL: 13 in all)."""
     assert _kept_per_call(stream) <= 14
 
 
@@ -347,3 +347,24 @@ def test_every_key_of_a_session_is_learnt_once_and_scrubbed(fast_emulator: GroqE
     for call in calls:
         text = repr(call.messages)
         assert first not in text and second not in text and "<REDACTED>" in text
+
+
+def test_a_key_in_the_query_is_learnt_and_the_url_kept_without_the_query() -> None:
+    """The URL becomes a string when the call is read, not on the call path: the call keeps
+    it without its query, and a key sent as a query parameter (as some gateways take it) is
+    learnt on the call path all the same, and scrubbed from what the call keeps."""
+    key = "gsk_canary_query_0123456789"
+    answer = {"id": "c", "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answer)
+
+    recorder = Recorder()
+    body = {"model": "llama-3.1-8b-instant", "messages": [{"role": "user", "content": f"the key was {key}"}]}
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client, Interceptor(recorder):
+        client.post(_URL, json=body).read()
+        client.post(f"{_URL}?api_key={key}", json=body).read()
+        assert key in recorder.secrets.values  # learnt as the request was sent, before any read
+    calls = recorder.calls
+    assert [c.url for c in calls] == [_URL, _URL]
+    assert key not in repr([c.to_dict() for c in calls]) and "<REDACTED>" in repr(calls[1].messages)
