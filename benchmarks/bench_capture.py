@@ -72,9 +72,21 @@ def _once(mods: tuple[ModuleType, ModuleType, ModuleType], headers: Any, chunks:
     cap = capture.Capture(call, attempt, httpx, endpoints.CHAT)
     cap.response(200, headers, at=HEADERS_NS)
     clock = time.perf_counter_ns
-    if hasattr(cap, "stamps"):
+    if hasattr(cap, "log"):
         # what the tee does per chunk (intercept.py): two clock readings and three appends;
         # the times stored are a live stream's, a read waiting ~0.8 ms for each chunk
+        log = cap.log.append
+        asked = HEADERS_NS
+        for chunk in chunks:
+            clock()
+            log(asked)
+            log(asked + WAIT_NS)
+            log(chunk)
+            clock()
+            asked += WAIT_NS + GAP_NS
+        cap.eof(asked + WAIT_NS, asked)
+        cap.settle()  # what reading the calls does: parse, split
+    elif hasattr(cap, "stamps"):  # the two lists of 42f5b14
         stamp, keep = cap.stamps.append, cap.chunks.append
         asked = HEADERS_NS
         for chunk in chunks:
@@ -85,7 +97,7 @@ def _once(mods: tuple[ModuleType, ModuleType, ModuleType], headers: Any, chunks:
             clock()
             asked += WAIT_NS + GAP_NS
         cap.eof(asked + WAIT_NS, asked)
-        cap.settle()  # what reading the calls does: parse, split
+        cap.settle()
     elif hasattr(cap, "reads"):  # a tree whose tee kept a tuple per read (874ed1a)
         append = cap.reads.append
         asked = HEADERS_NS

@@ -3,13 +3,12 @@ turned into the ``LLMCall``'s timings, tokens and outcome (and, when recording, 
 cassette response).
 
 The hot path (the tee, for every chunk the client reads) only keeps the chunk with
-two timestamps: when the client asked for it and when it got it, in two flat lists
-(:attr:`Capture.stamps` and :attr:`Capture.chunks`). Neither holds an object the
-garbage collector tracks, so a test holding many streams does not make the
-collector run more often in the application's calls (a tuple per read did: one
-collection per ~700 reads). Decoding, SSE parsing, JSON and token counting happen later, in
-:meth:`Capture.settle`: when the body ends, when the client closes it, or when a
-test reads its calls. The results are the same as parsing each chunk as it came,
+two timestamps: when the client asked for it and when it got it, appended to one flat
+list (:attr:`Capture.log`). It holds no object the garbage collector tracks, so a test
+holding many streams does not make the collector run more often in the application's
+calls (a tuple per read did: one collection per ~700 reads). Decoding, SSE parsing, JSON
+and token counting happen later, in :meth:`Capture.settle`: when the body ends, when the
+client closes it, or when a test reads its calls. The results are the same as parsing each chunk as it came,
 because every event is stamped with the time its chunk was read.
 
 The two timestamps also say who was waiting for whom. A read that blocked found
@@ -33,7 +32,7 @@ from .arrivals import WAITED_NS, estimate_arrivals, event_times, recorded_pieces
 from .bodyreader import END, OUTPUT, BodyReader
 from .calls import Attempt, LLMCall
 from .endpoints import CHAT, Endpoint, describe_request, input_audio_seconds, request_json
-from .headers import header_values
+from .headers import header_values, httpx_triples, triple_values
 from .secrets import Secrets
 from .timing import TIMING_KEY, timing_meta
 
@@ -96,6 +95,8 @@ class Capture:
     _secrets: Secrets | None = None  # set by describe_later: what settle describes with
     _request_type = ""
     _url: Any = ""  # the request's URL (httpx's), until described
+    _unread: Any = None  # the response headers (httpx's list), until read when settled
+    _decode = True  # decode the body as its content-encoding says
 
     def __init__(
         self,
@@ -109,10 +110,9 @@ class Capture:
         self.endpoint = endpoint
         self.attempt = attempt
         self._flavour = flavour
-        self.stamps: list[int] = []
-        """``asked_ns, got_ns`` of each read, flat, appended by the tee (the hot path)."""
-        self.chunks: list[bytes] = []
-        """The raw bytes of each read, appended by the tee after its two stamps."""
+        self.log: list[Any] = []
+        """``asked_ns, got_ns, raw bytes`` of each read, flat, appended by the tee (the hot
+        path) in that order: one list, not one per kind (an object fewer per pending call)."""
         self._lock = threading.Lock() if lock is None else lock  # shared by a recorder's captures
 
     def describe_later(self, content_type: str, secrets: Secrets, url: Any = "") -> None:
@@ -144,19 +144,36 @@ class Capture:
     def response(
         self, status: int, headers: Any, *, at: int | None = None, reason: str = "", decode: bool = True
     ) -> None:
+        """The response's status and headers came (``at``; now when None). Only the time and
+        the status are taken here, in the client's call: the few headers the capture reads
+        are read when the call is settled (:meth:`_read_headers`)."""
         call = self.call
         call.headers_ns = now_ns() if at is None else at
         call.status = self.attempt.status = int(status)
         self.attempt.retryable = call.status in RETRYABLE_STATUS
-        found = header_values(headers, _RESPONSE_HEADERS)
-        call.request_id = self.attempt.request_id = found.get(b"x-request-id")
         self._reason = reason
         if self._recording:
             self._headers = headers
+        # httpx's own list when it is one: the Headers object is not kept (one object fewer)
+        triples = httpx_triples(headers)
+        self._unread = triples if triples is not None else headers
+        if not decode:
+            self._decode = False
+
+    def _read_headers(self) -> None:
+        """Read the response headers :meth:`response` kept: the request id, the content type
+        and the content encoding (under the lock, once)."""
+        headers, self._unread = self._unread, None
+        found = (
+            triple_values(headers, _RESPONSE_HEADERS)
+            if isinstance(headers, list)
+            else header_values(headers, _RESPONSE_HEADERS)
+        )
+        self.call.request_id = self.attempt.request_id = found.get(b"x-request-id")
         content_type = found.get(b"content-type", "").lower()
         self._content_type, self._sse = content_type, "text/event-stream" in content_type
         self._reader = None
-        encoding = found.get(b"content-encoding", "").lower().strip() if decode else ""
+        encoding = found.get(b"content-encoding", "").lower().strip() if self._decode else ""
         if encoding and encoding != "identity":
             self._encoding = encoding  # httpx's decoder is made when the body is parsed
 
@@ -166,8 +183,7 @@ class Capture:
         now = now_ns() if at is None else at
         if at is not None:
             self.live = False
-        self.stamps += (now, now)
-        self.chunks.append(chunk)
+        self.log += (now, now, chunk)
 
     def read_at_once(self, chunks: Iterable[bytes], at: int) -> None:
         """A body the transport read before the client got the response: httpx reads a
@@ -175,21 +191,20 @@ class Capture:
         It came with the headers, and it has ended."""
         for chunk in chunks:
             if chunk:
-                self.stamps += (at, at)
-                self.chunks.append(chunk)
+                self.log += (at, at, chunk)
         self.eof(at, at)
 
     def _reads(self) -> Sequence[tuple[int, int, bytes]]:
         """The reads so far as ``(asked, got, bytes)``: those the tee added since, joined on."""
-        reads, chunks, done = self.reads, self.chunks, len(self.reads)
-        if len(chunks) > done:
+        reads, log, done = self.reads, self.log, len(self.reads)
+        # whole reads only: one the tee is adding meanwhile (another thread) is left for the
+        # next time
+        end = len(log) // 3 * 3
+        if end > 3 * done:
             if not isinstance(reads, list):
                 self.reads = reads = []  # made on first use: one object fewer while pending
-            stamps = self.stamps
-            # a chunk is appended after its two stamps, and the stamps are sliced first: a read
-            # the tee is adding meanwhile (another thread) is left for the next time
-            asked, got, datas = stamps[2 * done :: 2], stamps[2 * done + 1 :: 2], chunks[done:]
-            reads.extend(zip(asked, got, datas, strict=False))
+            start = 3 * done
+            reads.extend(zip(log[start:end:3], log[start + 1 : end : 3], log[start + 2 : end : 3], strict=True))
         return reads
 
     def settle(self) -> None:
@@ -203,6 +218,11 @@ class Capture:
                     describe_call(self.call, self.endpoint, self._request_type, secrets, url)
                 except Exception as exc:  # measuring must never break the test reading its calls
                     self.call.capture_error = describe_exc(exc)
+            if self._unread is not None:
+                try:
+                    self._read_headers()
+                except Exception as exc:
+                    self._give_up(exc)
             reads = self._reads()
             if self._settled < len(reads) and self._decoder is not False:
                 try:
@@ -217,7 +237,7 @@ class Capture:
         if self._ended is None:
             return 0
         if self._size is None:
-            self._size = sum(map(len, self.chunks))
+            self._size = sum(map(len, self.log[2::3]))
         return self._size
 
     def _give_up(self, exc: Exception) -> None:
@@ -233,10 +253,10 @@ class Capture:
         decoder = self._decoding()
         if decoder is False:
             return
-        datas = self.chunks[first:upto]
+        datas = self.log[3 * first + 2 : 3 * upto : 3]
         if decoder is not None:
             datas = [_bytes(decoder.decode(raw)) for raw in datas]
-        self._body().add_batch(first, self.stamps[2 * first + 1 : 2 * upto : 2], datas)
+        self._body().add_batch(first, self.log[3 * first + 1 : 3 * upto : 3], datas)
 
     def _decoding(self) -> Any:
         """httpx's decoder for the body's content-encoding (made once), None for none, False
@@ -287,8 +307,7 @@ class Capture:
         if decoder is not None:
             tail = _bytes(decoder.flush())
             if tail:
-                self.stamps += (now, now)
-                self.chunks.append(b"")
+                self.log += (now, now, b"")
                 self._settled = len(self._reads())
                 self._body().add(self._settled - 1, now, tail)
         self._body().close(now)
@@ -335,7 +354,7 @@ class Capture:
     def _release(self) -> None:
         """Drop the bytes once the call is complete (a long repeat keeps only its calls)."""
         if self._done and not self._recording:
-            self.stamps, self.chunks, self.reads, self._arrivals = [], [], (), None
+            self.log, self.reads, self._arrivals = [], (), None
             self._sse, self._content_type, self._reader, self._headers = False, "", None, None
             self._settled = 0
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["header_values", "httpx_triples"]
+__all__ = ["header_values", "httpx_triples", "triple_values"]
 
 
 def httpx_triples(headers: Any) -> list[tuple[bytes, bytes, bytes]] | None:
@@ -25,18 +25,24 @@ def httpx_triples(headers: Any) -> list[tuple[bytes, bytes, bytes]] | None:
     return None
 
 
+def triple_values(triples: list[tuple[bytes, bytes, bytes]], names: frozenset[bytes]) -> dict[bytes, str]:
+    """:func:`header_values` of httpx's own list (:func:`httpx_triples`)."""
+    found: dict[bytes, str] = {}
+    for _, key, value in triples:
+        if key in names:
+            text = value.decode("latin-1")
+            found[key] = f"{found[key]}, {text}" if key in found else text
+    return found
+
+
 def header_values(headers: Any, names: frozenset[bytes]) -> dict[bytes, str]:
     """The value of each of these (lower-case) header names, repeated ones joined with ", "
     as ``httpx.Headers.get`` does: one pass over httpx's own list, or over ``raw`` pairs;
     ``get`` for other mappings."""
-    found: dict[bytes, str] = {}
     triples = httpx_triples(headers)
     if triples is not None:
-        for _, key, value in triples:
-            if key in names:
-                text = value.decode("latin-1")
-                found[key] = f"{found[key]}, {text}" if key in found else text
-        return found
+        return triple_values(triples, names)
+    found: dict[bytes, str] = {}
     raw = getattr(headers, "raw", None)
     if isinstance(raw, list):
         for key, value in raw:
