@@ -14,6 +14,14 @@ Besides the medians it gives the median of each round's difference, wall and CPU
 
     python benchmarks/bench_overhead.py --canned [--calls 2000] [--rounds 9] [--no-streams]
 
+``--canned --valgrind`` counts instead of timing: the CPU instructions of two processes that
+make the same ``--calls`` non-streamed calls on that transport, one with the plugin and one
+without (``valgrind --tool=cachegrind``, ``PYTHONHASHSEED=0``; about a minute for 300 calls),
+divided by the calls. A figure the host's load does not move: for comparing trees and
+finding causes (``--old TREE`` counts another tree's plugin as well).
+
+    python benchmarks/bench_overhead.py --canned --valgrind [--calls 300] [--old TREE]
+
 ``--pytest`` measures as a user would instead: whole pytest runs of a test that times
 its own calls (40 streamed, ``--user-calls`` non-streamed), with the plugin (``--llm-live``,
 so every call is measured live) and without it (``-p no:llmlatency``), alternating,
@@ -52,7 +60,7 @@ def run(client: groq.Groq, calls: int, stream: bool) -> float:
         if stream:
             for _chunk in out:
                 pass
-    return (time.perf_counter() - t0) / calls * 1000
+    return (time.perf_counter() - t0) / max(calls, 1) * 1000
 
 
 USER_TEST = """
@@ -149,8 +157,8 @@ def as_user(rounds: int, calls: int) -> None:
             )
 
 
-def canned(calls: int, rounds: int, streams: bool = True) -> None:
-    """The plugin's own cost per call: the SDK against a transport that answers at once."""
+def canned_client() -> groq.Groq:
+    """The SDK on a transport answering at once with the emulator's recorded bytes."""
     import httpx
 
     recorded: dict[bool, tuple[int, list[tuple[str, str]], bytes]] = {}
@@ -167,7 +175,68 @@ def canned(calls: int, rounds: int, streams: bool = True) -> None:
             status, headers, raw = recorded[b'"stream":true' in request.read()]
             return httpx.Response(status, headers=headers, stream=httpx.ByteStream(raw))
 
-    client = groq.Groq(base_url="http://127.0.0.1:9", api_key="gsk_bench", http_client=httpx.Client(transport=Canned()))
+    return groq.Groq(base_url="http://127.0.0.1:9", api_key="gsk_bench", http_client=httpx.Client(transport=Canned()))
+
+
+def counted_child(calls: int, on: bool) -> None:
+    """What ``--valgrind`` counts: warm up, then ``calls`` non-streamed calls, measured (as in
+    a measured test against the emulator: the test's cassette, none recorded) or not."""
+    client = canned_client()
+    # both processes warm the same paths (the plugin's lazy imports, the classes it makes
+    # once): only the calls that follow differ
+    run(client, 100, False)
+    warm = Recorder()
+    warm.tape = Tape(Path(tempfile.mkdtemp()) / "warm.yaml", nodeid="warm", secrets=warm.secrets)
+    with Interceptor(warm):
+        run(client, 20, False)
+    assert len(warm.calls) == 20
+    recorder = Recorder()
+    recorder.tape = Tape(Path(tempfile.mkdtemp()) / "bench.yaml", nodeid="bench", secrets=recorder.secrets)
+    if on:
+        with Interceptor(recorder):
+            run(client, calls, False)
+    else:
+        run(client, calls, False)
+
+
+def counted(calls: int, old: str | None) -> None:
+    """CPU instructions per non-streamed call the plugin adds, counted by valgrind."""
+    import concurrent.futures
+    import re
+
+    def count(mode: str, tree: str | None, n: int = calls) -> int:
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        if tree:
+            env["PYTHONPATH"] = str(Path(tree).resolve())
+        cmd = [sys.executable, __file__, "--counted-child", mode, "--calls", str(n)]
+        out = subprocess.run(
+            ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *cmd],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        found = [int(m.replace(",", "")) for m in re.findall(r"I\s+refs:\s+([\d,]+)", out.stderr)]
+        if out.returncode != 0 or not found:
+            raise SystemExit(f"valgrind failed:\n{out.stderr[-2000:]}")
+        return max(found)  # the interpreter's, not a launcher's (a pyenv shim is a process of its own)
+
+    trees = {"this tree": None, **({"old tree": old} if old else {})}
+    jobs = [(name, mode, tree) for name, tree in trees.items() for mode in ("off", "on")]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        none = pool.submit(count, "off", None, 0)  # the same process making no call: the plain call's count
+        counts = dict(zip(jobs, pool.map(lambda job: count(job[1], job[2]), jobs), strict=True))
+    plain = (counts[("this tree", "off", None)] - none.result()) / calls
+    print(f"{calls} non-streamed calls on a transport answering at once, CPU instructions (valgrind)")
+    print(f"the call without the plugin: {plain:>12,.0f} instructions")
+    for name, tree in trees.items():
+        off, on = counts[(name, "off", tree)], counts[(name, "on", tree)]
+        added = (on - off) / calls
+        print(f"{name:<10} added by the plugin: {added:>9,.0f} instructions per call ({added / plain:.1%})")
+
+
+def canned(calls: int, rounds: int, streams: bool = True) -> None:
+    """The plugin's own cost per call: the SDK against a transport that answers at once."""
+    client = canned_client()
     run(client, 50, True)
     run(client, 50, False)
     print(f"{calls} calls (streamed: {max(1, calls // 20)}) x {rounds} rounds, a transport answering at once")
@@ -212,7 +281,16 @@ def main() -> None:
     parser.add_argument("--canned", action="store_true", help="the plugin's own cost, no network")
     parser.add_argument("--no-streams", action="store_true", help="--canned: non-streamed calls only")
     parser.add_argument("--user-calls", type=int, default=40, help="--pytest: non-streamed calls timed per run")
+    parser.add_argument("--valgrind", action="store_true", help="--canned: count CPU instructions instead")
+    parser.add_argument("--old", help="--canned --valgrind: another tree's pytest_llmlatency, counted too")
+    parser.add_argument("--counted-child", choices=("on", "off"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.counted_child:
+        counted_child(args.calls, args.counted_child == "on")
+        return
+    if args.canned and args.valgrind:
+        counted(args.calls, args.old)
+        return
     if args.canned:
         canned(args.calls, args.rounds, not args.no_streams)
         return

@@ -127,10 +127,10 @@ class LLMCall:
     """The part of TTFT the client spent not reading: the first output's read minus its
     estimated arrival (live streams; docs/metrics.md, "Where the time went")."""
     client_stall_ns: int | None = None
+    """The client's share of the end-to-end time: the end's read minus its estimated arrival."""
     client_late_events: int = 0
     """Events the client read at least 2 ms after their estimated arrival: a recording stores
     them at that arrival (the server's pace), not when they were read."""
-    """The client's share of the end-to-end time: the end's read minus its estimated arrival."""
     client_timing: bool = True
     """False for a call replayed from a cassette recorded without this plugin: it
     holds the response but no client timing, so e2e, TTFB, TTFT, ITL are None."""

@@ -435,9 +435,10 @@ class _VcrRequest:
         self._value: Any = None
 
     def get(self) -> Any:
-        if self._request is not None:
-            request, self._request = self._request, None
+        request = self._request
+        if request is not None:
             self._value = self._tape.vcr_request(request.method, str(request.url), self._raw, _headers(request))
+            self._request = None
         return self._value
 
 
@@ -451,12 +452,18 @@ def _headers(request: Any) -> dict[str, str]:
     return out
 
 
-@functools.lru_cache(maxsize=64)  # (vcrpy makes new wrappers for each cassette it enters)
+_VCR_CODE = f"{os.sep}vcr{os.sep}"
+
+
 def _skip_vcr(handler: Any) -> Any:
     """The handler under vcrpy's wrappers. vcrpy wraps with ``functools.wraps``, which
-    copies the name and module, so its wrappers are known by where their code lives."""
-    marker = f"{os.sep}vcr{os.sep}"
-    while hasattr(handler, "__wrapped__") and marker in getattr(getattr(handler, "__code__", None), "co_filename", ""):
+    copies the name and module, so its wrappers are known by where their code lives.
+    (``functools.wraps`` puts ``__wrapped__`` in the wrapper's ``__dict__``: looked up there,
+    a handler that is not wrapped costs no AttributeError on every call; and nothing is
+    cached, since a vcrpy wrapper holds its cassette.)"""
+    while "__wrapped__" in getattr(handler, "__dict__", ()) and _VCR_CODE in getattr(
+        getattr(handler, "__code__", None), "co_filename", ""
+    ):
         handler = handler.__wrapped__
     return handler
 
