@@ -6,10 +6,11 @@ The hot path (the tee, for every chunk the client reads) only keeps the chunk wi
 two timestamps: when the client asked for it and when it got it, appended to one flat
 list (:attr:`Capture.log`). It holds no object the garbage collector tracks, so a test
 holding many streams does not make the collector run more often in the application's
-calls (a tuple per read did: one collection per ~700 reads). Decoding, SSE parsing, JSON
-and token counting happen later, in :meth:`Capture.settle`: when the body ends, when the
-client closes it, or when a test reads its calls. The results are the same as parsing each chunk as it came,
-because every event is stamped with the time its chunk was read.
+calls (a tuple per read did: one collection per ~700 reads). Reading the response's
+headers, decoding, SSE parsing, JSON and token counting happen later, in
+:meth:`Capture.settle`: when the body ends, when the client closes it, or when a test reads
+its calls. The results are the same as parsing each chunk as it came, because every event
+is stamped with the time its chunk was read.
 
 The two timestamps also say who was waiting for whom. A read that blocked found
 no bytes yet: the server (or the network) set the pace. A read that returned at
