@@ -315,3 +315,50 @@ def test_a_mocked_answer_is_measured() -> None:
         assert call.usage == answer["usage"] and call.content == "mocked" and call.request_id == "req_mock"
         assert call.end_ns == call.headers_ns and call.e2e_ms is not None and call.e2e_ms >= 0
         assert call.model == "llama-3.1-8b-instant" and key not in repr(call.params)
+
+
+def test_a_mocked_answer_is_recorded_and_replayed(tmp_path: Path) -> None:
+    """A mocked answer (read by httpx as it was made) is recorded like a live one, and replays
+    with the mock gone: the same answer, usage and request id, and the recorded timing."""
+    import groq
+    import httpx
+
+    from pytest_llmlatency.cassettes import Tape
+    from pytest_llmlatency.intercept import Interceptor, Recorder
+
+    answer = {
+        "id": "chatcmpl-mock",
+        "object": "chat.completion",
+        "model": "llama-3.1-8b-instant",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "mocked"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11},
+    }
+
+    def mocked(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answer, headers={"x-request-id": "req_mock"})
+
+    def gone(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("the replay went to the transport")
+
+    path = tmp_path / "cassettes" / "test_m" / "test_mocked.yaml"
+    key = "gsk_canary_mocked_record_0123456789"
+
+    def call(handler: Any, mode: str) -> Any:
+        recorder = Recorder()
+        recorder.tape = Tape(path, nodeid="test_m.py::test_mocked", mode=mode, secrets=recorder.secrets)
+        client = groq.Groq(api_key=key, max_retries=0, http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+        with Interceptor(recorder):
+            out = client.chat.completions.create(
+                model="llama-3.1-8b-instant", messages=[{"role": "user", "content": "hi"}]
+            )
+        assert out.choices[0].message.content == "mocked"
+        (made,) = recorder.calls
+        assert recorder.tape.commit() or mode == "none"
+        return made
+
+    live = call(mocked, "once")
+    assert path.exists() and key not in path.read_text() and not live.replayed
+    replayed = call(gone, "none")
+    assert replayed.replayed and replayed.completed
+    assert (replayed.content, replayed.usage, replayed.request_id) == ("mocked", answer["usage"], "req_mock")
+    assert replayed.e2e_ms == pytest.approx(live.e2e_ms, abs=1e-3)
