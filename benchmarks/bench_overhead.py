@@ -199,26 +199,34 @@ def counted_child(calls: int, on: bool) -> None:
         run(client, calls, False)
 
 
+def instructions(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> int:
+    """The CPU instructions a command executes, counted by valgrind (``PYTHONHASHSEED=0``);
+    the largest count is the interpreter's, not a launcher's (a pyenv shim is a process of
+    its own)."""
+    import re
+
+    out = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *cmd],
+        env={**env, "PYTHONHASHSEED": "0"},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+    found = [int(m.replace(",", "")) for m in re.findall(r"I\s+refs:\s+([\d,]+)", out.stderr)]
+    if out.returncode != 0 or not found:
+        raise SystemExit(f"valgrind failed ({' '.join(cmd)}):\n{out.stdout[-3000:]}\n{out.stderr[-2000:]}")
+    return max(found)
+
+
 def counted(calls: int, old: str | None) -> None:
     """CPU instructions per non-streamed call the plugin adds, counted by valgrind."""
     import concurrent.futures
-    import re
 
     def count(mode: str, tree: str | None, n: int = calls) -> int:
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        env = {**os.environ}
         if tree:
             env["PYTHONPATH"] = str(Path(tree).resolve())
-        cmd = [sys.executable, __file__, "--counted-child", mode, "--calls", str(n)]
-        out = subprocess.run(
-            ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *cmd],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        found = [int(m.replace(",", "")) for m in re.findall(r"I\s+refs:\s+([\d,]+)", out.stderr)]
-        if out.returncode != 0 or not found:
-            raise SystemExit(f"valgrind failed:\n{out.stderr[-2000:]}")
-        return max(found)  # the interpreter's, not a launcher's (a pyenv shim is a process of its own)
+        return instructions([sys.executable, __file__, "--counted-child", mode, "--calls", str(n)], env)
 
     trees = {"this tree": None, **({"old tree": old} if old else {})}
     jobs = [(name, mode, tree) for name, tree in trees.items() for mode in ("off", "on")]

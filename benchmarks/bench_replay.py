@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -96,22 +95,12 @@ def run(folder: Path, env: dict[str, str], *args: str) -> float:
 
 
 def instructions(folder: Path, env: dict[str, str], *args: str) -> int:
-    """CPU instructions of one pytest run, counted by valgrind (the interpreter's, not the
-    launcher's: a pyenv shim is a process of its own)."""
-    environ = {**os.environ, **env, "PYTHONHASHSEED": "0"}
+    """CPU instructions of one pytest run, counted by valgrind."""
+    from bench_overhead import instructions as counted
+
+    environ = {**os.environ, **env}
     environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *args, str(folder)]
-    out = subprocess.run(
-        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *cmd],
-        env=environ,
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
-    counts = [int(m.replace(",", "")) for m in re.findall(r"I\s+refs:\s+([\d,]+)", out.stderr)]
-    if out.returncode != 0 or not counts:
-        raise SystemExit(f"valgrind/pytest failed ({args}, {env}):\n{out.stdout[-3000:]}\n{out.stderr[-2000:]}")
-    return max(counts)
+    return counted([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *args, str(folder)], environ, folder)
 
 
 BASE, BASE_OFF = "baseline (no LLM calls)", "baseline, -p no:llmlatency"

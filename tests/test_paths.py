@@ -272,6 +272,15 @@ def test_final_errors_are_recorded_and_replay_as_the_same_failure(
     assert [c["status"] for c in recorded["test_rejected_tool_call"]] == [400]
 
 
+_MOCKED_ANSWER = {
+    "id": "chatcmpl-mock",
+    "object": "chat.completion",
+    "model": "llama-3.1-8b-instant",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "mocked"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11},
+}
+
+
 def test_a_mocked_answer_is_measured() -> None:
     """httpx reads an answer made with ``content=`` as it is made (httpx.MockTransport, respx,
     pytest-httpx): the client never reads it through the capture, so it is taken whole, as
@@ -283,13 +292,7 @@ def test_a_mocked_answer_is_measured() -> None:
 
     from pytest_llmlatency.intercept import Interceptor, Recorder
 
-    answer = {
-        "id": "chatcmpl-mock",
-        "object": "chat.completion",
-        "model": "llama-3.1-8b-instant",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "mocked"}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11},
-    }
+    answer = _MOCKED_ANSWER
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=answer, headers={"x-request-id": "req_mock"})
@@ -326,13 +329,7 @@ def test_a_mocked_answer_is_recorded_and_replayed(tmp_path: Path) -> None:
     from pytest_llmlatency.cassettes import Tape
     from pytest_llmlatency.intercept import Interceptor, Recorder
 
-    answer = {
-        "id": "chatcmpl-mock",
-        "object": "chat.completion",
-        "model": "llama-3.1-8b-instant",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "mocked"}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11},
-    }
+    answer = _MOCKED_ANSWER
 
     def mocked(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=answer, headers={"x-request-id": "req_mock"})
