@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter, sub
 from types import ModuleType
 from typing import Any
@@ -33,7 +33,7 @@ from .arrivals import WAITED_NS, estimate_arrivals, event_times, recorded_pieces
 from .bodyreader import END, OUTPUT, BodyReader
 from .calls import Attempt, LLMCall
 from .endpoints import CHAT, Endpoint, describe_request, input_audio_seconds, request_json
-from .headers import header_values, httpx_triples, triple_values
+from .headers import header_values
 from .secrets import Secrets
 from .timing import TIMING_KEY, timing_meta
 
@@ -90,24 +90,34 @@ class Capture:
     _tape: Any = None
     _vcr_request: Any = None  # made when recorded (``get()``)
     _recording = False
-    _reason = ""
+    _reason: str | bytes = ""
     _headers: Any = None  # the response's headers, copied when recorded
     _encoding = ""  # the body's content-encoding: decoded as it is parsed
     _secrets: Secrets | None = None  # set by describe_later: what settle describes with
     _request_type = ""
     _url: Any = ""  # the request's URL (httpx's), until described
-    _unread: Any = None  # the response headers (httpx's list), until read when settled
+    _unread: Any = None  # the response headers, until read when settled
     _decode = True  # decode the body as its content-encoding says
+    # until the recorder gives the capture its call (``link``): what the call is made from
+    _owner: Callable[[], Any] | None = None  # the recorder (a weak reference: no cycle)
+    request: Any = None
+    """The request (httpx's), until its call is made: read then (its headers' keys learnt)."""
+    raw = b""
+    """The request's body as sent."""
+    iteration = 0
+    warmup = False
+    _headers_at: int | None = None  # when the response headers came, until applied to the call
 
     def __init__(
         self,
-        call: LLMCall,
+        call: LLMCall | None,
         attempt: Attempt,
         flavour: ModuleType | None = None,
         endpoint: Endpoint = CHAT,
         lock: threading.Lock | None = None,
+        owner: Callable[[], Any] | None = None,
     ) -> None:
-        self.call = call
+        self._call = call
         self.endpoint = endpoint
         self.attempt = attempt
         self._flavour = flavour
@@ -115,6 +125,26 @@ class Capture:
         """``asked_ns, got_ns, raw bytes`` of each read, flat, appended by the tee (the hot
         path) in that order: one list, not one per kind (an object fewer per pending call)."""
         self._lock = threading.Lock() if lock is None else lock  # shared by a recorder's captures
+        if owner is not None:
+            self._owner = owner
+
+    @property
+    def call(self) -> LLMCall:
+        """The call this attempt belongs to. A recorder's capture starts without one: the
+        recorder gives it its call (a new one, or the call it retries) when the calls are read,
+        in the order the requests were sent (``Recorder.link``), not while the client waits."""
+        call = self._call
+        if call is None:
+            owner = self._owner() if self._owner is not None else None
+            if owner is not None:
+                owner.link(self)
+            call = self._call
+            if call is None:  # its recorder is gone: a call of its own
+                call = LLMCall(model="", params={}, endpoint=self.endpoint.name, request_body=self.raw)
+                call.attempts.append(self.attempt)
+                self.request = None
+                self._call = call
+        return call
 
     def describe_later(self, content_type: str, secrets: Secrets, url: Any = "") -> None:
         """Fill in what the request asked for when settled (:func:`describe_call`), not while
@@ -139,37 +169,37 @@ class Capture:
         self.attempt.end_ns = now
         self.attempt.retryable = isinstance(exc, Exception)
         self.attempt.error = describe_exc(exc)
-        self.call.error = self.attempt.error
-        self.call.end_ns = now
+        call = self.call
+        call.error = self.attempt.error
+        call.end_ns = now
 
     def response(
-        self, status: int, headers: Any, *, at: int | None = None, reason: str = "", decode: bool = True
-    ) -> None:
-        """The response's status and headers came (``at``; now when None). Only the time and
-        the status are taken here, in the client's call: the few headers the capture reads
-        are read when the call is settled (:meth:`_read_headers`)."""
-        call = self.call
-        call.headers_ns = now_ns() if at is None else at
-        call.status = self.attempt.status = int(status)
-        self.attempt.retryable = call.status in RETRYABLE_STATUS
-        self._reason = reason
+        self, status: int, headers: Any, *, at: int | None = None, reason: str | bytes = "", decode: bool = True
+    ) -> int:
+        """The response's status and headers came (``at``; now when None); returns that time.
+        Only the time and the status are taken here, in the client's call (on the attempt:
+        the call has them when settled); the few headers the capture reads are read then too
+        (:meth:`_read_headers`), and the reason phrase decoded when recorded."""
+        if at is None:
+            at = time.perf_counter_ns()
+        attempt = self.attempt
+        attempt.status = status = int(status)
+        attempt.retryable = status in RETRYABLE_STATUS
+        if reason:
+            self._reason = reason
         if self._recording:
             self._headers = headers
-        # httpx's own list when it is one: the Headers object is not kept (one object fewer)
-        triples = httpx_triples(headers)
-        self._unread = triples if triples is not None else headers
+        self._unread = headers
         if not decode:
             self._decode = False
+        self._headers_at = at  # last: a settle that sees it sees the status too
+        return at
 
     def _read_headers(self) -> None:
         """Read the response headers :meth:`response` kept: the request id, the content type
         and the content encoding (under the lock, once)."""
         headers, self._unread = self._unread, None
-        found = (
-            triple_values(headers, _RESPONSE_HEADERS)
-            if isinstance(headers, list)
-            else header_values(headers, _RESPONSE_HEADERS)
-        )
+        found = header_values(headers, _RESPONSE_HEADERS)
         self.call.request_id = self.attempt.request_id = found.get(b"x-request-id")
         content_type = found.get(b"content-type", "").lower()
         self._content_type, self._sse = content_type, "text/event-stream" in content_type
@@ -211,14 +241,19 @@ class Capture:
     def settle(self) -> None:
         """Parse what has been read so far, and apply the end of the body if it came
         (idempotent, thread-safe, never raises)."""
+        call = self.call  # made first (outside the lock: the recorder takes its own)
         with self._lock:
+            at = self._headers_at
+            if at is not None:
+                self._headers_at = None
+                call.headers_ns, call.status = at, self.attempt.status
             if self._secrets is not None:
                 secrets, self._secrets = self._secrets, None
                 try:
                     url, self._url = self._url, ""
-                    describe_call(self.call, self.endpoint, self._request_type, secrets, url)
+                    describe_call(call, self.endpoint, self._request_type, secrets, url)
                 except Exception as exc:  # measuring must never break the test reading its calls
-                    self.call.capture_error = describe_exc(exc)
+                    call.capture_error = describe_exc(exc)
             if self._unread is not None:
                 try:
                     self._read_headers()
@@ -414,12 +449,17 @@ class Capture:
             if call.end_ns is not None and chunks:
                 meta["e2e_ms"] = round(max(chunks[-1][0], call.end_ns - start - call.client_stall_ns) / 1e6, 3)
         response = {
-            "status": {"code": call.status, "message": self._reason or "OK"},
+            "status": {"code": call.status, "message": _text(self._reason) or "OK"},
             "headers": headers,
             "body": {"string": b"".join(data for _, data in chunks)},
             TIMING_KEY: meta,
         }
         self._tape.record(self._vcr_request.get(), response)
+
+
+def _text(reason: str | bytes) -> str:
+    """A reason phrase as text (httpx keeps it as bytes)."""
+    return reason.decode("ascii", "replace") if isinstance(reason, bytes) else str(reason)
 
 
 def _bytes(out: Any) -> bytes:

@@ -264,6 +264,10 @@ class Tape:
             or (mode is None and not self.existed and record_missing)
         )
         self.replays = not live and mode not in ("all", "rewrite")
+        # what a request that no recording answers does, decided once (``decide``)
+        self._unanswered: Decision | None = (
+            _LIVE_RECORDED if self.may_record else _LIVE if live or (mode is None and not self.existed) else None
+        )
 
     def _use(self, loaded: Loaded) -> None:
         """Hand the parsed recordings to vcrpy's ``Cassette`` as its ``_load`` would, without
@@ -341,8 +345,9 @@ class Tape:
                     # what vcrpy's drop_unused_requests keeps
                     self.cassette._played_interactions.append((stored, response))
                 return Decision(response=response)
-        if self.live or self.may_record or (self.mode is None and not self.existed):
-            return _LIVE_RECORDED if self.may_record else _LIVE
+        unanswered = self._unanswered
+        if unanswered is not None:
+            return unanswered
         request = lazy.get()
         predicted = self._predicted(request)
         if predicted is not None:

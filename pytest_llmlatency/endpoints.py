@@ -79,15 +79,23 @@ ENDPOINTS = (CHAT, RESPONSES, TRANSCRIPTION, TRANSLATION, SPEECH)
 BY_NAME = {e.name: e for e in ENDPOINTS}
 
 
+_BY_PATH: dict[str, Endpoint | None] = {}
+"""The endpoint of each path seen (a client sends to a few): one look-up per request."""
+_UNSEEN = Endpoint("", "")
+
+
 def endpoint_for(method: str, path: str) -> Endpoint | None:
     """The endpoint a request goes to (POST only), or None for anything else."""
     if method != "POST":
         return None
-    path = path.rstrip("/")
-    for endpoint in ENDPOINTS:
-        if path.endswith(endpoint.suffix):
-            return endpoint
-    return None
+    found = _BY_PATH.get(path, _UNSEEN)
+    if found is not _UNSEEN:
+        return found
+    stripped = path.rstrip("/")
+    found = next((e for e in ENDPOINTS if stripped.endswith(e.suffix)), None)
+    if len(_BY_PATH) < 1024:  # bounded: paths that carry ids would grow it without end
+        _BY_PATH[path] = found
+    return found
 
 
 def endpoint_for_uri(method: str, uri: str) -> Endpoint | None:

@@ -26,6 +26,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -94,6 +95,8 @@ class Recorder:
         self.price_table: Any = None
         """The session's prices (``prices.PriceTable``; None: Groq's published ones)."""
         self._captures: list[Capture] = []
+        """The captures not finished yet, in the order their requests were sent."""
+        self._ref = weakref.ref(self)  # what a capture holds to get its call (no cycle)
         self._next_check = PENDING_CHECK
         self.unmeasured = Unmeasured()
         """Requests to endpoints the plugin does not measure (embeddings, the model list, ...)."""
@@ -108,9 +111,10 @@ class Recorder:
         return self._calls
 
     def settle(self) -> None:
-        """Parse whatever the open captures have read so far, and apply the bodies that ended
-        (their calls are then current)."""
+        """Give the captures begun so far their calls, parse whatever they have read so far,
+        and apply the bodies that ended (their calls are then current)."""
         with self._lock:
+            self.link()
             captures = list(self._captures)
         for capture in captures:
             capture.settle()
@@ -121,65 +125,87 @@ class Recorder:
     def begin(
         self, request: Any, flavour: ModuleType | None = None, endpoint: Endpoint = CHAT, raw: bytes | None = None
     ) -> Capture:
-        if raw is None:
-            raw = request_bytes(request)
-        url = request.url
-        # one pass over the headers: the keys learnt, the two headers read; the URL is made a
-        # string when the call is described, unless its query may carry a key
-        found = self.secrets.learn(request.headers, str(url) if getattr(url, "query", True) else "", _REQUEST_HEADERS)
+        """A request is being sent: its capture, which gets its call when the calls are read
+        (:meth:`link`). Only the time is taken here, in the client's call: the request's
+        headers (its keys, its retry count), what it asks for and the call itself wait."""
+        attempt = Attempt(start_ns=time.perf_counter_ns())
+        capture = Capture(None, attempt, flavour, endpoint, self._capture_lock, self._ref)
+        capture.request = request
+        capture.raw = request_bytes(request) if raw is None else raw
+        capture.iteration, capture.warmup = self.iteration, self.warmup
+        with self._lock:
+            captures = self._captures
+            captures.append(capture)
+            check = len(captures) >= self._next_check
+            if check:  # checked at 64, 128, 256, ... open captures: a constant cost per call
+                self._next_check = 2 * len(captures)
+        if check and sum(map(Capture.pending_bytes, list(captures))) > PENDING_BYTES:
+            self.settle()  # a long loop that never reads its calls: bounded memory
+        return capture
+
+    def link(self, upto: Capture | None = None) -> None:
+        """Give each capture begun so far (up to ``upto``) its call, in the order the requests
+        were sent: a new call, or the call a retry retries (the retry count the SDK sends)."""
+        with self._lock:
+            for capture in self._captures:
+                if capture._call is None:
+                    self._link(capture)
+                if capture is upto:
+                    break
+
+    def _link(self, capture: Capture) -> None:
+        request, raw = capture.request, capture.raw
+        capture.request = None
+        try:
+            url = request.url
+            # one pass over the headers: the keys learnt, the two headers read
+            found = self.secrets.learn(request.headers, str(url), _REQUEST_HEADERS)
+        except Exception:  # measuring must never break the test reading its calls
+            url, found = "", {}
         try:
             retry = int(found.get(b"x-stainless-retry-count") or 0)
         except ValueError:
             retry = 0
+        call = None
         if retry > 0:
-            self.settle()  # what the attempt before it read is applied first, as it came
-        attempt = Attempt(start_ns=now_ns())
-        with self._lock:
-            call = None
-            if retry > 0:
-                # a retry of the latest call with the same body whose last attempt failed in a way
-                # the SDK retries, and that no other retry has claimed yet
-                for previous in reversed(self._calls):
-                    if previous.request_body == raw and previous.attempts and previous.attempts[-1].retryable:
-                        previous.attempts[-1].retryable = False
-                        call = previous
-                        break
-            fresh = call is None
-            if call is None:
-                # what the request asks for (model, parameters, messages) is read when the calls
-                # are: not while the client waits for its answer
-                call = LLMCall(
-                    model="",
-                    params={},
-                    endpoint=endpoint.name,
-                    iteration=self.iteration,
-                    warmup=self.warmup,
-                    request_body=raw,
-                    price_table=self.price_table,
-                )
-                self._calls.append(call)
-            else:
-                # a new attempt resets what the previous one left
-                call.headers_ns = call.end_ns = call.first_read_ns = call.client_ttft_ns = call.client_stall_ns = None
-                call.client_late_events = 0
-                call.token_times_ns = []
-                call.completed = call.abandoned = call.reasoning_streamed = False
-                call.error = call.finish_reason = call.capture_error = call.undecodable = None
-                call.status = None
-                call.usage = None
-                call.content = ""
-            call.attempts.append(attempt)
-            capture = Capture(call, attempt, flavour, endpoint, self._capture_lock)
-            if fresh:
-                # (nothing that holds the recorder: a capture that kept it alive would be a cycle)
-                capture.describe_later(found.get(b"content-type", ""), self.secrets, url)
-            self._captures.append(capture)
-            check = len(self._captures) >= self._next_check
-            if check:  # checked at 64, 128, 256, ... open captures: a constant cost per call
-                self._next_check = 2 * len(self._captures)
-        if check and sum(c.pending_bytes() for c in list(self._captures)) > PENDING_BYTES:
-            self.settle()  # a long loop that never reads its calls: bounded memory
-        return capture
+            # what the attempts before it read is applied first, as it came
+            for earlier in self._captures:
+                if earlier is capture:
+                    break
+                earlier.settle()
+            # a retry of the latest call with the same body whose last attempt failed in a way
+            # the SDK retries, and that no other retry has claimed yet
+            for previous in reversed(self._calls):
+                if previous.request_body == raw and previous.attempts and previous.attempts[-1].retryable:
+                    previous.attempts[-1].retryable = False
+                    call = previous
+                    break
+        if call is None:
+            call = LLMCall(
+                model="",
+                params={},
+                endpoint=capture.endpoint.name,
+                iteration=capture.iteration,
+                warmup=capture.warmup,
+                request_body=raw,
+                price_table=self.price_table,
+            )
+            self._calls.append(call)
+            # what the request asks for (model, parameters, messages) is read when settled
+            # (nothing that holds the recorder: a capture that kept it alive would be a cycle)
+            capture.describe_later(found.get(b"content-type", ""), self.secrets, url)
+        else:
+            # a new attempt resets what the previous one left
+            call.headers_ns = call.end_ns = call.first_read_ns = call.client_ttft_ns = call.client_stall_ns = None
+            call.client_late_events = 0
+            call.token_times_ns = []
+            call.completed = call.abandoned = call.reasoning_streamed = False
+            call.error = call.finish_reason = call.capture_error = call.undecodable = None
+            call.status = None
+            call.usage = None
+            call.content = ""
+        call.attempts.append(capture.attempt)
+        capture._call = call
 
     def finish_open(self) -> None:
         """Close calls whose stream the test never closed: marked abandoned."""
@@ -344,15 +370,15 @@ def _transport_classes(mod: ModuleType) -> tuple[type, type]:
 
     def live_response(capture: Capture, response: Any, tee: type) -> Any:
         """Note the headers, and wrap the body in the tee that times it as the client reads."""
-        reason = response.extensions.get("reason_phrase", b"")
-        reason = reason.decode("ascii", "replace") if isinstance(reason, bytes) else str(reason)
-        capture.response(response.status_code, response.headers, reason=reason)
+        at = capture.response(
+            response.status_code, response.headers, reason=response.extensions.get("reason_phrase", b"")
+        )
         whole = getattr(response, "is_stream_consumed", False) and isinstance(
             response.stream, getattr(mod, "ByteStream", ())
         )
         if whole:
             # read as it was made (a mocked answer): the client will not read it again
-            capture.read_at_once(response.stream, capture.call.headers_ns or now_ns())
+            capture.read_at_once(response.stream, at)
             return response
         response.stream = tee(response.stream, capture)
         return response
@@ -378,7 +404,9 @@ def _transport_classes(mod: ModuleType) -> tuple[type, type]:
                 return replayed(capture, replay)
             # LLM calls we send live skip vcrpy's patch (pytest-recording's): the cassette
             # keeps them with timing through us, and vcrpy would record them a second time
-            handler = _skip_vcr(type(self._inner).handle_request)
+            handler = type(self._inner).handle_request
+            if "__wrapped__" in getattr(handler, "__dict__", ()):
+                handler = _skip_vcr(handler)
             token = _INSIDE.set(True)
             try:
                 response = handler(self._inner, request)
@@ -410,7 +438,9 @@ def _transport_classes(mod: ModuleType) -> tuple[type, type]:
 
                     await anyio.sleep(wait)
                 return replayed(capture, replay)
-            handler = _skip_vcr(type(self._inner).handle_async_request)
+            handler = type(self._inner).handle_async_request
+            if "__wrapped__" in getattr(handler, "__dict__", ()):
+                handler = _skip_vcr(handler)
             token = _INSIDE.set(True)
             try:
                 response = await handler(self._inner, request)
@@ -519,10 +549,11 @@ class Interceptor:
             # a BaseException: the SDK neither retries nor wraps it in APIConnectionError
             pytest.fail(message, pytrace=False)
         if decision.response is not None:
-            capture.call.replayed = True
-            capture.call.prediction = decision.prediction
+            call = capture.call  # made now: replayed, it carries the recording's timing
+            call.replayed = True
+            call.prediction = decision.prediction
             replay = RecordedResponse(decision.response, capture.attempt.start_ns, tape.pace)
-            capture.call.client_timing = replay.timed
+            call.client_timing = replay.timed
             return capture, replay
         if decision.record:
             capture.record_to(tape, vcr_request)

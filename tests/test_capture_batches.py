@@ -342,8 +342,8 @@ def test_every_key_of_a_session_is_learnt_once_and_scrubbed(fast_emulator: GroqE
                 client.chat.completions.create(
                     model="llama-3.1-8b-instant", messages=[{"role": "user", "content": f"my keys: {first} {second}"}]
                 )
+    calls = recorder.calls  # the keys are learnt as the calls are made from the requests
     assert {first, second} <= recorder.secrets.values
-    calls = recorder.calls
     assert len(calls) == 3 and all(c.ok for c in calls)
     for call in calls:
         text = repr(call.messages)
@@ -353,7 +353,7 @@ def test_every_key_of_a_session_is_learnt_once_and_scrubbed(fast_emulator: GroqE
 def test_a_key_in_the_query_is_learnt_and_the_url_kept_without_the_query() -> None:
     """The URL becomes a string when the call is read, not on the call path: the call keeps
     it without its query, and a key sent as a query parameter (as some gateways take it) is
-    learnt on the call path all the same, and scrubbed from what the call keeps."""
+    learnt then, before the call's messages are kept, and scrubbed from them."""
     key = "gsk_canary_query_0123456789"
     answer = {"id": "c", "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}}]}
 
@@ -365,7 +365,8 @@ def test_a_key_in_the_query_is_learnt_and_the_url_kept_without_the_query() -> No
     with httpx.Client(transport=httpx.MockTransport(handler)) as client, Interceptor(recorder):
         client.post(_URL, json=body).read()
         client.post(f"{_URL}?api_key={key}", json=body).read()
-        assert key in recorder.secrets.values  # learnt as the request was sent, before any read
+        assert not recorder.secrets.values  # nothing read on the call path
     calls = recorder.calls
+    assert key in recorder.secrets.values
     assert [c.url for c in calls] == [_URL, _URL]
     assert key not in repr([c.to_dict() for c in calls]) and "<REDACTED>" in repr(calls[1].messages)
