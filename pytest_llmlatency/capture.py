@@ -71,7 +71,7 @@ class Capture:
     response headers are kept only when the call is being recorded."""
 
     # what a capture starts with, as class attributes: set on the instance when they change
-    # (a call path that makes one capture per request sets five attributes, not thirty)
+    # (a call path that makes one capture per request sets few attributes, not thirty)
     reads: Sequence[tuple[int, int, bytes]] = ()
     """``(asked_ns, got_ns, raw bytes)`` per read, made from the two lists when settled."""
     live = True
@@ -82,31 +82,16 @@ class Capture:
     _content_type = ""
     _arrivals: list[int] | None = None  # estimated arrival per event (live calls)
     _decoder: Any = None
-    _done = False
-    _eof_at: tuple[int, int] | None = None  # (asked_ns, got_ns) of the read that found the end
-    _ended: int | None = None  # when the body ended, until settle applies it
     _size: int | None = None  # bytes kept by an ended body not yet applied
     # recording: the tape and the vcr request
     _tape: Any = None
     _vcr_request: Any = None  # made when recorded (``get()``)
     _recording = False
-    _reason: str | bytes = ""
     _headers: Any = None  # the response's headers, copied when recorded
     _encoding = ""  # the body's content-encoding: decoded as it is parsed
     _secrets: Secrets | None = None  # set by describe_later: what settle describes with
     _request_type = ""
-    _url: Any = ""  # the request's URL (httpx's), until described
-    _unread: Any = None  # the response headers, until read when settled
     _decode = True  # decode the body as its content-encoding says
-    # until the recorder gives the capture its call (``link``): what the call is made from
-    _owner: Callable[[], Any] | None = None  # the recorder (a weak reference: no cycle)
-    request: Any = None
-    """The request (httpx's), until its call is made: read then (its headers' keys learnt)."""
-    raw = b""
-    """The request's body as sent."""
-    iteration = 0
-    warmup = False
-    _headers_at: int | None = None  # when the response headers came, until applied to the call
 
     def __init__(
         self,
@@ -116,6 +101,11 @@ class Capture:
         endpoint: Endpoint = CHAT,
         lock: threading.Lock | None = None,
         owner: Callable[[], Any] | None = None,
+        sent: Any = None,
+        url: Any = "",
+        raw: bytes = b"",
+        iteration: int = 0,
+        warmup: bool = False,
     ) -> None:
         self._call = call
         self.endpoint = endpoint
@@ -125,8 +115,24 @@ class Capture:
         """``asked_ns, got_ns, raw bytes`` of each read, flat, appended by the tee (the hot
         path) in that order: one list, not one per kind (an object fewer per pending call)."""
         self._lock = threading.Lock() if lock is None else lock  # shared by a recorder's captures
-        if owner is not None:
-            self._owner = owner
+        # until the recorder gives the capture its call (``Recorder.link``): what it is made from
+        self._owner = owner  # the recorder, as a weak reference (no cycle)
+        self.sent = sent
+        """The request's headers (httpx's), until its call is made: read then (the keys learnt)."""
+        self._url = url  # the request's URL (httpx's), until its call is made and described
+        self.raw = raw
+        """The request's body as sent."""
+        self.iteration, self.warmup = iteration, warmup
+        # what the call path writes, set here first: every capture keeps these in the first
+        # slots of the key table CPython shares between its instances (at most 30 keys), so a
+        # pending capture never gets a dict of its own (an object the collector tracks),
+        # whatever attributes other captures added first
+        self._reason: str | bytes = ""
+        self._unread: Any = None  # the response headers, until read when settled
+        self._headers_at: int | None = None  # when the response headers came, until applied
+        self._done = False
+        self._eof_at: tuple[int, int] | None = None  # (asked_ns, got_ns) of the read that found the end
+        self._ended: int | None = None  # when the body ended, until settle applies it
 
     @property
     def call(self) -> LLMCall:
@@ -142,7 +148,7 @@ class Capture:
             if call is None:  # its recorder is gone: a call of its own
                 call = LLMCall(model="", params={}, endpoint=self.endpoint.name, request_body=self.raw)
                 call.attempts.append(self.attempt)
-                self.request = None
+                self.sent = self._url = None
                 self._call = call
         return call
 

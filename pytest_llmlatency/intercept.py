@@ -128,11 +128,19 @@ class Recorder:
         """A request is being sent: its capture, which gets its call when the calls are read
         (:meth:`link`). Only the time is taken here, in the client's call: the request's
         headers (its keys, its retry count), what it asks for and the call itself wait."""
-        attempt = Attempt(start_ns=time.perf_counter_ns())
-        capture = Capture(None, attempt, flavour, endpoint, self._capture_lock, self._ref)
-        capture.request = request
-        capture.raw = request_bytes(request) if raw is None else raw
-        capture.iteration, capture.warmup = self.iteration, self.warmup
+        capture = Capture(
+            None,
+            Attempt(start_ns=time.perf_counter_ns()),
+            flavour,
+            endpoint,
+            self._capture_lock,
+            self._ref,
+            request.headers,
+            request.url,
+            request_bytes(request) if raw is None else raw,
+            self.iteration,
+            self.warmup,
+        )
         with self._lock:
             captures = self._captures
             captures.append(capture)
@@ -154,12 +162,11 @@ class Recorder:
                     break
 
     def _link(self, capture: Capture) -> None:
-        request, raw = capture.request, capture.raw
-        capture.request = None
+        headers, url, raw = capture.sent, capture._url, capture.raw
+        capture.sent = capture._url = None
         try:
-            url = request.url
             # one pass over the headers: the keys learnt, the two headers read
-            found = self.secrets.learn(request.headers, str(url), _REQUEST_HEADERS)
+            found = self.secrets.learn(headers, str(url), _REQUEST_HEADERS)
         except Exception:  # measuring must never break the test reading its calls
             url, found = "", {}
         try:
