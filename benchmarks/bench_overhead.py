@@ -250,6 +250,7 @@ def canned(calls: int, rounds: int, streams: bool = True) -> None:
     print(f"{calls} calls (streamed: {max(1, calls // 20)}) x {rounds} rounds, a transport answering at once")
     header = f"{'plain us/call':>14} {'measured us/call':>17} {'added us/call':>14} {'read later us/call':>19}"
     print(f"{'mode':<12} {header} {'paired wall':>12} {'paired CPU':>11}")
+    paired: list[tuple[str, tuple[float, float, float], tuple[float, float, float]]] = []
     for stream in (True, False) if streams else (False,):
         plain, measured, later, wall, cpu = [], [], [], [], []
         n = max(1, calls // 20) if stream else calls  # a stream is ~400 chunks through the SDK
@@ -278,6 +279,12 @@ def canned(calls: int, rounds: int, streams: bool = True) -> None:
         print(
             f"{name:<12} {p:>14.1f} {m:>17.1f} {m - p:>14.1f} {statistics.median(later):>19.1f}"
             f" {statistics.median(wall):>12.1f} {statistics.median(cpu):>11.1f}"
+        )
+        paired.append((name, median_ci(wall), median_ci([w / b for w, b in zip(wall, plain, strict=True)])))
+    for name, (_, low, high), (share, share_low, share_high) in paired:
+        print(
+            f"{name}: paired wall 95 % interval {low:.1f}..{high:.1f} us; as a share of the plain call"
+            f" {share:.2%} ({share_low:.2%}..{share_high:.2%})"
         )
 
 
