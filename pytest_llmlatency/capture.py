@@ -66,9 +66,9 @@ class Capture:
 
     A test may hold thousands of these until it reads its calls, so a pending capture keeps
     few objects the garbage collector tracks (each one costs every collection, and makes
-    them come sooner): the body's reader is made when it is parsed, the description of the
-    request is two fields rather than a closure, the lock is the recorder's, and the
-    response headers are kept only when the call is being recorded."""
+    them come sooner): the call itself is made when the calls are read (:attr:`call`), from
+    the request's headers, URL and body kept until then; the response's headers are kept
+    until settled; the body's reader is made when it is parsed; the lock is the recorder's."""
 
     # what a capture starts with, as class attributes: set on the instance when they change
     # (a call path that makes one capture per request sets few attributes, not thirty)
