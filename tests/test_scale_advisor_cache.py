@@ -105,3 +105,23 @@ def test_the_plugin_keeps_the_cache_in_pytests_cache_folder(pytester: pytest.Pyt
     assert list(files) == [str(Path("cassettes", "recorded", "test_q.yaml"))]
     assert files[str(Path("cassettes", "recorded", "test_q.yaml"))]["obs"]
     assert json.loads(report.read_text())["models"], "the advisor fitted the recorded calls"
+
+
+@pytest.mark.parametrize(
+    ("args", "fitted"),
+    [((), True), (("--llm-no-summary",), False), (("--llm-no-summary", "--llm-report-html=r.html"), True)],
+    ids=["summary", "no output", "html report"],
+)
+def test_the_advisor_runs_only_when_its_advice_is_shown(
+    pytester: pytest.Pytester, args: tuple[str, ...], fitted: bool
+) -> None:
+    """The advice and the fitted models show in the summary and the JSON and HTML reports: a
+    run with none of them (``--llm-no-summary``, as a CI job that only gates) does not read the
+    suite's cassettes for them at the end of the session."""
+    cassettes = pytester.path / "cassettes" / "recorded"
+    cassettes.mkdir(parents=True)
+    shutil.copy(REAL_CASSETTES / "wandb__weave" / "test_groq_quickstart.yaml", cassettes / "test_q.yaml")
+    pytester.makepyfile("def test_x(llm_calls):\n    pass\n")
+    pytester.runpytest(*args).assert_outcomes(passed=1)
+    cache = pytester.path / ".pytest_cache" / "d" / "llmlatency" / OBSERVATION_CACHE
+    assert cache.is_file() == fitted
