@@ -416,3 +416,59 @@ def test_a_key_in_the_query_is_learnt_and_the_url_kept_without_the_query() -> No
     assert key in recorder.secrets.values
     assert [c.url for c in calls] == [_URL, _URL]
     assert key not in repr([c.to_dict() for c in calls]) and "<REDACTED>" in repr(calls[1].messages)
+
+
+def test_calls_read_while_other_threads_make_them_are_all_complete() -> None:
+    """A test that reads its calls while other threads are still making them: each read makes
+    the calls begun so far (some still waiting for their answer, or half read), and every call
+    ends complete, with its own status, times and messages, whatever read it first."""
+    import threading
+    import time
+
+    pieces = [_TOKEN] * 20 + [b"data: [DONE]\n\n"]
+
+    class _Slow(httpx.SyncByteStream):
+        def __iter__(self) -> Any:
+            for piece in pieces:
+                time.sleep(0.0002)
+                yield piece
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.001)
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_Slow())
+
+    recorder = Recorder()
+    done = threading.Event()
+    seen: list[int] = []
+
+    def worker(n: int) -> None:
+        with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+            for i in range(15):
+                body = {"model": "m", "messages": [{"role": "user", "content": f"{n}-{i}"}], "stream": True}
+                with client.stream("POST", _URL, json=body) as response:
+                    for _ in response.iter_raw():
+                        pass
+
+    def reader() -> None:
+        while not done.is_set():
+            seen.append(len(recorder.calls))
+            time.sleep(0.001)
+
+    with Interceptor(recorder):
+        workers = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        watcher = threading.Thread(target=reader)
+        watcher.start()
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join(timeout=60)
+        done.set()
+        watcher.join(timeout=10)
+    assert not any(t.is_alive() for t in [*workers, watcher])
+    calls = recorder.calls
+    assert any(0 < n < 60 for n in seen) and seen == sorted(seen)  # read as they came, never fewer
+    assert sorted(c.messages[0]["content"] for c in calls) == sorted(f"{n}-{i}" for n in range(4) for i in range(15))
+    for call in calls:
+        assert call.ok and call.completed and call.status == 200 and len(call.attempts) == 1
+        assert call.attempts[0].start_ns < call.headers_ns < call.end_ns  # type: ignore[operator]
+        assert len(call.token_times_ns) == 20
