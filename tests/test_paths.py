@@ -359,3 +359,29 @@ def test_a_mocked_answer_is_recorded_and_replayed(tmp_path: Path) -> None:
     assert replayed.replayed and replayed.completed
     assert (replayed.content, replayed.usage, replayed.request_id) == ("mocked", answer["usage"], "req_mock")
     assert replayed.e2e_ms == pytest.approx(live.e2e_ms, abs=1e-3)
+
+
+def test_the_endpoint_of_a_path_is_found_again_from_its_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each request's path is looked up once: the same answer from the cache, a GET is never
+    an LLM call, and paths that carry ids do not grow the cache without end."""
+    from pytest_llmlatency import endpoints
+
+    monkeypatch.setattr(endpoints, "_BY_PATH", {})
+    paths = {
+        "/openai/v1/chat/completions": "chat",
+        "/openai/v1/chat/completions/": "chat",
+        "/v1/responses": "responses",
+        "/openai/v1/audio/transcriptions": "transcription",
+        "/openai/v1/audio/translations": "translation",
+        "/openai/v1/audio/speech": "speech",
+        "/openai/v1/embeddings": None,
+        "/openai/v1/models": None,
+    }
+    for _ in range(2):  # looked up, then from the cache
+        found = {path: endpoints.endpoint_for("POST", path) for path in paths}
+        assert {path: e.name if e else None for path, e in found.items()} == paths
+    assert endpoints.endpoint_for("GET", "/openai/v1/chat/completions") is None
+    for i in range(2000):
+        assert endpoints.endpoint_for("POST", f"/v1/files/{i}") is None
+    assert endpoints.endpoint_for("POST", "/v2/chat/completions") is endpoints.CHAT  # past the bound
+    assert len(endpoints._BY_PATH) == 1024
