@@ -18,9 +18,9 @@ request tunnelled through an HTTP proxy (the proxy's name is looked up, not the 
 
 from __future__ import annotations
 
+import functools
 import socket
 import sys
-import sysconfig
 import threading
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
@@ -178,9 +178,14 @@ def _library(module: str) -> str | None:
     return None
 
 
-_LIBRARY_PATHS = tuple(
-    {p for key in ("stdlib", "platstdlib", "purelib", "platlib") if (p := sysconfig.get_paths().get(key))}
-)
+@functools.cache
+def _library_paths() -> tuple[str, ...]:
+    """Where the standard library and installed packages live (read when a call is blocked:
+    ``sysconfig.get_paths`` costs every pytest run a few milliseconds at import)."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    return tuple({p for key in ("stdlib", "platstdlib", "purelib", "platlib") if (p := paths.get(key))})
 
 
 def describe_client(frame: FrameType | None) -> tuple[str, str | None]:
@@ -197,7 +202,7 @@ def describe_client(frame: FrameType | None) -> tuple[str, str | None]:
                 chain.append(label)
         elif caller is None and not module.startswith((here, "_pytest", "pluggy", "asyncio", "anyio", "concurrent")):
             filename = frame.f_code.co_filename
-            if not filename.startswith(_LIBRARY_PATHS) and not filename.startswith("<"):
+            if not filename.startswith(_library_paths()) and not filename.startswith("<"):
                 caller = f"{filename}:{frame.f_lineno}"
         frame = frame.f_back
     chain.reverse()
