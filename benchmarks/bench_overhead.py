@@ -23,10 +23,11 @@ finding causes (``--old TREE`` counts another tree's plugin as well).
     python benchmarks/bench_overhead.py --canned --valgrind [--calls 300] [--old TREE]
 
 ``--pytest`` measures as a user would instead: whole pytest runs of a test that times
-its own calls (40 streamed, ``--user-calls`` non-streamed), with the plugin (``--llm-live``,
-so every call is measured live) and without it (``-p no:llmlatency``), alternating,
-against the same emulator; the figure is each run's own median time per call, and the
-median of each round's difference (plugin on minus its off run; the order alternates).
+its own calls (40 streamed, ``--user-calls`` non-streamed), with the plugin
+(``--llm-live --llm-record-mode=none``, so every call is measured live and none recorded)
+and without it (``-p no:llmlatency``), alternating, against the same emulator; the figure
+is each run's own median time per call, and the median of each round's difference (plugin
+on minus its off run; the order alternates).
 
     python benchmarks/bench_overhead.py --pytest [--rounds 5] [--user-calls 40]
 """
@@ -132,7 +133,9 @@ def as_user(rounds: int, calls: int) -> None:
         env.update(BENCH_CALLS=str(calls), BENCH_STREAMS="40")
         expected = calls + 40 + 10
         runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
-        modes = [("off", ["-p", "no:llmlatency"]), ("on", ["--llm-live"])]
+        # no recording: the emulator's URL is not the plugin's own, so outside CI the first
+        # run would record a cassette (a run that records is not a plain live run)
+        modes = [("off", ["-p", "no:llmlatency"]), ("on", ["--llm-live", "--llm-record-mode=none"])]
         for round_ in range(rounds):
             # off-on, then on-off: a run's place in the pair (the machine warming up or not)
             # would otherwise count as the plugin's cost
@@ -141,6 +144,7 @@ def as_user(rounds: int, calls: int) -> None:
                 subprocess.run([*cmd, "test_bench.py"], cwd=tmp, env=env, check=True, capture_output=True)
                 result = json.loads(Path(tmp, "out.json").read_text())
                 assert result["measured"] == (expected if mode == "on" else 0), result  # no hidden effect
+                assert not Path(tmp, "cassettes").exists(), "a plugin-on run recorded a cassette"
                 runs[mode].append(result)
         print(f"{rounds} rounds, whole pytest runs timing {calls} non-streamed and 40 streamed calls each,")
         print(f"emulator x1000 in this process; plugin on: all {expected} calls per run measured live (checked)")

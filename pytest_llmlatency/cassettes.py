@@ -189,9 +189,6 @@ class Tape:
         predict: str = "off",
         fits: Any = None,
     ) -> None:
-        from vcr.cassette import Cassette
-        from vcr.record_mode import RecordMode
-
         if mode is not None and mode not in RECORD_MODES:
             raise ValueError(f"unknown record mode {mode!r}; use one of {', '.join(RECORD_MODES)}")
         self.nodeid = nodeid
@@ -212,6 +209,11 @@ class Tape:
         """The parsed file: its recordings (shared with the parse cache, never changed) with
         their match keys."""
         self.shared = shared is not None
+        self.inert = False
+        """The run neither replays this cassette nor records into it (live, and no record mode
+        that writes; or no file and the default mode without recording): it has no vcrpy
+        cassette, and its file is not read."""
+        self.cassette: Any = None
         try:
             if shared is not None:
                 # pytest-recording's cassette for this test (the same file): LLM interactions
@@ -230,17 +232,27 @@ class Tape:
             else:
                 self.path = path
                 self.existed = path.is_file()
-                replace = mode in ("all", "rewrite") or live
-                self.cassette = Cassette(
-                    path=str(path),
-                    record_mode=RecordMode.ALL if replace else RecordMode.NEW_EPISODES,
-                    match_on=(llm_request,),
-                    persister=_Persister,
-                    allow_playback_repeats=False,
-                    drop_unused_requests=False,
+                # a live run that records nothing neither replays the file nor writes it: it is
+                # not read (a large cassette's parse, and its memory while the test's calls
+                # run, for nothing), and vcrpy is not imported for it
+                self.inert = not self._may_record(mode, record_missing) and (
+                    live or (mode is None and not self.existed)
                 )
+                if not self.inert:
+                    from vcr.cassette import Cassette
+                    from vcr.record_mode import RecordMode
+
+                    replace = mode in ("all", "rewrite") or live
+                    self.cassette = Cassette(
+                        path=str(path),
+                        record_mode=RecordMode.ALL if replace else RecordMode.NEW_EPISODES,
+                        match_on=(llm_request,),
+                        persister=_Persister,
+                        allow_playback_repeats=False,
+                        drop_unused_requests=False,
+                    )
                 # a broken file raises CassetteError here, whatever the mode, and is never overwritten
-                loaded = read_cassette(path)
+                loaded = None if self.inert else read_cassette(path)
                 if loaded is not None and mode != "rewrite":
                     # a rewrite starts a fresh cassette: the old recordings neither replay nor
                     # survive the commit
@@ -249,24 +261,28 @@ class Tape:
         except OSError as err:
             raise CassetteError(f"cassette {path} cannot be used: {err}") from None
         # only recordings that came from the file replay; those made in this run do not
-        self.loaded = len(self.cassette.data)
+        self.loaded = 0 if self.cassette is None else len(self.cassette.data)
+        self._index: dict[str, list[int]] = {}
         if self._file is not None:
             self._index = self._file.index()
-        else:  # pytest-recording's cassette, loaded by vcrpy: keyed here
-            self._index = {}
+        elif self.cassette is not None:  # pytest-recording's cassette, loaded by vcrpy: keyed here
             for position, (stored, _) in enumerate(self.cassette.data[: self.loaded]):
                 key = _key(stored)
                 if key is not None:
                     self._index.setdefault(key, []).append(position)
-        self.may_record = (
-            mode in ("new_episodes", "all", "rewrite")
-            or (mode == "once" and not self.existed)
-            or (mode is None and not self.existed and record_missing)
-        )
+        self.may_record = self._may_record(mode, record_missing)
         self.replays = not live and mode not in ("all", "rewrite")
         # what a request that no recording answers does, decided once (``decide``)
         self._unanswered: Decision | None = (
             _LIVE_RECORDED if self.may_record else _LIVE if live or (mode is None and not self.existed) else None
+        )
+
+    def _may_record(self, mode: str | None, record_missing: bool) -> bool:
+        """Whether this run records what no recording answers (``existed`` known)."""
+        return (
+            mode in ("new_episodes", "all", "rewrite")
+            or (mode == "once" and not self.existed)
+            or (mode is None and not self.existed and record_missing)
         )
 
     def _use(self, loaded: Loaded) -> None:

@@ -540,7 +540,7 @@ class Interceptor:
         """Start a capture; with a cassette, find its recording or arrange to record it."""
         capture = self.recorder.begin(request, flavour, endpoint, raw)
         tape = self.recorder.tape
-        if tape is None:
+        if tape is None or tape.inert:
             return capture, None
         vcr_request = _VcrRequest(tape, request, raw)
         message: str | None = None

@@ -423,6 +423,48 @@ def test_malformed_cassette_is_a_clear_error_and_left_untouched(
         assert path.read_bytes() == before
 
 
+def test_a_live_run_that_records_nothing_leaves_the_cassette_unread(app: pytest.Pytester) -> None:
+    # --llm-live without a record mode that writes neither replays the cassette nor writes
+    # it: the file is not read at all (here a broken one, which any read would report)
+    path = _cassette(app, "test_plain")
+    path.parent.mkdir(parents=True)
+    path.write_text("interactions: [\n  - this is: not: valid yaml\n")
+    before = path.read_bytes()
+    app.runpytest("-p", "no:cacheprovider", "--llm-live", "-k", "plain").assert_outcomes(passed=1, deselected=1)
+    assert path.read_bytes() == before
+    # a live run that records into it reads it first, and refuses it
+    result = app.runpytest("-p", "no:cacheprovider", "--llm-live", "--llm-record-mode=all", "-k", "plain")
+    result.assert_outcomes(errors=1, deselected=1)
+    result.stdout.fnmatch_lines(["*test_plain.yaml is not a valid vcrpy cassette (*); it was left untouched*"])
+    assert path.read_bytes() == before
+
+
+def test_a_run_that_neither_replays_nor_records_leaves_vcrpy_alone(pytester: pytest.Pytester) -> None:
+    # measured live against the emulator with no cassette, and re-measured with --llm-live
+    # over one: nothing to replay or record, so vcrpy is not even imported (a fresh process)
+    pytester.makepyfile(
+        test_live="""
+import sys
+
+def test_live(groq_client, llm_calls):
+    groq_client.chat.completions.create(
+        model="llama-3.1-8b-instant", messages=[{"role": "user", "content": "in one word: hi"}])
+    assert llm_calls.last.completed
+    assert "vcr" not in sys.modules
+"""
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert not (pytester.path / "cassettes").exists()
+    cassette = pytester.path / "cassettes" / "test_live" / "test_live.yaml"
+    cassette.parent.mkdir(parents=True)
+    cassette.write_text("interactions: []\nversion: 1\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llm-live").assert_outcomes(passed=1)
+    # replaying it reads it (and imports vcrpy): its empty list answers nothing
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*holds no recording of this request*"])
+
+
 def test_coexists_with_pytest_recording(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("pytest_recording")
     from pytest_llmlatency.emulator import GroqEmulator
