@@ -30,6 +30,15 @@ is each run's own median time per call, and the median of each round's differenc
 on minus its off run; the order alternates).
 
     python benchmarks/bench_overhead.py --pytest [--rounds 5] [--user-calls 40]
+
+``--within`` times streams as a user would with less of the host's noise: one pytest run
+of ``--pairs`` pairs of tests, one measured (``llm_calls``) and one not, the order
+alternating pair by pair, each test timing 8 streams; ``--rounds`` such runs. Both tests
+of a pair run a second apart on the same process and connection, so the host's speed,
+which changes between whole runs, cancels; the plugin is loaded in both (its idle cost is
+``bench_startup.py``'s).
+
+    python benchmarks/bench_overhead.py --within [--rounds 3] [--pairs 30]
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import groq
 
@@ -164,6 +174,63 @@ def as_user(rounds: int, calls: int) -> None:
                 f"  {added[0]:>8.1f} ({added[1]:.1f}..{added[2]:.1f})"
                 f"  {ratio[0]:>7.4f} ({ratio[1]:.4f}..{ratio[2]:.4f})"
             )
+
+
+WITHIN_TEST = """
+import json, os, statistics, time, groq, pytest
+
+MSG = [{"role": "user", "content": "Describe queues in about 200 words."}]
+CLIENT = groq.Groq(base_url=os.environ["GROQ_BASE_URL"], api_key="gsk_bench", max_retries=0)
+PAIRS, STREAMS = int(os.environ["BENCH_PAIRS"]), int(os.environ["BENCH_STREAMS"])
+# pairs of tests, one measured and one not, the order alternating pair by pair
+ORDER = [(i, mode) for i in range(PAIRS) for mode in (("on", "off") if i % 2 == 0 else ("off", "on"))]
+
+@pytest.mark.parametrize(("pair", "mode"), ORDER)
+def test_streams(request, pair, mode):
+    calls = request.getfixturevalue("llm_calls") if mode == "on" else None
+    times, cpu = [], []
+    for _ in range(STREAMS):
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _chunk in CLIENT.chat.completions.create(model="openai/gpt-oss-20b", messages=MSG, stream=True):
+            pass
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    if calls is not None:  # proof that the measured test measured every stream live
+        assert [c.completed and not c.replayed for c in calls] == [True] * STREAMS
+    with open(os.environ["BENCH_OUT"], "a") as f:
+        row = {"pair": pair, "mode": mode, "ms": statistics.median(times) * 1000, "cpu": statistics.median(cpu) * 1000}
+        f.write(json.dumps(row) + "\\n")
+"""
+
+
+def within(runs: int, pairs: int, streams: int) -> None:
+    """Measured and unmeasured tests alternating in one pytest run (the plugin loaded in
+    both): neighbouring tests share the host's speed, which whole runs seconds apart do not."""
+    with GroqEmulator(time_scale=1000, jitter=0, queue_ms=0) as emu, tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "test_within.py").write_text(WITHIN_TEST)
+        out = Path(tmp, "out.jsonl")
+        env = {**os.environ, "GROQ_BASE_URL": emu.base_url, "PYTEST_ADDOPTS": "", "BENCH_OUT": str(out)}
+        env.update(BENCH_PAIRS=str(pairs), BENCH_STREAMS=str(streams))
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+        rows: list[dict[str, Any]] = []
+        for _ in range(runs):
+            out.unlink(missing_ok=True)
+            flags = ["--llm-live", "--llm-record-mode=none", "--llm-no-summary"]
+            subprocess.run([*cmd, *flags, "test_within.py"], cwd=tmp, env=env, check=True, capture_output=True)
+            assert not Path(tmp, "cassettes").exists(), "a measured test recorded a cassette"
+            rows += [json.loads(line) for line in out.read_text().splitlines()]
+    print(f"{runs} pytest runs of {pairs} pairs of tests (one measured, one not; order alternating),")
+    print(f"{streams} streams each; emulator x1000 in this process; each test's median stream")
+    for key, label in (("ms", "stream"), ("cpu", "stream CPU")):
+        on = [r[key] for r in rows if r["mode"] == "on"]
+        off = [r[key] for r in rows if r["mode"] == "off"]
+        ratio = median_ci([a / b for a, b in zip(on, off, strict=True)])
+        added = median_ci([(a - b) * 1000 for a, b in zip(on, off, strict=True)])
+        print(
+            f"{label:<11} off {statistics.median(off):8.3f} ms, on {statistics.median(on):8.3f} ms;"
+            f" paired ratio {ratio[0]:.4f} (95 % interval {ratio[1]:.4f}..{ratio[2]:.4f}),"
+            f" {added[0]:+.0f} us ({added[1]:+.0f}..{added[2]:+.0f})"
+        )
 
 
 def canned_client() -> groq.Groq:
@@ -307,6 +374,8 @@ def main() -> None:
     parser.add_argument("--user-calls", type=int, default=40, help="--pytest: non-streamed calls timed per run")
     parser.add_argument("--valgrind", action="store_true", help="--canned: count CPU instructions instead")
     parser.add_argument("--old", help="--canned --valgrind: another tree's pytest_llmlatency, counted too")
+    parser.add_argument("--within", action="store_true", help="measured and unmeasured tests in one pytest run")
+    parser.add_argument("--pairs", type=int, default=30, help="--within: pairs of tests per run")
     parser.add_argument("--counted-child", choices=("on", "off"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.counted_child:
@@ -320,6 +389,9 @@ def main() -> None:
         return
     if args.pytest:
         as_user(args.rounds, args.user_calls)
+        return
+    if args.within:
+        within(args.rounds, args.pairs, 8)
         return
     with (
         GroqEmulator(time_scale=1000, jitter=0, queue_ms=0) as emu,

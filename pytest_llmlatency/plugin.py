@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from .emulator import GroqEmulator
     from .fixtures import LLMCalls
-    from .intercept import Recorder
+    from .intercept import Interceptor, Recorder
 
 EMULATOR_KEY = "gsk_emulator_no_key_needed"
 REPORT_ATTR = "llmlatency"
@@ -30,6 +30,10 @@ REPORT_ATTR = "llmlatency"
 _plugin_key: pytest.StashKey[LLMLatencyPlugin] = pytest.StashKey()
 _recorder_key: pytest.StashKey[Recorder] = pytest.StashKey()
 _result_key: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
+_calling_key: pytest.StashKey[bool] = pytest.StashKey()
+"""The test body of an unmeasured test is running: ``llm_calls`` asked for now measures at once."""
+_late_key: pytest.StashKey[tuple[Interceptor, int]] = pytest.StashKey()
+"""The patch ``llm_calls`` installed when asked for inside the test body, and when."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -149,7 +153,18 @@ class LLMLatencyPlugin:
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         recorder = item.stash.get(_recorder_key, None)
         if recorder is None:
-            return (yield)
+            # not measured, unless the body asks for llm_calls (request.getfixturevalue):
+            # the fixture then installs the patch itself, and it is undone and judged here
+            item.stash[_calling_key] = True
+            try:
+                yield
+            except BaseException:
+                self._late(item, passed=False)
+                raise
+            finally:
+                del item.stash[_calling_key]
+            self._late(item, passed=True)
+            return
         from .intercept import Interceptor
 
         # installed after every fixture (pytest-recording's vcr included) is set up, so the
@@ -165,6 +180,17 @@ class LLMLatencyPlugin:
             raise
         interceptor.uninstall()
         self._judge(item, recorder, passed=True, unseen=self._unseen(recorder, started))
+
+    def _late(self, item: pytest.Item, passed: bool) -> None:
+        """Undo and judge the patch ``llm_calls`` installed inside the test body, if it did."""
+        late = item.stash.get(_late_key, None)
+        if late is None:
+            return
+        del item.stash[_late_key]
+        interceptor, started = late
+        interceptor.uninstall()
+        recorder = interceptor.recorder
+        self._judge(item, recorder, passed=passed, unseen=self._unseen(recorder, started))
 
     def _unseen(self, recorder: Recorder, started: int) -> list[str]:
         """LLM requests this process's emulators served during the test that the capture did
@@ -594,6 +620,13 @@ def llm_calls(request: pytest.FixtureRequest) -> Iterator[LLMCalls]:
         pytest.fail(f"{item.nodeid}: {err}", pytrace=False)
     item.stash[_recorder_key] = recorder
     recorder.price_table = _plugin(request.config).settings.prices  # costs
+    if item.stash.get(_calling_key, False):
+        # asked for inside the test body: its calls are measured from now on
+        from .intercept import Interceptor
+
+        interceptor = Interceptor(recorder)
+        item.stash[_late_key] = (interceptor, time.perf_counter_ns())
+        interceptor.install()
     try:
         yield LLMCalls(recorder)
     finally:
