@@ -13,8 +13,8 @@ import statistics
 
 import groq
 
+from pytest_llmlatency.capture.intercept import Interceptor, Recorder
 from pytest_llmlatency.emulator import GroqEmulator
-from pytest_llmlatency.intercept import Interceptor, Recorder
 
 
 def main() -> None:

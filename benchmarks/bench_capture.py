@@ -123,11 +123,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--old", help="another tree whose pytest_llmlatency to compare with")
     args = parser.parse_args()
-    import pytest_llmlatency.calls
-    import pytest_llmlatency.capture
-    import pytest_llmlatency.endpoints
+    import pytest_llmlatency.capture.attempt
+    import pytest_llmlatency.core.calls
+    import pytest_llmlatency.core.endpoints
 
-    new = (pytest_llmlatency.calls, pytest_llmlatency.capture, pytest_llmlatency.endpoints)
+    new = (pytest_llmlatency.core.calls, pytest_llmlatency.capture.attempt, pytest_llmlatency.core.endpoints)
     old = _tree(args.old)
     trees = {"this tree": new, **({"old tree": old} if old else {})}
     stream, plain = _bodies()

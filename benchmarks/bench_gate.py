@@ -33,9 +33,9 @@ import random
 import time
 from typing import Any
 
-from pytest_llmlatency.baseline import TestBaseline, Threshold, compare_test, parse_thresholds
-from pytest_llmlatency.baseline import _judge_shift as judge_raw
 from pytest_llmlatency.emulator.model import plan_request, prompt_tokens
+from pytest_llmlatency.gate.baseline import TestBaseline, Threshold, compare_test, parse_thresholds
+from pytest_llmlatency.gate.baseline import _judge_shift as judge_raw
 
 MODEL = "llama-3.1-8b-instant"
 BASE_PROMPT_WORDS = 150
@@ -135,8 +135,8 @@ def http_cells(trials: int, scale: float) -> None:
     """A/A and +50 % tokens at n=1 through the real emulator (HTTP, at ``scale``)."""
     import groq
 
+    from pytest_llmlatency.capture.intercept import Interceptor, Recorder
     from pytest_llmlatency.emulator import GroqEmulator
-    from pytest_llmlatency.intercept import Interceptor, Recorder
 
     def run(seed: int, tokens: int) -> list[dict[str, Any]]:
         recorder = Recorder()

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmlatency import __version__
-from pytest_llmlatency.calls import LLMCall
+from pytest_llmlatency.core.calls import LLMCall
 from pytest_llmlatency.report.jsonfile import SCHEMA, SCHEMA_VERSION, dump_doc
-from pytest_llmlatency.shards import merge_files
+from pytest_llmlatency.report.merge import merge_files
 
 CALLS_PER_TEST = 5
 

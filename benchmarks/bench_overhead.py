@@ -57,9 +57,9 @@ from typing import Any
 
 import groq
 
-from pytest_llmlatency.cassettes import Tape
+from pytest_llmlatency.capture.intercept import Interceptor, Recorder
+from pytest_llmlatency.cassettes.tape import Tape
 from pytest_llmlatency.emulator import GroqEmulator
-from pytest_llmlatency.intercept import Interceptor, Recorder
 
 MSG = [{"role": "user", "content": "Describe queues in about 200 words."}]
 

@@ -214,11 +214,11 @@ def in_process(folder: Path) -> dict[str, float]:
     import groq
     import httpx
 
-    from pytest_llmlatency.cassettes import Tape
-    from pytest_llmlatency.intercept import Interceptor, Recorder
+    from pytest_llmlatency.capture.intercept import Interceptor, Recorder
+    from pytest_llmlatency.cassettes.tape import Tape
 
     try:  # parsed cold, as the first test to use each cassette does
-        from pytest_llmlatency.cassettefile import clear_cache
+        from pytest_llmlatency.cassettes.fileformat import clear_cache
 
         clear_cache()
     except ImportError:  # an older pytest-llmlatency

@@ -277,7 +277,7 @@ def _fail(command: str, message: str) -> int:
 def _write(command: str, path: str, text: str) -> bool:
     from pathlib import Path
 
-    from .files import atomic_write_text
+    from .core.atomic import atomic_write_text
 
     try:
         atomic_write_text(Path(path), text)
@@ -291,7 +291,7 @@ def _run_merge(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .report.jsonfile import ReportFileError
-    from .shards import merge_files
+    from .report.merge import merge_files
 
     try:
         text = merge_files([Path(p) for p in args.shards])
@@ -306,9 +306,9 @@ def _run_merge(args: argparse.Namespace) -> int:
 def _run_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .baseline import BaselineError, resolve_compare
+    from .gate.baseline import BaselineError, resolve_compare
     from .report.jsonfile import ReportFileError, dump_doc, read_report
-    from .shards import append_step_summary, compare_results
+    from .report.merge import append_step_summary, compare_results
 
     try:
         doc = read_report(Path(args.results), command="llmlatency compare")
@@ -336,9 +336,9 @@ def _run_compare(args: argparse.Namespace) -> int:
 def _run_save(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .baseline import BaselineError
+    from .gate.baseline import BaselineError
     from .report.jsonfile import ReportFileError, read_report
-    from .shards import save_results
+    from .report.merge import save_results
 
     try:
         doc = read_report(Path(args.results), command="llmlatency save")
@@ -354,8 +354,8 @@ def _run_save(args: argparse.Namespace) -> int:
 def _run_history(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .baseline import BaselineError
-    from .history import DEFAULT_GATE, HistoryError, load_runs, render_history
+    from .gate.baseline import BaselineError
+    from .report.history import DEFAULT_GATE, HistoryError, load_runs, render_history
 
     try:
         runs, skipped = load_runs([Path(p) for p in args.storage])
@@ -371,7 +371,7 @@ def _run_history(args: argparse.Namespace) -> int:
 def _run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .export import render_export
+    from .report.export import render_export
     from .report.jsonfile import ReportFileError, read_report
 
     if not args.bmf and not args.github_benchmark:

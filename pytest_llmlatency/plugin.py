@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .markerdefs import MARKERS, LLMLatencyWarning
+from .core.names import MARKERS, LLMLatencyWarning
 from .settings import EMULATOR, Settings, add_options, load_settings
 
 if TYPE_CHECKING:
     import groq
 
+    from .budgets.view import LLMCalls
+    from .capture.intercept import Interceptor, Recorder
     from .emulator import GroqEmulator
-    from .fixtures import LLMCalls
-    from .intercept import Interceptor, Recorder
 
 EMULATOR_KEY = "gsk_emulator_no_key_needed"
 REPORT_ATTR = "llmlatency"
@@ -47,7 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
     plugin = LLMLatencyPlugin(config, settings)
     config.stash[_plugin_key] = plugin
     config.pluginmanager.register(plugin, "llmlatency-session")
-    from .guard import FIX, Guard, GuardPlugin, lifted_by
+    from .capture.guard import FIX, Guard, GuardPlugin, lifted_by
 
     plugin.guard_lifted = lifted_by(settings.base_url, settings.live, settings.allow_hosts)
     if plugin.guard_lifted is None:
@@ -110,14 +110,14 @@ class LLMLatencyPlugin:
         """The no-live-calls guard (``guard.GuardPlugin``), None when lifted."""
         self.guard_lifted: str | None = None
         if settings.save is not None:
-            from .baseline import BaselineError, check_save_name
+            from .gate.baseline import BaselineError, check_save_name
 
             try:
                 check_save_name(settings.save)  # before the run, not after it
             except BaselineError as err:
                 raise pytest.UsageError(str(err)) from None
         if settings.compare is not None:
-            from .baseline import BaselineError, NothingSaved, load_baseline, parse_thresholds, resolve_compare
+            from .gate.baseline import BaselineError, NothingSaved, load_baseline, parse_thresholds, resolve_compare
 
             try:
                 self.thresholds = parse_thresholds(settings.compare_fail)
@@ -165,7 +165,7 @@ class LLMLatencyPlugin:
                 del item.stash[_calling_key]
             self._late(item, passed=True)
             return
-        from .intercept import Interceptor
+        from .capture.intercept import Interceptor
 
         # installed after every fixture (pytest-recording's vcr included) is set up, so the
         # LLM calls of the test body reach this patch first; undone before any teardown
@@ -195,7 +195,7 @@ class LLMLatencyPlugin:
     def _unseen(self, recorder: Recorder, started: int) -> list[str]:
         """LLM requests this process's emulators served during the test that the capture did
         not see: a client not built on httpx (requests, urllib, raw aiohttp)."""
-        from .endpoints import endpoint_for
+        from .core.endpoints import endpoint_for
 
         served = [
             r
@@ -219,7 +219,7 @@ class LLMLatencyPlugin:
     def fits(self) -> dict[str, Any]:
         """The advisor's models, fitted once per process from every cassette under the rootdir."""
         if self._fits is None:
-            from .advisor import cassette_observations, fit_models, observation_cache
+            from .advisor.model import cassette_observations, fit_models, observation_cache
 
             cached = cassette_observations(self.config.rootpath, cache=observation_cache(self.config))
             self._fits = fit_models(cached + self._baseline_observations())
@@ -229,17 +229,17 @@ class LLMLatencyPlugin:
         """The calls recorded in the baseline being compared with, for the advisor's model."""
         if self.baseline is None:
             return []
-        from .advisor import observations
+        from .advisor.model import observations
 
         return observations(c for test in self.baseline.tests.values() for c in test.calls)
 
     def _judge(self, item: pytest.Item, recorder: Recorder, *, passed: bool, unseen: Sequence[str] = ()) -> None:
-        from .fixtures import judge
+        from .budgets.view import judge
 
         result, failures = judge(item.nodeid, recorder, recorder.budgets)
         if failures and recorder.unmeasured:  # no LLM call, but requests to endpoints not measured
-            from .markers import NO_CALL_WHY
-            from .outcomes import name_unmeasured
+            from .budgets.markers import NO_CALL_WHY
+            from .capture.unmeasured import name_unmeasured
 
             failures = name_unmeasured(result, failures, recorder.unmeasured, NO_CALL_WHY)
         if unseen:
@@ -313,7 +313,7 @@ class LLMLatencyPlugin:
             result["baseline_options"] = {"compare": options.compare, "tolerance": options.tolerance}
         if self.baseline is None:
             return None
-        from .baseline import gate_result
+        from .gate.baseline import gate_result
 
         comparison, message = gate_result(result, self.baseline, self.thresholds, method=self.settings.compare_method)
         if comparison is not None:
@@ -415,7 +415,7 @@ class LLMLatencyPlugin:
                 f"faults: {broken} call(s) failed, {recovered} succeeded after retries; {retries} retr"
                 f"{'y' if retries == 1 else 'ies'} in all, {backoff:,.0f} ms of backoff (not counted in e2e)"
             )
-        from .outcomes import failure_counts
+        from .capture.unmeasured import failure_counts
 
         calls = sum((r.get("summary") or {}).get("calls", 0) for r in self.results)
         tr.write_line(
@@ -499,7 +499,7 @@ class LLMLatencyPlugin:
             ("--llm-report-github-benchmark", settings.report_github_benchmark, "github"),
         ):
             if path is not None:
-                from .export import render_export
+                from .report.export import render_export
 
                 failed |= not self._write(session, option, path, lambda kind=kind: render_export(self.results, kind))
         if settings.report_html is not None:
@@ -530,7 +530,7 @@ class LLMLatencyPlugin:
                 except OSError as err:
                     self._error(session, f"cannot append to $GITHUB_STEP_SUMMARY {summary}: {err}")
         if (settings.save or settings.autosave) and self.results:
-            from .baseline import BaselineError, autosave_name, build_document, resolve_save
+            from .gate.baseline import BaselineError, autosave_name, build_document, resolve_save
 
             try:
                 target = resolve_save(settings.storage, settings.save or autosave_name())
@@ -552,7 +552,7 @@ class LLMLatencyPlugin:
         each test's parameter advice to its result; the fitted models as JSON-safe dicts."""
         if not self.results:
             return {}
-        from .advisor import cassette_observations, fit_models, lint, observation_cache, observations
+        from .advisor.model import cassette_observations, fit_models, lint, observation_cache, observations
 
         # replayed calls are read from their cassettes below: counting them here would count them twice
         obs = observations(c for r in self.results for c in r.get("calls") or [] if not c.get("replayed"))
@@ -563,7 +563,7 @@ class LLMLatencyPlugin:
         return {model: fit.to_dict() for model, fit in fits.items()}
 
     def _write(self, session: pytest.Session, option: str, path: Path, render: Any) -> bool:
-        from .files import atomic_write_text
+        from .core.atomic import atomic_write_text
 
         try:
             atomic_write_text(path, render())
@@ -609,8 +609,8 @@ def llm_calls(request: pytest.FixtureRequest) -> Iterator[LLMCalls]:
     Asking for it switches measurement on for the test: every chat-completions
     request made through httpx while the test runs is recorded.
     """
-    from .cassettes import CassetteError
-    from .fixtures import LLMCalls, setup_recorder
+    from .budgets.view import LLMCalls, setup_recorder
+    from .cassettes.tape import CassetteError
 
     item = request.node
     try:
@@ -622,7 +622,7 @@ def llm_calls(request: pytest.FixtureRequest) -> Iterator[LLMCalls]:
     recorder.price_table = _plugin(request.config).settings.prices  # costs
     if item.stash.get(_calling_key, False):
         # asked for inside the test body: its calls are measured from now on
-        from .intercept import Interceptor
+        from .capture.intercept import Interceptor
 
         interceptor = Interceptor(recorder)
         item.stash[_late_key] = (interceptor, time.perf_counter_ns())
@@ -645,7 +645,7 @@ def _vcr_cassette(request: pytest.FixtureRequest) -> Any:
 def _tape_for(item: pytest.Item, plugin: LLMLatencyPlugin, secrets: Any, shared: Any = None) -> Any:
     from pathlib import Path
 
-    from .cassettes import Tape, cassette_path, ci_environment
+    from .cassettes.tape import Tape, cassette_path, ci_environment
 
     settings = plugin.settings
     test_file = Path(str(item.path))
@@ -741,7 +741,7 @@ def async_groq_client(request: pytest.FixtureRequest, groq_base_url: str) -> gro
 
     It closes itself on the event loop the test used when that loop shuts down, so
     no connection outlives the test's loop (anyio, pytest-asyncio or ``asyncio.run``)."""
-    from .fixtures import async_client
+    from .budgets.view import async_client
 
     client: groq.AsyncGroq = async_client(groq_base_url, _api_key(request))
     return client

@@ -249,7 +249,7 @@ def load_settings(config: pytest.Config) -> Settings:
     mode, source = _value(config, "llm_record_mode")
     if mode is not None:
         mode = str(mode).strip()
-        from .markerdefs import RECORD_MODES
+        from .core.names import RECORD_MODES
 
         if mode not in RECORD_MODES:
             raise pytest.UsageError(f"{source}: expected one of {', '.join(RECORD_MODES)}, got {mode!r}")
@@ -284,7 +284,7 @@ def load_settings(config: pytest.Config) -> Settings:
         else ((config.getini("llm_compare_fail"),) if config.getini("llm_compare_fail") else ())
     )
     if fail_raw:
-        from .baseline import BaselineError, parse_thresholds
+        from .gate.baseline import BaselineError, parse_thresholds
 
         try:
             parse_thresholds(fail_raw, source="--llm-compare-fail" if fail_cli else "ini option llm_compare_fail")
@@ -339,7 +339,7 @@ def load_settings(config: pytest.Config) -> Settings:
 
 
 def _prices(config: pytest.Config) -> Any:
-    from .prices import PriceError, load_prices
+    from .core.prices import PriceError, load_prices
 
     try:
         return load_prices(_path(config, "llm_prices"))

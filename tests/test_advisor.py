@@ -9,11 +9,11 @@ from typing import Any
 import groq
 import pytest
 
-from pytest_llmlatency.advisor import ModelFit, fit_models, lint, observations, predict
-from pytest_llmlatency.calls import LLMCall
+from pytest_llmlatency.advisor.model import ModelFit, fit_models, lint, observations, predict
+from pytest_llmlatency.capture.intercept import Interceptor, Recorder
 from pytest_llmlatency.cli import main
+from pytest_llmlatency.core.calls import LLMCall
 from pytest_llmlatency.emulator import PROFILES, GroqEmulator
-from pytest_llmlatency.intercept import Interceptor, Recorder
 from pytest_llmlatency.report.html import render_html
 
 
@@ -380,7 +380,7 @@ def test_lint_follows_the_call_a_budget_selects(fits: dict[str, ModelFit]) -> No
 
 
 def test_the_model_also_fits_from_a_saved_baseline(recorded: list[LLMCall], tmp_path: Any) -> None:
-    from pytest_llmlatency.baseline import build_document, load_baseline
+    from pytest_llmlatency.gate.baseline import build_document, load_baseline
 
     result = {"nodeid": "t.py::test_a", "source": "emulator", "calls": [c.to_dict() for c in recorded]}
     path = tmp_path / "base.json"

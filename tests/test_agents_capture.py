@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_llmlatency.calls import LLMCall
+from pytest_llmlatency.capture.intercept import Interceptor, Recorder
+from pytest_llmlatency.capture.replay import call_from_recording
+from pytest_llmlatency.capture.timing import TIMING_KEY, timing_meta
+from pytest_llmlatency.core.calls import LLMCall
 from pytest_llmlatency.emulator import GroqEmulator
-from pytest_llmlatency.intercept import Interceptor, Recorder
-from pytest_llmlatency.recorded import call_from_recording
-from pytest_llmlatency.timing import TIMING_KEY, timing_meta
 
 from .conftest import REAL_CASSETTES
 

@@ -11,12 +11,12 @@ import groq
 import httpx
 import pytest
 
-from pytest_llmlatency import intercept
-from pytest_llmlatency.arrivals import SLACK_NS, WAITED_NS, estimate_arrivals
-from pytest_llmlatency.bodyreader import OUTPUT
-from pytest_llmlatency.calls import Attempt, LLMCall
+from pytest_llmlatency.capture import intercept
+from pytest_llmlatency.capture.arrivals import SLACK_NS, WAITED_NS, estimate_arrivals
+from pytest_llmlatency.capture.bodyreader import OUTPUT
+from pytest_llmlatency.capture.intercept import Interceptor, Recorder
+from pytest_llmlatency.core.calls import Attempt, LLMCall
 from pytest_llmlatency.emulator import GroqEmulator
-from pytest_llmlatency.intercept import Interceptor, Recorder
 
 from .test_capture_fastpath import _captured, _chunk, _reference
 
@@ -354,8 +354,8 @@ def test_the_tee_allocates_no_object_the_collector_tracks_per_read() -> None:
     keeps ints and bytes in two lists (a tuple per read made a 400-chunk stream trigger it)."""
     import gc
 
-    from pytest_llmlatency.capture import Capture
-    from pytest_llmlatency.endpoints import CHAT
+    from pytest_llmlatency.capture.attempt import Capture
+    from pytest_llmlatency.core.endpoints import CHAT
 
     call = LLMCall(model="m", params={})
     attempt = Attempt(start_ns=0)

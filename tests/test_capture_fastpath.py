@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from pytest_llmlatency.calls import Attempt, LLMCall
-from pytest_llmlatency.capture import Capture
-from pytest_llmlatency.endpoints import CHAT, fast_chat_delta, read_event
-from pytest_llmlatency.sse import SSEParser
+from pytest_llmlatency.capture.attempt import Capture
+from pytest_llmlatency.core.calls import Attempt, LLMCall
+from pytest_llmlatency.core.endpoints import CHAT, fast_chat_delta, read_event
+from pytest_llmlatency.core.sse import SSEParser
 
 from .conftest import REAL_CASSETTES
 

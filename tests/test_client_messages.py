@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmlatency.calls import Attempt, LLMCall
-from pytest_llmlatency.markers import MarkerError, budgets_for
+from pytest_llmlatency.budgets.markers import MarkerError, budgets_for
+from pytest_llmlatency.core.calls import Attempt, LLMCall
 
 MS = 1_000_000
 T0 = 5_000 * MS
@@ -264,7 +264,7 @@ def test_requests_to_unmeasured_endpoints_are_noted(groq_emulator: Any) -> None:
 
     import httpx
 
-    from pytest_llmlatency.intercept import Interceptor, Recorder
+    from pytest_llmlatency.capture.intercept import Interceptor, Recorder
 
     recorder = Recorder()
     headers = {"authorization": "Bearer gsk_test"}

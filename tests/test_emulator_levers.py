@@ -12,8 +12,8 @@ import groq
 import pytest
 import yaml
 
-from pytest_llmlatency import endpoints
-from pytest_llmlatency.calls import LLMCall
+from pytest_llmlatency.core import endpoints
+from pytest_llmlatency.core.calls import LLMCall
 from pytest_llmlatency.emulator import GroqEmulator, plan_request
 from pytest_llmlatency.emulator.cache import PromptCache, prompt_blocks
 from pytest_llmlatency.emulator.compound import TOOL_SECONDS, plan_compound

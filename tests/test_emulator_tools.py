@@ -13,8 +13,8 @@ import httpx
 import pytest
 import yaml
 
+from pytest_llmlatency.core.sse import SSEParser
 from pytest_llmlatency.emulator import GroqEmulator, plan_request
-from pytest_llmlatency.sse import SSEParser
 
 TOOL_CASSETTES = Path(__file__).resolve().parent / "fixtures" / "real-cassettes" / "pydantic__pydantic-ai"
 

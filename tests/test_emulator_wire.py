@@ -14,8 +14,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from pytest_llmlatency.core.sse import SSEParser
 from pytest_llmlatency.emulator import GroqEmulator
-from pytest_llmlatency.sse import SSEParser
 
 from .conftest import REAL_CASSETTES
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from pytest_llmlatency.advisor import Observation, _linear, fit_models, lint
-from pytest_llmlatency.baseline import TestBaseline as Saved
-from pytest_llmlatency.baseline import compare_test, parse_thresholds
+from pytest_llmlatency.advisor.model import Observation, _linear, fit_models, lint
 from pytest_llmlatency.emulator import GroqEmulator
 from pytest_llmlatency.emulator.model import plan_request
 from pytest_llmlatency.emulator.profiles import QUEUE_PROFILES
-from pytest_llmlatency.stats import LIVE_NOISE, hodges_lehmann, repeats_to_decide
+from pytest_llmlatency.gate.baseline import TestBaseline as Saved
+from pytest_llmlatency.gate.baseline import compare_test, parse_thresholds
+from pytest_llmlatency.gate.stats import LIVE_NOISE, hodges_lehmann, repeats_to_decide
 
 E2E = parse_thresholds("e2e:10%")
 
@@ -251,7 +251,7 @@ def test_exclude_queue_budget(pytester: pytest.Pytester, monkeypatch: pytest.Mon
     ],
 )
 def test_exclude_errors(kwargs: dict[str, Any], message: str) -> None:
-    from pytest_llmlatency.markers import MarkerError, budgets_for
+    from pytest_llmlatency.budgets.markers import MarkerError, budgets_for
 
     with pytest.raises(MarkerError, match=message):
         budgets_for([pytest.mark.max_latency(**kwargs).mark])

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmlatency.baseline import (
+from pytest_llmlatency.gate.baseline import (
     BaselineError,
     Threshold,
     build_document,
@@ -23,7 +23,7 @@ from pytest_llmlatency.baseline import (
     load_baseline,
     parse_thresholds,
 )
-from pytest_llmlatency.baseline import TestBaseline as Saved
+from pytest_llmlatency.gate.baseline import TestBaseline as Saved
 
 # -- the grammar ---------------------------------------------------------------------------------
 

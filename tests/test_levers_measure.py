@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_llmlatency.calls import LLMCall
-from pytest_llmlatency.prices import BUILTIN, PriceError, PriceTable, load_prices
-from pytest_llmlatency.recorded import call_from_recording
+from pytest_llmlatency.capture.replay import call_from_recording
+from pytest_llmlatency.core.calls import LLMCall
+from pytest_llmlatency.core.prices import BUILTIN, PriceError, PriceTable, load_prices
 from pytest_llmlatency.report.terminal import cache_effect, compound_notes, lever_cells, render_table
 
 from .test_agents_capture import STEP_MS, _offline, timed_interactions

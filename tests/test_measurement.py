@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import groq
 import pytest
 
-from pytest_llmlatency.calls import LLMCall, percentile
+from pytest_llmlatency.capture.intercept import Interceptor, Recorder
+from pytest_llmlatency.core.calls import LLMCall, percentile
 from pytest_llmlatency.emulator import GroqEmulator
-from pytest_llmlatency.intercept import Interceptor, Recorder
 
 MS = 1e6
 

@@ -290,7 +290,7 @@ def test_a_mocked_answer_is_measured() -> None:
     import groq
     import httpx
 
-    from pytest_llmlatency.intercept import Interceptor, Recorder
+    from pytest_llmlatency.capture.intercept import Interceptor, Recorder
 
     answer = _MOCKED_ANSWER
 
@@ -326,8 +326,8 @@ def test_a_mocked_answer_is_recorded_and_replayed(tmp_path: Path) -> None:
     import groq
     import httpx
 
-    from pytest_llmlatency.cassettes import Tape
-    from pytest_llmlatency.intercept import Interceptor, Recorder
+    from pytest_llmlatency.capture.intercept import Interceptor, Recorder
+    from pytest_llmlatency.cassettes.tape import Tape
 
     answer = _MOCKED_ANSWER
 
@@ -364,7 +364,7 @@ def test_a_mocked_answer_is_recorded_and_replayed(tmp_path: Path) -> None:
 def test_the_endpoint_of_a_path_is_found_again_from_its_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each request's path is looked up once: the same answer from the cache, a GET is never
     an LLM call, and paths that carry ids do not grow the cache without end."""
-    from pytest_llmlatency import endpoints
+    from pytest_llmlatency.core import endpoints
 
     monkeypatch.setattr(endpoints, "_BY_PATH", {})
     paths = {

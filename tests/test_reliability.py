@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_llmlatency.cassettes import CassetteError, Tape
+from pytest_llmlatency.budgets.markers import MarkerError, budgets_for, repeat_for
+from pytest_llmlatency.capture.intercept import Interceptor, Recorder
+from pytest_llmlatency.cassettes.tape import CassetteError, Tape
 from pytest_llmlatency.emulator import GroqEmulator
-from pytest_llmlatency.intercept import Interceptor, Recorder
-from pytest_llmlatency.markers import MarkerError, budgets_for, repeat_for
 
 FAULT_SUITE = """
 import groq, httpx, pytest

@@ -13,13 +13,13 @@ import httpx
 import pytest
 import yaml
 
-from pytest_llmlatency import cassettefile
-from pytest_llmlatency.calls import LLMCall
-from pytest_llmlatency.cassettefile import match_key, normalized_body, read_cassette
-from pytest_llmlatency.cassettes import Tape, llm_request
+from pytest_llmlatency.capture.intercept import Interceptor, Recorder
+from pytest_llmlatency.capture.replay import call_from_recording
+from pytest_llmlatency.cassettes import fileformat as cassettefile
+from pytest_llmlatency.cassettes.fileformat import match_key, normalized_body, read_cassette
+from pytest_llmlatency.cassettes.tape import Tape, llm_request
+from pytest_llmlatency.core.calls import LLMCall
 from pytest_llmlatency.emulator import GroqEmulator
-from pytest_llmlatency.intercept import Interceptor, Recorder
-from pytest_llmlatency.recorded import call_from_recording
 
 from .conftest import REAL_CASSETTES
 
@@ -215,7 +215,7 @@ def test_match_keys_agree_with_the_matcher(a: dict[str, Any], b: dict[str, Any])
 
 
 def test_timing_versions_read_alike_and_malformed_timing_is_ignored() -> None:
-    from pytest_llmlatency.timing import read_timing, timing_meta, upgrade_timing
+    from pytest_llmlatency.capture.timing import read_timing, timing_meta, upgrade_timing
 
     v2 = timing_meta(1_500_000, 9_000_001, [(1_500_000, 10), (4_250_400, 5)])
     v1 = {"version": 1, "ttfb_ms": 1.5, "e2e_ms": 9.0, "chunks": [[1.5, 10], [4.25, 5]], "client_stall_ms": 2.0}

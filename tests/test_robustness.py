@@ -14,8 +14,8 @@ import groq
 import httpx
 import pytest
 
+from pytest_llmlatency.capture.intercept import Interceptor, Recorder
 from pytest_llmlatency.emulator import GroqEmulator
-from pytest_llmlatency.intercept import Interceptor, Recorder
 
 SSE = (
     b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'

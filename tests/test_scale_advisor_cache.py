@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmlatency.advisor import (
+from pytest_llmlatency.advisor.model import (
     OBSERVATION_CACHE,
     Observation,
     ScanStats,

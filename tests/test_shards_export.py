@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmlatency.calls import percentile
-from pytest_llmlatency.export import BMF_MEASURES, render_export, to_bmf, to_github_benchmark
+from pytest_llmlatency.core.calls import percentile
+from pytest_llmlatency.report.export import BMF_MEASURES, render_export, to_bmf, to_github_benchmark
 
 jsonschema = pytest.importorskip("jsonschema")
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from pytest_llmlatency.baseline import build_document
 from pytest_llmlatency.cli import main
-from pytest_llmlatency.history import change_points, pettitt
+from pytest_llmlatency.gate.baseline import build_document
+from pytest_llmlatency.report.history import change_points, pettitt
 
 # -- Pettitt's test ----------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_llmlatency.sse import SSEEvent, SSEParser, encode_event
+from pytest_llmlatency.core.sse import SSEEvent, SSEParser, encode_event
 
 from .conftest import REAL_CASSETTES
 

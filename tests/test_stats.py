@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_llmlatency.baseline import BaselineError, Threshold, parse_thresholds
-from pytest_llmlatency.stats import mann_whitney_greater, median
+from pytest_llmlatency.gate.baseline import BaselineError, Threshold, parse_thresholds
+from pytest_llmlatency.gate.stats import mann_whitney_greater, median
 
 
 def test_exact_p_values() -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 
-from ..sse import encode_event
+from ..core.sse import encode_event
 from . import audio, responses, wire
 from .cache import PromptCache, prompt_blocks
 from .compound import CompoundPlan, plan_compound

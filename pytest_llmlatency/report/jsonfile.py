@@ -47,7 +47,7 @@ class ReportFileError(Exception):
 def settings_dict(settings: Settings) -> dict[str, Any]:
     """The options that change what a run measures or how it judges it. Shards merged into one
     gate must agree on every one of them (report paths and the storage folder may differ)."""
-    from ..baseline import BaselineError, parse_thresholds
+    from ..gate.baseline import BaselineError, parse_thresholds
 
     compare = settings.compare
     if compare and (compare.endswith(".json") or "/" in compare or "\\" in compare):

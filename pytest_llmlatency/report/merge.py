@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .report.jsonfile import SCHEMA, SCHEMA_VERSION, ReportFileError, dump_doc, read_report_text, test_lines
+from .jsonfile import SCHEMA, SCHEMA_VERSION, ReportFileError, dump_doc, read_report_text, test_lines
 
 __all__ = ["CompareOutcome", "MergeError", "compare_results", "merge_docs", "merge_files", "save_results"]
 
@@ -136,8 +136,8 @@ def compare_results(
     doc: dict[str, Any], baseline_path: Path, fail: Sequence[str], *, method: str = "auto"
 ) -> CompareOutcome:
     """Judge every test of a (merged) result file against a baseline with the in-run gate's code."""
-    from .baseline import gate_result, load_baseline, parse_thresholds
-    from .report.markdown import render_markdown
+    from ..gate.baseline import gate_result, load_baseline, parse_thresholds
+    from .markdown import render_markdown
 
     thresholds = parse_thresholds(list(fail), source="llmlatency compare --fail")
     baseline = load_baseline(baseline_path)
@@ -183,8 +183,8 @@ def save_results(doc: dict[str, Any], storage: Path, name: str) -> Path:
     """Write the results as one pytest-benchmark-format baseline; the path written."""
     import json
 
-    from .baseline import build_document, resolve_save
-    from .files import atomic_write_text
+    from ..core.atomic import atomic_write_text
+    from ..gate.baseline import build_document, resolve_save
 
     target = resolve_save(storage, name)
     atomic_write_text(target, json.dumps(build_document(doc.get("tests") or []), indent=4) + "\n")

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .baseline import Baseline, BaselineError, compare_test, load_baseline, parse_thresholds
-from .stats import median
+from ..gate.baseline import Baseline, BaselineError, compare_test, load_baseline, parse_thresholds
+from ..gate.stats import median
 
 __all__ = ["ALPHA", "ChangePoint", "HistoryError", "change_points", "load_runs", "pettitt", "render_history"]
 
@@ -128,7 +128,7 @@ def _files(sources: Sequence[Path]) -> list[Path]:
 
 
 def _p(values: Sequence[float], q: float) -> float | None:
-    from .calls import percentile
+    from ..core.calls import percentile
 
     return percentile(values, q) if values else None
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .endpoints import endpoint_for_uri
-from .timing import TIMING_KEY, upgrade_timing
+from ..capture.timing import TIMING_KEY, upgrade_timing
+from ..core.endpoints import endpoint_for_uri
 
 __all__ = [
     "CassetteError",

@@ -7,9 +7,9 @@ from typing import Any, overload
 
 import pytest
 
-from .calls import LLMCall, agent_spans, agent_wall_ms, percentile, values
-from .intercept import Recorder
-from .markerdefs import BUDGET_MARKERS
+from ..capture.intercept import Recorder
+from ..core.calls import LLMCall, agent_spans, agent_wall_ms, percentile, values
+from ..core.names import BUDGET_MARKERS
 from .markers import (
     Budget,
     CallCountBudget,

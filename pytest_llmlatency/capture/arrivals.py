@@ -10,8 +10,8 @@ from itertools import compress
 from operator import itemgetter, not_, sub
 from typing import Any
 
+from ..core.calls import LLMCall
 from .bodyreader import OUTPUT
-from .calls import LLMCall
 
 __all__ = ["SLACK_NS", "WAITED_NS", "estimate_arrivals", "event_times", "recorded_pieces"]
 

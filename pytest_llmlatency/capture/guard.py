@@ -193,7 +193,7 @@ def describe_client(frame: FrameType | None) -> tuple[str, str | None]:
     the innermost line of the test's own code that led there (``"tests/test_x.py:12"``)."""
     chain: list[str] = []
     caller: str | None = None
-    here = __name__.rsplit(".", 1)[0]
+    here = __name__.split(".", 1)[0]  # the whole plugin, not only this subpackage
     while frame is not None:
         module = _module_of(frame)
         label = _library(module)

@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .calls import percentile
+from ..core.calls import percentile
 
 __all__ = ["BMF_MEASURES", "render_export", "to_bmf", "to_github_benchmark"]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .calls import Attempt, LLMCall
-from .capture import Capture
-from .endpoints import CHAT, describe_request, endpoint_for_uri, input_audio_seconds, request_json
+from ..core.calls import Attempt, LLMCall
+from ..core.endpoints import CHAT, describe_request, endpoint_for_uri, input_audio_seconds, request_json
+from .attempt import Capture
 from .timing import read_timing
 
 __all__ = ["RecordedResponse", "ReplayMismatch", "call_from_recording"]

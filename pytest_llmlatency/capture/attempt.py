@@ -29,10 +29,10 @@ from operator import itemgetter, sub
 from types import ModuleType
 from typing import Any
 
+from ..core.calls import Attempt, LLMCall
+from ..core.endpoints import CHAT, Endpoint, describe_request, input_audio_seconds, request_json
 from .arrivals import WAITED_NS, estimate_arrivals, event_times, recorded_pieces
 from .bodyreader import END, OUTPUT, BodyReader
-from .calls import Attempt, LLMCall
-from .endpoints import CHAT, Endpoint, describe_request, input_audio_seconds, request_json
 from .headers import header_values
 from .secrets import Secrets
 from .timing import TIMING_KEY, timing_meta

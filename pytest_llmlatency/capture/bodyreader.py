@@ -23,9 +23,9 @@ from itertools import accumulate, repeat
 from operator import add, and_, getitem, sub
 from typing import cast
 
-from .calls import Attempt, LLMCall
-from .endpoints import CHAT, Endpoint, fast_chat_delta, read_body, read_event
-from .sse import SSEParser
+from ..core.calls import Attempt, LLMCall
+from ..core.endpoints import CHAT, Endpoint, fast_chat_delta, read_body, read_event
+from ..core.sse import SSEParser
 
 __all__ = ["END", "OTHER", "OUTPUT", "BodyReader"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .calls import LLMCall, percentile
+from ..core.calls import LLMCall, percentile
 
 __all__ = ["ModelFit", "Observation", "Prediction", "fit_models", "lint", "observations", "predict"]
 
@@ -172,8 +172,8 @@ def observation_cache(config: Any) -> Path | None:
 
 def _cache_tag() -> str:
     """Changes when what an observation holds, or how it is computed, may have changed."""
-    from . import __version__
-    from .timing import TIMING_VERSION
+    from .. import __version__
+    from ..capture.timing import TIMING_VERSION
 
     fields = ",".join(Observation.__dataclass_fields__)
     return f"{_CACHE_FORMAT}/{__version__}/{TIMING_VERSION}/{fields}"
@@ -193,7 +193,7 @@ def _read_cache(cache: Path | None) -> dict[str, Any]:
 
 
 def _write_cache(cache: Path, files: dict[str, Any]) -> None:
-    from .files import atomic_write_text
+    from ..core.atomic import atomic_write_text
 
     # only a cache: when it cannot be written, the next run reads the cassettes again
     with contextlib.suppress(OSError, TypeError, ValueError):
@@ -205,8 +205,8 @@ def _file_observations(path: Path) -> list[dict[str, Any]]:
     that cannot be read (a broken cassette errors its own test; the advisor skips it)."""
     from dataclasses import asdict
 
-    from .cassettefile import CassetteError, read_cassette
-    from .recorded import call_from_recording
+    from ..capture.replay import call_from_recording
+    from ..cassettes.fileformat import CassetteError, read_cassette
 
     try:
         loaded = read_cassette(path)

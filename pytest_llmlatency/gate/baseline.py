@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .diffs import request_diff
+from ..cassettes.request_diff import request_diff
 from .stats import (
     EMULATOR_NOISE,
     LIVE_NOISE,
@@ -412,7 +412,7 @@ def build_document(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
     from pytest_benchmark import __version__ as pb_version
     from pytest_benchmark.stats import Stats
 
-    from . import __version__
+    from .. import __version__
 
     benchmarks = []
     for result in results:

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .calls import LLMCall, agent_spans, agent_wall_ms, percentile
-from .markerdefs import BUDGET_MARKERS, LATENCY_METRICS, LATENCY_SCOPES, MARKERS
+from ..core.calls import LLMCall, agent_spans, agent_wall_ms, percentile
+from ..core.names import BUDGET_MARKERS, LATENCY_METRICS, LATENCY_SCOPES, MARKERS
 
 __all__ = [
     "MARKERS",
@@ -993,7 +993,7 @@ def baseline_options_for(mark: Any) -> BaselineOptions | None:
             f"dict like {{'e2e': '25%'}}, got {tolerance!r}"
         )
     if parts is not None:
-        from .baseline import BaselineError, parse_thresholds
+        from ..gate.baseline import BaselineError, parse_thresholds
 
         try:
             parse_thresholds(parts, source="@pytest.mark.llm_baseline: tolerance=")

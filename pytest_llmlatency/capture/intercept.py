@@ -31,16 +31,16 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType
 from typing import Any
 
-from .calls import Attempt, LLMCall
-from .capture import Capture, now_ns
-from .endpoints import (
+from ..core.calls import Attempt, LLMCall
+from ..core.endpoints import (
     CHAT,
     Endpoint,
     endpoint_for,
 )
-from .outcomes import ObservedTransport, Unmeasured
-from .recorded import RecordedResponse, ReplayMismatch
+from .attempt import Capture, now_ns
+from .replay import RecordedResponse, ReplayMismatch
 from .secrets import Secrets
+from .unmeasured import ObservedTransport, Unmeasured
 
 __all__ = ["Interceptor", "Recorder", "llm_endpoint"]
 

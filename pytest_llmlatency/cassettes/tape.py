@@ -34,13 +34,13 @@ __all__ = [
     "request_diff",
 ]
 
-from .cassettefile import CassetteError, Loaded, match_key, normalized_body, read_cassette
-from .cassettefile import endpoint_name as _endpoint
-from .diffs import request_diff
-from .endpoints import BY_NAME, endpoint_for_uri, multipart_summary
-from .markerdefs import RECORD_MODES
-from .recorded import ReplayMismatch
-from .secrets import Secrets
+from ..capture.replay import ReplayMismatch
+from ..capture.secrets import Secrets
+from ..core.endpoints import BY_NAME, endpoint_for_uri, multipart_summary
+from ..core.names import RECORD_MODES
+from .fileformat import CassetteError, Loaded, match_key, normalized_body, read_cassette
+from .fileformat import endpoint_name as _endpoint
+from .request_diff import request_diff
 
 # request headers that never reach a cassette (compared lower-case)
 _DROP_REQUEST_HEADERS = {
@@ -135,8 +135,8 @@ class _Persister:
     def save_cassette(cassette_path: Any, cassette_dict: Any, serializer: Any) -> None:
         """Written with libyaml in vcrpy's format; timing in its current version (an old
         cassette migrates when it is written anyway, never just to migrate it)."""
-        from .cassettefile import dump_cassette
-        from .files import atomic_write_text
+        from ..core.atomic import atomic_write_text
+        from .fileformat import dump_cassette
 
         atomic_write_text(Path(cassette_path), dump_cassette(cassette_dict))
 
@@ -378,8 +378,8 @@ class Tape:
         wanted = normalized_body(self._filter_request(request).body)
         if wanted is None:
             return None
-        from .advisor import predict
-        from .recorded import call_from_recording
+        from ..advisor.model import predict
+        from ..capture.replay import call_from_recording
 
         candidates: list[tuple[int, Any, dict[str, Any]]] = []
         for stored, response in self.cassette.data[: self.loaded]:
@@ -525,7 +525,7 @@ def convert_stream(response: dict[str, Any], stream: bool) -> dict[str, Any] | N
     None when the recording cannot be read."""
     import json as _json
 
-    from .sse import SSEParser, encode_event
+    from ..core.sse import SSEParser, encode_event
 
     body = response.get("body", {}).get("string", b"")
     raw = body.encode() if isinstance(body, str) else bytes(body or b"")

@@ -1,0 +1,1 @@
+"""The latency model fitted from recorded calls, what-if predictions, lint."""

@@ -1,0 +1,1 @@
+"""Budget markers: parsing, judging, the llm_calls view."""

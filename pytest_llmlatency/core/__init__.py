@@ -1,0 +1,1 @@
+"""The data every other part shares: calls, endpoints, SSE, prices, names, atomic writes."""

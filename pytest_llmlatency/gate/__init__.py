@@ -1,0 +1,1 @@
+"""Baselines (pytest-benchmark's format) and the regression gate."""
