@@ -157,10 +157,10 @@ def _keep_libraries(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
 # They are sent to one worker as a whole; every other test is scheduled one by one as before.
 ONE_WORKER_FILES = frozenset(
     {
-        "tests/test_shards_merge.py",
-        "tests/test_advisor.py",
-        "tests/test_measurement.py",
-        "tests/test_replay_perf_format.py",
+        "tests/report/test_merge.py",
+        "tests/advisor/test_advisor.py",
+        "tests/capture/test_measurement.py",
+        "tests/cassettes/test_replay_perf_format.py",
     }
 )
 
@@ -168,7 +168,7 @@ ONE_WORKER_FILES = frozenset(
 # Tests that import litellm (3.3 s, the slowest library any test imports; kept loaded for the
 # session, see ``_keep_libraries``) go to one worker together, which then pays the import once.
 ONE_WORKER_GROUPS = {
-    "litellm": ("tests/test_paths.py::test_litellm_", "tests/test_wiring.py::test_litellm_"),
+    "litellm": ("tests/capture/test_paths.py::test_litellm_", "tests/test_wiring.py::test_litellm_"),
 }
 
 
@@ -179,29 +179,29 @@ ONE_WORKER_GROUPS = {
 SLOW_FIRST = (
     # test_advisor's fixture fits a model to real-time calls: beside it at the start, the import
     # of litellm takes the other core (not the interpreters an xdist inner run starts)
-    "tests/test_advisor.py",
+    "tests/advisor/test_advisor.py",
     "litellm",
-    "tests/test_reporting.py::test_xdist",
-    "tests/test_baseline.py::test_xdist_writes_one_complete_baseline",
-    "tests/test_guard.py::test_summary_says_what_was_reached",
-    "tests/test_shards_merge.py",
+    "tests/report/test_reporting.py::test_xdist",
+    "tests/gate/test_baseline.py::test_xdist_writes_one_complete_baseline",
+    "tests/capture/test_guard.py::test_summary_says_what_was_reached",
+    "tests/report/test_merge.py",
     "tests/test_reliability.py::test_fault_catalogue",
-    "tests/test_baseline.py::test_interrupted_run_leaves_the_baseline_intact",
-    "tests/test_reporting.py::test_interrupted_run_keeps_the_old_report",
-    "tests/test_measurement.py",
-    "tests/test_stats.py::test_false_alarm_rate_of_the_exact_test_is_at_most_alpha",
-    "tests/test_replay_perf_format.py",
+    "tests/gate/test_baseline.py::test_interrupted_run_leaves_the_baseline_intact",
+    "tests/report/test_reporting.py::test_interrupted_run_keeps_the_old_report",
+    "tests/capture/test_measurement.py",
+    "tests/gate/test_stats.py::test_false_alarm_rate_of_the_exact_test_is_at_most_alpha",
+    "tests/cassettes/test_replay_perf_format.py",
     "tests/test_reliability.py::test_two_hundred_concurrent_streams_are_all_measured",
-    "tests/test_replay_safety.py::test_shared_cassette_keeps_failed_runs_out_and_no_key",
+    "tests/cassettes/test_replay_safety.py::test_shared_cassette_keeps_failed_runs_out_and_no_key",
     "tests/test_fixture.py::test_groq_emulator_fixture",
-    "tests/test_shards_history.py::test_history_page_renders_in_headless_chromium",
-    "tests/test_gate.py::test_aa_with_groq_queue_noise_passes_at_every_n",
-    "tests/test_baseline.py::test_marker_tolerance_and_opt_out",
-    "tests/test_replay.py::test_paced_replay_takes_the_recorded_time",
-    "tests/test_stall_capture.py::test_replayed_calls_have_no_client_split",
-    "tests/test_emulator_latency.py::test_serves_many_concurrent_streams",
-    "tests/test_capture.py::test_retries_make_one_call_with_attempts",
-    "tests/test_replay.py::test_default_mode_replays_and_never_records_implicitly_in_ci",
+    "tests/report/test_history.py::test_history_page_renders_in_headless_chromium",
+    "tests/gate/test_gate.py::test_aa_with_groq_queue_noise_passes_at_every_n",
+    "tests/gate/test_baseline.py::test_marker_tolerance_and_opt_out",
+    "tests/cassettes/test_replay.py::test_paced_replay_takes_the_recorded_time",
+    "tests/capture/test_stall_capture.py::test_replayed_calls_have_no_client_split",
+    "tests/emulator/test_latency.py::test_serves_many_concurrent_streams",
+    "tests/capture/test_capture.py::test_retries_make_one_call_with_attempts",
+    "tests/cassettes/test_replay.py::test_default_mode_replays_and_never_records_implicitly_in_ci",
     "tests/test_robustness.py::test_marker_edge_cases",
 )
 

@@ -16,7 +16,7 @@ from pytest_llmlatency.core.calls import LLMCall
 from pytest_llmlatency.core.prices import BUILTIN, PriceError, PriceTable, load_prices
 from pytest_llmlatency.report.terminal import cache_effect, compound_notes, lever_cells, render_table
 
-from .test_agents_capture import STEP_MS, _offline, timed_interactions
+from .capture.test_agents_capture import STEP_MS, _offline, timed_interactions
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "levers"
 

@@ -1,6 +1,6 @@
 """Exports for continuous-benchmarking services: Bencher Metric Format and github-action-benchmark.
 
-Both formats are checked against the tools' own parsers (see tests/test_shards_export.py):
+Both formats are checked against the tools' own parsers (see tests/report/test_export.py):
 
 - **BMF** (``bencher run --adapter json``): a JSON object ``{benchmark name: {measure: {"value",
   "lower_value", "upper_value"}}}``. Bencher's JSON adapter deserializes it with serde into

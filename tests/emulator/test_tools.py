@@ -16,7 +16,7 @@ import yaml
 from pytest_llmlatency.core.sse import SSEParser
 from pytest_llmlatency.emulator import GroqEmulator, plan_request
 
-TOOL_CASSETTES = Path(__file__).resolve().parent / "fixtures" / "real-cassettes" / "pydantic__pydantic-ai"
+TOOL_CASSETTES = Path(__file__).resolve().parent.parent / "fixtures" / "real-cassettes" / "pydantic__pydantic-ai"
 
 WEATHER = {
     "type": "function",

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pytest_llmlatency.core.sse import SSEParser
 from pytest_llmlatency.emulator import GroqEmulator
 
-from .conftest import REAL_CASSETTES
+from ..conftest import REAL_CASSETTES
 
 MESSAGES = [{"role": "user", "content": "Explain the importance of low latency LLMs in two sentences."}]
 
@@ -25,7 +25,7 @@ MESSAGES = [{"role": "user", "content": "Explain the importance of low latency L
 def _real_bodies() -> list[tuple[str, bool, str]]:
     """(file, streamed, decoded body) of every real plain Groq chat completion (the
     pydantic-ai recordings, in pydantic-ai's own cassette format, hold tool calls, JSON and
-    compound answers: tests/test_emulator_tools.py compares those)."""
+    compound answers: tests/emulator/test_tools.py compares those)."""
     out = []
     for path in sorted(REAL_CASSETTES.glob("*/*.yaml")):
         if path.parent.name == "pydantic__pydantic-ai":

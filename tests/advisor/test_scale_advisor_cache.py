@@ -18,7 +18,7 @@ from pytest_llmlatency.advisor.model import (
     fit_models,
 )
 
-from .conftest import REAL_CASSETTES
+from ..conftest import REAL_CASSETTES
 
 
 def _tree(root: Path) -> list[Path]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import REAL_CASSETTES
+from ..conftest import REAL_CASSETTES
 
 DEAD = "http://127.0.0.1:9"  # nothing listens here: a replay that went live would fail
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pytest_llmlatency.core.sse import SSEEvent, SSEParser, encode_event
 
-from .conftest import REAL_CASSETTES
+from ..conftest import REAL_CASSETTES
 
 
 def _parse(chunks: list[bytes]) -> list[SSEEvent]:

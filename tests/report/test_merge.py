@@ -260,7 +260,7 @@ def test_merge_refuses_other_versions_settings_and_broken_files(
 def test_pytest_writes_the_service_exports_and_the_cli_writes_the_same_from_merged_files(
     suite: Path, tmp_path: Path
 ) -> None:
-    from tests.test_shards_export import check_action, check_bmf
+    from tests.report.test_export import check_action, check_bmf
 
     bmf = check_bmf((suite / "single.bmf.json").read_text())
     action = check_action((suite / "single.gh.json").read_text())

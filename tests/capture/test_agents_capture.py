@@ -18,7 +18,7 @@ from pytest_llmlatency.capture.timing import TIMING_KEY, timing_meta
 from pytest_llmlatency.core.calls import LLMCall
 from pytest_llmlatency.emulator import GroqEmulator
 
-from .conftest import REAL_CASSETTES
+from ..conftest import REAL_CASSETTES
 
 PYDANTIC = REAL_CASSETTES / "pydantic__pydantic-ai"
 TTFB_MS = 50

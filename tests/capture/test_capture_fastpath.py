@@ -16,7 +16,7 @@ from pytest_llmlatency.core.calls import Attempt, LLMCall
 from pytest_llmlatency.core.endpoints import CHAT, fast_chat_delta, read_event
 from pytest_llmlatency.core.sse import SSEParser
 
-from .conftest import REAL_CASSETTES
+from ..conftest import REAL_CASSETTES
 
 HEAD = '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","system_fingerprint":"fp"'
 TEXTS = [" Hello", "", ' say "hi"', "back\\slash", "tab\there", "é ü 漢字", "\\u00e9 escaped", "line\nbreak", " end"]

@@ -21,7 +21,8 @@ from pytest_llmlatency.emulator.model import PERFORMANCE_QUEUE_FACTOR, with_cach
 from pytest_llmlatency.emulator.profiles import PROFILES
 
 REAL_COMPOUND = (
-    Path(__file__).parent / "fixtures/real-cassettes/pydantic__pydantic-ai/test_groq_model_web_search_tool_stream.yaml"
+    Path(__file__).parent.parent
+    / "fixtures/real-cassettes/pydantic__pydantic-ai/test_groq_model_web_search_tool_stream.yaml"
 )
 SYSTEM: Any = {"role": "system", "content": "You are the support assistant of a shop. " * 40}
 CACHING = "openai/gpt-oss-20b"

@@ -21,7 +21,7 @@ from pytest_llmlatency.cassettes.tape import Tape, llm_request
 from pytest_llmlatency.core.calls import LLMCall
 from pytest_llmlatency.emulator import GroqEmulator
 
-from .conftest import REAL_CASSETTES
+from ..conftest import REAL_CASSETTES
 
 DEAD = "http://127.0.0.1:9"  # nothing listens here: a replay that went live would fail
 MESSAGES: Any = [{"role": "user", "content": "Describe queues in 30 words."}]
