@@ -10,20 +10,11 @@ import pytest
 from ..capture.intercept import Recorder
 from ..core.calls import LLMCall, agent_spans, agent_wall_ms, percentile, values
 from ..core.names import BUDGET_MARKERS
-from .markers import (
-    Budget,
-    CallCountBudget,
-    LatencyBudget,
-    MarkerError,
-    RealtimeBudget,
-    ServerTimeBudget,
-    ThroughputBudget,
-    TokenBudget,
-    baseline_options_for,
-    budgets_for,
-    judge_predicted,
-    repeat_for,
-)
+from .budget import Budget
+from .markers import budget_from, budgets_for
+from .options import baseline_options_for, repeat_for
+from .parsing import MarkerError
+from .predicted import judge_predicted
 
 __all__ = ["LLMCalls", "async_client", "judge", "setup_recorder"]
 
@@ -91,7 +82,10 @@ class LLMCalls(Sequence[LLMCall]):
         return summarize(self._calls())
 
     # -- assertion helpers ----------------------------------------------------------
-    def _check(self, budget: Budget) -> None:
+    def _assert(self, marker: str, **kwargs: Any) -> None:
+        """Judge the budget ``@pytest.mark.<marker>(**kwargs)`` (None arguments left out) would
+        be; ``AssertionError`` with its failure messages."""
+        budget = budget_from(marker, (), {k: v for k, v in kwargs.items() if v is not None})
         failures = [v.message for v in budget.judge(self._calls()) if not v.passed]
         if failures:
             raise AssertionError("\n".join(failures))
@@ -107,26 +101,18 @@ class LLMCalls(Sequence[LLMCall]):
     ) -> None:
         """Like ``@pytest.mark.max_latency``; ``scope="test"`` judges the agent wall time of the
         calls so far (first call's start to last call's end)."""
-        self._check(
-            _build(
-                "max_latency",
-                ms=ms,
-                metric=None if scope == "test" and metric == "e2e" else metric,
-                percentile=percentile,
-                call=call,
-                scope=scope,
-            )
-        )
+        metric_arg = None if scope == "test" and metric == "e2e" else metric
+        self._assert("max_latency", ms=ms, metric=metric_arg, percentile=percentile, call=call, scope=scope)
 
     def assert_max_calls(self, n: int) -> None:
         """At most ``n`` LLM calls so far (per ``llm_repeat`` run); the message names the calls made."""
-        self._check(_build("max_calls", n=n))
+        self._assert("max_calls", n=n)
 
     def assert_min_realtime_factor(
         self, x: float, *, percentile: float | None = None, call: int | str | None = None
     ) -> None:
         """Audio calls handled at least ``x`` seconds of audio per second of latency."""
-        self._check(_build("min_realtime_factor", x=x, percentile=percentile, call=call))
+        self._assert("min_realtime_factor", x=x, percentile=percentile, call=call)
 
     @property
     def agent_ms(self) -> float | None:
@@ -136,7 +122,7 @@ class LLMCalls(Sequence[LLMCall]):
         return walls[max(walls)] if walls else None
 
     def assert_max_ttft(self, ms: float, *, percentile: float | None = None, call: int | str | None = None) -> None:
-        self._check(_build("max_ttft", ms=ms, percentile=percentile, call=call))
+        self._assert("max_ttft", ms=ms, percentile=percentile, call=call)
 
     def assert_max_tokens(
         self,
@@ -147,21 +133,12 @@ class LLMCalls(Sequence[LLMCall]):
         total: int | None = None,
         call: int | str | None = None,
     ) -> None:
-        self._check(
-            _build(
-                "max_tokens",
-                prompt=prompt,
-                completion=completion,
-                reasoning=reasoning,
-                total=total,
-                call=call,
-            )
-        )
+        self._assert("max_tokens", prompt=prompt, completion=completion, reasoning=reasoning, total=total, call=call)
 
     def assert_min_throughput(
         self, tokens_per_s: float, *, percentile: float | None = None, call: int | str | None = None
     ) -> None:
-        self._check(_build("min_throughput", tokens_per_s=tokens_per_s, percentile=percentile, call=call))
+        self._assert("min_throughput", tokens_per_s=tokens_per_s, percentile=percentile, call=call)
 
     def assert_max_server_time(
         self,
@@ -172,28 +149,14 @@ class LLMCalls(Sequence[LLMCall]):
         total_ms: float | None = None,
         call: int | str | None = None,
     ) -> None:
-        self._check(
-            _build(
-                "max_server_time",
-                queue_ms=queue_ms,
-                prompt_ms=prompt_ms,
-                completion_ms=completion_ms,
-                total_ms=total_ms,
-                call=call,
-            )
+        self._assert(
+            "max_server_time",
+            queue_ms=queue_ms,
+            prompt_ms=prompt_ms,
+            completion_ms=completion_ms,
+            total_ms=total_ms,
+            call=call,
         )
-
-
-class _Mark:
-    def __init__(self, name: str, kwargs: dict[str, Any]) -> None:
-        self.name = name
-        self.args = ()
-        self.kwargs = {k: v for k, v in kwargs.items() if v is not None}
-
-
-def _build(name: str, **kwargs: Any) -> Budget:
-    budgets = budgets_for([_Mark(name, kwargs)])
-    return budgets[0]
 
 
 def summarize(calls: Sequence[LLMCall]) -> dict[str, Any]:
@@ -291,16 +254,8 @@ def _call_dicts(calls: Sequence[LLMCall]) -> list[dict[str, Any]]:
 
 
 def _budget_dict(budget: Budget) -> dict[str, Any]:
-    kind = {
-        LatencyBudget: "latency",
-        TokenBudget: "tokens",
-        ThroughputBudget: "throughput",
-        ServerTimeBudget: "server_time",
-        CallCountBudget: "calls",
-        RealtimeBudget: "realtime",
-    }.get(type(budget), budget.marker)
     fields = {k: v for k, v in vars(budget).items() if v is not None}
-    return {"kind": kind, "label": budget.label(), **fields}
+    return {"kind": budget.kind, "label": budget.label(), **fields}
 
 
 def _round(value: float | None) -> float | None:

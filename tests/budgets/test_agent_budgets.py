@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_llmlatency.budgets.markers import CallCountBudget, LatencyBudget, MarkerError, RealtimeBudget, budgets_for
+from pytest_llmlatency.budgets.markers import MarkerError, budgets_for
+from pytest_llmlatency.budgets.speed import CallCountBudget, LatencyBudget, RealtimeBudget
 from pytest_llmlatency.capture.intercept import Interceptor, Recorder
 from pytest_llmlatency.core.calls import agent_spans, agent_wall_ms
 from pytest_llmlatency.emulator import GroqEmulator

@@ -293,3 +293,24 @@ def test_it(groq_client):
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the test's own failure*"])
+
+
+def test_every_budget_marker_has_one_kind_with_its_signature() -> None:
+    """The registry holds one class per budget marker; each reads the arguments its
+    ``pytest --markers`` signature names, and ``llm_calls.assert_*`` builds through it."""
+    from pytest_llmlatency.budgets.markers import KINDS, MarkerError, budget_from
+    from pytest_llmlatency.budgets.view import LLMCalls
+    from pytest_llmlatency.capture.intercept import Recorder
+    from pytest_llmlatency.core.names import BUDGET_MARKERS, MARKERS
+
+    assert list(KINDS) == list(BUDGET_MARKERS)
+    for name, kind in KINDS.items():
+        assert kind.marker == name
+        signature = MARKERS[name].split(":")[0]
+        assert set(kind.required) <= set(kind.allowed)
+        for arg in kind.allowed:
+            assert arg in signature, (name, arg)
+    with pytest.raises(MarkerError, match="needs at least one of prompt=, completion=, reasoning=, total="):
+        budget_from("max_tokens", (), {})
+    with pytest.raises(MarkerError, match="needs at least one of prompt=, completion=, reasoning=, total="):
+        LLMCalls(Recorder()).assert_max_tokens()
