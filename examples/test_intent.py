@@ -6,7 +6,7 @@ import groq
 import pytest
 from app.intent import classify, stream_reply
 
-from pytest_llmlatency.budgets.view import LLMCalls
+from pytest_llmlatency import LLMCalls
 
 LABELS = {"billing", "refund", "shipping", "account", "support", "cancel", "greeting"}
 

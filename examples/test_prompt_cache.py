@@ -8,7 +8,7 @@ from __future__ import annotations
 import groq
 import pytest
 
-from pytest_llmlatency.budgets.view import LLMCalls
+from pytest_llmlatency import LLMCalls
 
 SYSTEM = "You are a support agent for a bicycle shop. " + "Answer briefly, in one sentence. " * 80
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import groq
 import pytest
 
-from pytest_llmlatency.budgets.view import LLMCalls
+from pytest_llmlatency import LLMCalls
 
 
 @pytest.mark.max_tokens(completion=700)

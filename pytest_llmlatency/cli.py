@@ -308,7 +308,8 @@ def _run_compare(args: argparse.Namespace) -> int:
 
     from .gate.baseline import BaselineError, resolve_compare
     from .report.jsonfile import ReportFileError, dump_doc, read_report
-    from .report.merge import append_step_summary, compare_results
+    from .report.merge import compare_results
+    from .report.writers import append_step_summary
 
     try:
         doc = read_report(Path(args.results), command="llmlatency compare")

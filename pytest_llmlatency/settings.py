@@ -1,4 +1,5 @@
-"""Options: command line > ini > environment > default, validated once."""
+"""Options: command line > ini > environment > default, validated once (:func:`load_settings`,
+one step per option); :func:`settings_dict`, the options a ``--llm-report-json`` file records."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from urllib.parse import urlparse
 
 import pytest
 
-__all__ = ["EMULATOR", "Settings", "add_options", "load_settings"]
+from .core.names import RECORD_MODES
+
+__all__ = ["EMULATOR", "Settings", "add_options", "load_settings", "settings_dict"]
 
 EMULATOR = "emulator"
 COMPARE_METHODS = ("auto", "deterministic", "rank")
+PREDICT_MODES = ("fail", "warn", "off")
 DEFAULT_STORAGE = ".benchmarks/llmlatency"
 
 # (flag, ini name, metavar, help); every option has an ini twin
@@ -235,6 +239,42 @@ def _anchor(config: pytest.Config, value: str, *, from_ini: bool) -> str:
 
 
 def load_settings(config: pytest.Config) -> Settings:
+    """The session's options, each validated in turn (``pytest.UsageError`` names the first bad one)."""
+    base_url = _base_url(config)
+    record_mode = _record_mode(config)
+    replay_pace = _replay_pace(config)
+    storage = _storage(config)
+    save = _save(config)
+    compare = _compare(config)
+    compare_fail = _compare_fail(config, compare)
+    compare_method = _choice(config, "llm_compare_method", COMPARE_METHODS)
+    predict = _choice(config, "llm_predict", PREDICT_MODES)
+    allow_hosts = _allow_hosts(config)
+    return Settings(
+        base_url=base_url,
+        report_json=_path(config, "llm_report_json"),
+        summary=not config.getoption("llm_no_summary"),
+        record_mode=record_mode,
+        live=_bool(config, "llm_live"),
+        replay_pace=replay_pace,
+        storage=storage,
+        save=save,
+        autosave=_bool(config, "llm_autosave"),
+        compare=compare,
+        compare_fail=compare_fail,
+        compare_method=compare_method,
+        report_md=_path(config, "llm_report_md"),
+        predict=predict,
+        report_html=_path(config, "llm_report_html"),
+        allow_hosts=allow_hosts,
+        report_bmf=_path(config, "llm_report_bmf"),
+        report_github_benchmark=_path(config, "llm_report_github_benchmark"),
+        prices=_prices(config),
+    )
+
+
+def _base_url(config: pytest.Config) -> str:
+    """``"emulator"`` or an http(s) URL without its trailing slash."""
     base, source = _value(config, "llm_base_url")
     if base is None:
         base, source = os.environ.get("GROQ_BASE_URL") or EMULATOR, "GROQ_BASE_URL"
@@ -246,37 +286,64 @@ def load_settings(config: pytest.Config) -> Settings:
                 f"{source}: expected 'emulator' or an http(s) URL such as https://api.groq.com, got {base!r}"
             )
         base = base.rstrip("/")
-    mode, source = _value(config, "llm_record_mode")
-    if mode is not None:
-        mode = str(mode).strip()
-        from .core.names import RECORD_MODES
+    return base
 
-        if mode not in RECORD_MODES:
-            raise pytest.UsageError(f"{source}: expected one of {', '.join(RECORD_MODES)}, got {mode!r}")
+
+def _text(config: pytest.Config, ini: str) -> tuple[str | None, str]:
+    """The option's value stripped (None when not given), and where it came from."""
+    raw, source = _value(config, ini)
+    return (None if raw is None else str(raw).strip()), source
+
+
+def _record_mode(config: pytest.Config) -> str | None:
+    mode, source = _text(config, "llm_record_mode")
+    if mode is not None and mode not in RECORD_MODES:
+        raise pytest.UsageError(f"{source}: expected one of {', '.join(RECORD_MODES)}, got {mode!r}")
+    return mode
+
+
+def _replay_pace(config: pytest.Config) -> float | None:
     pace_raw, source = _value(config, "llm_replay_pace")
-    pace = None
-    if pace_raw is not None:
-        try:
-            pace = float(pace_raw)
-        except ValueError:
-            raise pytest.UsageError(f"{source}: expected a positive number, got {pace_raw!r}") from None
-        if not pace > 0 or pace == float("inf"):
-            raise pytest.UsageError(f"{source}: expected a positive number, got {pace_raw!r}")
+    if pace_raw is None:
+        return None
+    try:
+        pace = float(pace_raw)
+    except ValueError:
+        raise pytest.UsageError(f"{source}: expected a positive number, got {pace_raw!r}") from None
+    if not pace > 0 or pace == float("inf"):
+        raise pytest.UsageError(f"{source}: expected a positive number, got {pace_raw!r}")
+    return pace
+
+
+def _storage(config: pytest.Config) -> Path:
     storage_raw, _ = _value(config, "llm_storage")
     storage = Path(str(storage_raw or DEFAULT_STORAGE)).expanduser()
     if not storage.is_absolute():
         storage = config.rootpath / storage
-    save, source = _value(config, "llm_save")
-    if save is not None:
-        save = str(save).strip()
-        if not save:
-            raise pytest.UsageError(f"{source}: give a name or a file path")
-        save = _anchor(config, save, from_ini=source.startswith("ini"))
+    return storage
+
+
+def _save(config: pytest.Config) -> str | None:
+    save, source = _text(config, "llm_save")
+    if save is None:
+        return None
+    if not save:
+        raise pytest.UsageError(f"{source}: give a name or a file path")
+    return _anchor(config, save, from_ini=source.startswith("ini"))
+
+
+def _compare(config: pytest.Config) -> str | None:
+    """None: no comparison; "": the latest saved run; else an id or an absolute path."""
     compare = config.getoption("llm_compare")
     if compare is None and config.getini("llm_compare"):
         compare = _anchor(config, str(config.getini("llm_compare")).strip(), from_ini=True)
     elif compare:
         compare = _anchor(config, str(compare).strip(), from_ini=False)
+    return None if compare is None else str(compare).strip()
+
+
+def _compare_fail(config: pytest.Config, compare: str | None) -> tuple[str, ...]:
+    """The gate's thresholds as given (checked here, parsed again when the session starts)."""
     fail_cli = config.getoption("llm_compare_fail")
     fail_raw = (
         tuple(fail_cli)
@@ -295,14 +362,19 @@ def load_settings(config: pytest.Config) -> Settings:
                 "--llm-compare-fail needs a baseline: add --llm-compare (the latest saved run), "
                 "--llm-compare=ID or --llm-compare=path/to/baseline.json"
             )
-    method, source = _value(config, "llm_compare_method")
-    method = str(method or "auto").strip()
-    if method not in COMPARE_METHODS:
-        raise pytest.UsageError(f"{source}: expected one of {', '.join(COMPARE_METHODS)}, got {method!r}")
-    predict, source = _value(config, "llm_predict")
-    predict = str(predict or "fail").strip()
-    if predict not in ("fail", "warn", "off"):
-        raise pytest.UsageError(f"{source}: expected one of fail, warn, off, got {predict!r}")
+    return fail_raw
+
+
+def _choice(config: pytest.Config, ini: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices``; the first when the option is not given."""
+    value, source = _value(config, ini)
+    value = str(value or choices[0]).strip()
+    if value not in choices:
+        raise pytest.UsageError(f"{source}: expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _allow_hosts(config: pytest.Config) -> tuple[str, ...]:
     allow_cli = config.getoption("llm_allow_host")
     allow_raw = list(allow_cli) if allow_cli else list(config.getini("llm_allow_host") or ())
     allow: list[str] = []
@@ -315,27 +387,7 @@ def load_settings(config: pytest.Config) -> Settings:
                 source = "--llm-allow-host" if allow_cli else "ini option llm_allow_host"
                 raise pytest.UsageError(f"{source}: expected a host name such as api.groq.com, got {host!r}")
             allow.append(host)
-    return Settings(
-        base_url=base,
-        report_json=_path(config, "llm_report_json"),
-        summary=not config.getoption("llm_no_summary"),
-        record_mode=mode,
-        live=_bool(config, "llm_live"),
-        replay_pace=pace,
-        storage=storage,
-        save=save,
-        autosave=_bool(config, "llm_autosave"),
-        compare=None if compare is None else str(compare).strip(),
-        compare_fail=fail_raw,
-        compare_method=method,
-        report_md=_path(config, "llm_report_md"),
-        predict=predict,
-        report_html=_path(config, "llm_report_html"),
-        allow_hosts=tuple(allow),
-        report_bmf=_path(config, "llm_report_bmf"),
-        report_github_benchmark=_path(config, "llm_report_github_benchmark"),
-        prices=_prices(config),
-    )
+    return tuple(allow)
 
 
 def _prices(config: pytest.Config) -> Any:
@@ -345,3 +397,28 @@ def _prices(config: pytest.Config) -> Any:
         return load_prices(_path(config, "llm_prices"))
     except PriceError as err:
         raise pytest.UsageError(str(err)) from None
+
+
+def settings_dict(settings: Settings) -> dict[str, Any]:
+    """The options that change what a run measures or how it judges it, as the JSON report
+    records them. Shards merged into one gate must agree on every one of them (report paths and
+    the storage folder may differ)."""
+    from .gate.baseline import BaselineError, parse_thresholds
+
+    compare = settings.compare
+    if compare and (compare.endswith(".json") or "/" in compare or "\\" in compare):
+        compare = Path(compare).name  # the checkout's folder differs between machines, the file does not
+    try:
+        thresholds = [str(t) for t in parse_thresholds(settings.compare_fail)]
+    except BaselineError:  # pragma: no cover - validated when the session started
+        thresholds = list(settings.compare_fail)
+    return {
+        "target": settings.base_url,
+        "record_mode": settings.record_mode,
+        "live": settings.live,
+        "replay_pace": settings.replay_pace,
+        "predict": settings.predict,
+        "compare": compare,
+        "compare_fail": thresholds,
+        "compare_method": settings.compare_method,
+    }

@@ -10,7 +10,7 @@ pytest.importorskip("langchain_groq")
 
 from app.lc_agent import run_support_loop, typed_answer
 
-from pytest_llmlatency.budgets.view import LLMCalls
+from pytest_llmlatency import LLMCalls
 
 QUESTION = "Where is my order 1042? It should have arrived by now."
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarni
 
 from app.triage import triage  # noqa: E402
 
-from pytest_llmlatency.budgets.view import LLMCalls  # noqa: E402
+from pytest_llmlatency import LLMCalls  # noqa: E402
 
 INBOX = [
     "Hi, order 1042 never arrived and I want a refund. Please reply to jane.doe@example.com",

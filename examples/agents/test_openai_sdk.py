@@ -9,7 +9,7 @@ pytest.importorskip("openai")
 
 from app.assistant import run_support_loop, stream_order_summary
 
-from pytest_llmlatency.budgets.view import LLMCalls
+from pytest_llmlatency import LLMCalls
 
 
 @pytest.mark.max_calls(n=2)

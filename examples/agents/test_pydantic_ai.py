@@ -13,7 +13,7 @@ pytest.importorskip("pydantic_ai")
 
 from app.agent import answer, stream_answer
 
-from pytest_llmlatency.budgets.view import LLMCalls
+from pytest_llmlatency import LLMCalls
 
 QUESTION = "Where is my order 1042? It should have arrived by now."
 

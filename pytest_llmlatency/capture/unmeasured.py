@@ -1,10 +1,7 @@
-"""What a test's requests and failures amounted to, for its messages and the run's summary.
-
-- :class:`Unmeasured` notes the requests a test sent through httpx to endpoints the plugin
-  does not measure (embeddings, the model list, an application's own API), so a budget that
-  found no LLM call can name them instead of saying only "made no LLM call".
-- :func:`failure_counts` sorts the failed tests by kind for the summary line: over budget or
-  regressed, made no LLM call, LLM call failed, budgets not proven.
+"""The requests a test sent through httpx to endpoints the plugin does not measure
+(embeddings, the model list, an application's own API): :class:`Unmeasured` notes them, through
+:class:`ObservedTransport`, so a budget that found no LLM call can name them instead of saying
+only "made no LLM call" (:func:`name_unmeasured`).
 
 No pytest import: the capture imports this module on its hot path.
 """
@@ -12,10 +9,10 @@ No pytest import: the capture imports this module on its hot path.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["MAX_KINDS", "ObservedTransport", "Unmeasured", "failure_counts", "name_unmeasured"]
+__all__ = ["MAX_KINDS", "ObservedTransport", "Unmeasured", "name_unmeasured"]
 
 MAX_KINDS = 50
 """Distinct (method, host, path, status) kept per test; further ones are counted only."""
@@ -116,36 +113,3 @@ def name_unmeasured(
     rewritten = [f.replace(no_call_why, hint) for f in failures]
     result["failures"] = rewritten
     return rewritten
-
-
-def _kind(result: dict[str, Any]) -> str | None:
-    """Why a test failed, for the summary (None when it did not)."""
-    failures = result.get("failures") or []
-    if not failures:
-        return None
-    calls = result.get("calls") or []
-    if result.get("unseen") and all(str(f).startswith("budgets not proven") for f in failures):
-        return "not proven"
-    if not calls:
-        return "no call"
-    if not any(c.get("ok") or c.get("abandoned") for c in calls):
-        return "call failed"
-    return "over"
-
-
-def failure_counts(results: Iterable[dict[str, Any]]) -> str:
-    """``2 over budget or regressed, 1 made no LLM call, 1 whose LLM call failed``: each
-    failed test counted once, by kind; the first count is always shown."""
-    counts = {"over": 0, "no call": 0, "call failed": 0, "not proven": 0}
-    for result in results:
-        kind = _kind(result)
-        if kind is not None:
-            counts[kind] += 1
-    text = f"{counts['over']} over budget or regressed"
-    if counts["no call"]:
-        text += f", {counts['no call']} made no LLM call"
-    if counts["call failed"]:
-        text += f", {counts['call failed']} whose LLM call failed"
-    if counts["not proven"]:
-        text += f", {counts['not proven']} with budgets not proven (requests the capture did not see)"
-    return text

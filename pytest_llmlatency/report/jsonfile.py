@@ -16,12 +16,9 @@ import json
 import platform
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import __version__
-
-if TYPE_CHECKING:
-    from ..settings import Settings
 
 __all__ = [
     "SCHEMA",
@@ -31,7 +28,6 @@ __all__ = [
     "dump_doc",
     "read_report",
     "read_report_text",
-    "settings_dict",
     "test_lines",
 ]
 
@@ -44,37 +40,16 @@ class ReportFileError(Exception):
     """A result file that cannot be used; the message names the file."""
 
 
-def settings_dict(settings: Settings) -> dict[str, Any]:
-    """The options that change what a run measures or how it judges it. Shards merged into one
-    gate must agree on every one of them (report paths and the storage folder may differ)."""
-    from ..gate.baseline import BaselineError, parse_thresholds
-
-    compare = settings.compare
-    if compare and (compare.endswith(".json") or "/" in compare or "\\" in compare):
-        compare = Path(compare).name  # the checkout's folder differs between machines, the file does not
-    try:
-        thresholds = [str(t) for t in parse_thresholds(settings.compare_fail)]
-    except BaselineError:  # pragma: no cover - validated when the session started
-        thresholds = list(settings.compare_fail)
-    return {
-        "target": settings.base_url,
-        "record_mode": settings.record_mode,
-        "live": settings.live,
-        "replay_pace": settings.replay_pace,
-        "predict": settings.predict,
-        "compare": compare,
-        "compare_fail": thresholds,
-        "compare_method": settings.compare_method,
-    }
-
-
 def build_json(
     results: Sequence[dict[str, Any]],
     *,
     base_url: str,
     fits: dict[str, Any] | None = None,
-    settings: Settings | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> str:
+    """The ``--llm-report-json`` file's text. ``settings``: the options that change what the run
+    measured or how it judged it (the plugin's ``settings.settings_dict``), which merged shards
+    must agree on."""
     doc = {
         "schema": SCHEMA,
         "version": SCHEMA_VERSION,
@@ -82,7 +57,7 @@ def build_json(
         "datetime": dt.datetime.now(dt.timezone.utc).isoformat(),
         "python": platform.python_version(),
         "target": base_url,
-        "settings": None if settings is None else settings_dict(settings),
+        "settings": settings,
         "parts": [],
         "models": fits or {},
         "tests": list(results),

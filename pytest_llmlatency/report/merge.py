@@ -9,7 +9,6 @@ single-machine run would.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,26 +165,12 @@ def compare_results(
     return CompareOutcome(results, regressed, baseline.label, [str(t) for t in thresholds], markdown)
 
 
-def append_step_summary(markdown: str) -> str | None:
-    """Append to ``$GITHUB_STEP_SUMMARY`` as the plugin does; an error message, or None."""
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not summary:
-        return None
-    try:
-        with open(summary, "a", encoding="utf-8") as fh:  # GitHub's file: append, as the docs ask
-            fh.write(markdown + "\n")
-    except OSError as err:
-        return f"cannot append to $GITHUB_STEP_SUMMARY {summary}: {err}"
-    return None
-
-
 def save_results(doc: dict[str, Any], storage: Path, name: str) -> Path:
     """Write the results as one pytest-benchmark-format baseline; the path written."""
-    import json
-
     from ..core.atomic import atomic_write_text
-    from ..gate.baseline import build_document, resolve_save
+    from ..gate.baseline import resolve_save
+    from .writers import baseline_text
 
     target = resolve_save(storage, name)
-    atomic_write_text(target, json.dumps(build_document(doc.get("tests") or []), indent=4) + "\n")
+    atomic_write_text(target, baseline_text(doc.get("tests") or []))
     return target
