@@ -5,7 +5,6 @@ built-in emulator on 127.0.0.1; the emulator's own request log proves where it w
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import time
 import warnings
@@ -111,17 +110,16 @@ def test_pydantic_ai_groq_provider_reads_groq_env(groq_env: str, groq_emulator: 
     from pydantic_ai.providers.groq import GroqProvider
 
     agent = Agent(GroqModel(MODEL, provider=GroqProvider()))
-    try:
-        assert agent.run_sync("Say hi in five words.").output
-        assert _paths(groq_emulator, since) == ["/openai/v1/chat/completions"]
-    finally:
-        # run_sync's loop is gone, and the provider's cached httpx connection with it: collect it
-        # now, not during whichever test the garbage collector next runs in (its ResourceWarning
-        # is pydantic-ai's, about a connection to the emulator)
-        del agent
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            gc.collect()
+
+    async def run() -> str:
+        # the agent as a context manager closes the provider's own httpx client on this loop
+        # (pydantic-ai's documented lifecycle); run_sync would leave its connection open for
+        # the garbage collector to report in whichever test runs next
+        async with agent:
+            return (await agent.run("Say hi in five words.")).output
+
+    assert asyncio.run(run())
+    assert _paths(groq_emulator, since) == ["/openai/v1/chat/completions"]
 
 
 def test_instructor_from_provider_reads_groq_env(groq_env: str, groq_base_url: str) -> None:
