@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "ALPHA",
     "EMULATOR_NOISE",
+    "MEDIAN_EFFICIENCY",
     "LIVE_NOISE",
     "MIN_SAMPLES",
     "NoiseModel",
@@ -21,11 +23,14 @@ __all__ = [
     "hodges_lehmann",
     "mann_whitney_greater",
     "median",
+    "median_factor",
     "repeats_to_decide",
 ]
 
 MIN_SAMPLES = 5
 """Fewer samples on either side make a live comparison inconclusive."""
+ALPHA = 0.05
+"""Significance level of the live rank test."""
 
 
 def median(values: Sequence[float]) -> float:
@@ -113,7 +118,14 @@ def mann_whitney_greater(new: Sequence[float], old: Sequence[float]) -> RankTest
 
 
 MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2)
-"""The standard error of a median of n normal values is this many times that of their mean."""
+"""The standard error of a median of n normal values is this many times that of their mean
+(sqrt(pi/2), about 1.2533)."""
+
+
+def median_factor(n: int) -> float:
+    """The standard error of the median of ``n`` values over that of their mean:
+    :data:`MEDIAN_EFFICIENCY` from 3 values on; 1 for one or two (their median is their mean)."""
+    return MEDIAN_EFFICIENCY if n > 2 else 1.0
 
 
 @dataclass(frozen=True)
@@ -147,8 +159,7 @@ class NoiseModel:
 
     def median_sd(self, service_ms: float, path_ms: float, n: int) -> float:
         """Standard deviation of the median of n calls' de-noised latency."""
-        factor = MEDIAN_EFFICIENCY if n > 2 else 1.0
-        return self.call_sd(service_ms, path_ms) * factor / math.sqrt(max(1, n))
+        return self.call_sd(service_ms, path_ms) * median_factor(n) / math.sqrt(max(1, n))
 
     def describe(self) -> str:
         return (

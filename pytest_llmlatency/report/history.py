@@ -29,8 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..gate.baseline import Baseline, BaselineError, compare_test, load_baseline, parse_thresholds
+from ..gate.compare import compare_test
+from ..gate.errors import BaselineError
 from ..gate.stats import median
+from ..gate.store import Baseline, load_baseline
+from ..gate.thresholds import parse_thresholds
 
 __all__ = ["ALPHA", "ChangePoint", "HistoryError", "change_points", "load_runs", "pettitt", "render_history"]
 
@@ -230,28 +233,58 @@ def _budget_lines(budgets: Sequence[dict[str, Any]], chart: str) -> list[tuple[f
     return lines
 
 
+Series = tuple[str, str, Sequence[float | None]]
+"""One line of a chart: its name, its colour and one value per run (None: the test did not run)."""
+HEADROOM = 1.08
+"""The top of a chart's value axis, over its largest value."""
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A chart's plot area: runs along x (oldest left), values from ``lo`` to ``hi`` up y."""
+
+    n: int
+    lo: float
+    hi: float
+    x0: float = PAD_L
+    x1: float = W - PAD_R
+    y0: float = H - PAD_B
+    y1: float = PAD_T
+
+    def sx(self, i: int) -> float:
+        return self.x0 + (self.x1 - self.x0) * (i / (self.n - 1) if self.n > 1 else 0.5)
+
+    def sy(self, v: float) -> float:
+        return self.y0 - (self.y0 - self.y1) * ((v - self.lo) / (self.hi - self.lo) if self.hi > self.lo else 0.5)
+
+
 def _chart(
     title: str,
     unit: str,
     labels: Sequence[str],
-    series: Sequence[tuple[str, str, Sequence[float | None]]],
+    series: Sequence[Series],
     budgets: Sequence[tuple[float, str]],
     marks: dict[int, str],
     cps: Sequence[ChangePoint],
 ) -> str:
-    n = len(labels)
     ys = [v for _, _, vals in series for v in vals if v is not None] + [b for b, _ in budgets]
     if not ys:
         return ""
-    lo, hi = min(0.0, min(ys)), max(ys) * 1.08 or 1.0
-    x0, x1, y0, y1 = PAD_L, W - PAD_R, H - PAD_B, PAD_T
+    frame = _Frame(len(labels), min(0.0, min(ys)), max(ys) * HEADROOM or 1.0)
+    parts = [
+        *_axes(frame, title, unit, labels, series),
+        *_budget_marks(frame, budgets),
+        *_change_point_marks(frame, cps, labels, unit),
+        *_series_marks(frame, series, labels, unit),
+        *_verdict_marks(frame, series[0][2], marks, labels),
+        "</svg>",
+    ]
+    return '<div class="chart">' + "".join(parts) + "</div>"
 
-    def sx(i: int) -> float:
-        return x0 + (x1 - x0) * (i / (n - 1) if n > 1 else 0.5)
 
-    def sy(v: float) -> float:
-        return y0 - (y0 - y1) * ((v - lo) / (hi - lo) if hi > lo else 0.5)
-
+def _axes(frame: _Frame, title: str, unit: str, labels: Sequence[str], series: Sequence[Series]) -> list[str]:
+    """The svg element, the title, both axes with their ticks, and the legend of several series."""
+    x0, x1, y0, y1, n = frame.x0, frame.x1, frame.y0, frame.y1, frame.n
     parts = [
         f'<svg width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" aria-label="{_e(title)}">',
         f'<text x="{x0}" y="12" style="font-weight:600">{_e(title)} ({_e(unit)})</text>',
@@ -259,47 +292,73 @@ def _chart(
         f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="#9ca3af"/>',
     ]
     for frac in (0.0, 0.5, 1.0):
-        v = lo + (hi - lo) * frac
-        parts.append(f'<text x="{x0 - 4}" y="{sy(v) + 3:.1f}" text-anchor="end">{_fmt(v)}</text>')
+        v = frame.lo + (frame.hi - frame.lo) * frac
+        parts.append(f'<text x="{x0 - 4}" y="{frame.sy(v) + 3:.1f}" text-anchor="end">{_fmt(v)}</text>')
     step = max(1, math.ceil(n / 4))
     for i in range(0, n, step):
-        parts.append(f'<text x="{sx(i):.1f}" y="{y0 + 13}" text-anchor="middle">{_e(labels[i][:8])}</text>')
+        parts.append(f'<text x="{frame.sx(i):.1f}" y="{y0 + 13}" text-anchor="middle">{_e(labels[i][:8])}</text>')
     if len(series) > 1:
         legend = " ".join(f'<tspan style="fill:{color}">&#9679; {_e(name)}</tspan>' for name, color, _ in series)
         parts.append(f'<text x="{x1}" y="12" text-anchor="end">{legend}</text>')
+    return parts
+
+
+def _budget_marks(frame: _Frame, budgets: Sequence[tuple[float, str]]) -> list[str]:
+    """A dashed red line per budget."""
+    parts = []
     for value, label in budgets:
-        y = sy(value)
+        y = frame.sy(value)
         parts.append(
-            f'<line x1="{x0}" y1="{y:.1f}" x2="{x1}" y2="{y:.1f}" stroke="#dc2626" stroke-dasharray="5 3">'
+            f'<line x1="{frame.x0}" y1="{y:.1f}" x2="{frame.x1}" y2="{y:.1f}" stroke="#dc2626" stroke-dasharray="5 3">'
             f"<title>budget {_e(label)}</title></line>"
         )
-        parts.append(f'<text x="{x1}" y="{y - 3:.1f}" text-anchor="end" style="fill:#dc2626">budget</text>')
+        parts.append(f'<text x="{frame.x1}" y="{y - 3:.1f}" text-anchor="end" style="fill:#dc2626">budget</text>')
+    return parts
+
+
+def _change_point_marks(frame: _Frame, cps: Sequence[ChangePoint], labels: Sequence[str], unit: str) -> list[str]:
+    """A dashed orange line between the runs before and after each change point."""
+    parts = []
     for cp in cps:
-        x = (sx(cp.index - 1) + sx(cp.index)) / 2
+        x = (frame.sx(cp.index - 1) + frame.sx(cp.index)) / 2
         pct = cp.percent
         what = f"{_fmt(cp.before)} -> {_fmt(cp.after)} {unit}" + (f" ({pct:+.0f}%)" if pct is not None else "")
         parts.append(
-            f'<line x1="{x:.1f}" y1="{y1}" x2="{x:.1f}" y2="{y0}" stroke="#ea580c" stroke-width="2" '
+            f'<line x1="{x:.1f}" y1="{frame.y1}" x2="{x:.1f}" y2="{frame.y0}" stroke="#ea580c" stroke-width="2" '
             f'stroke-dasharray="2 2"><title>change point before run {_e(labels[cp.index])}: {_e(what)}, '
             f"Pettitt p={cp.p:.3f}</title></line>"
         )
+    return parts
+
+
+def _series_marks(frame: _Frame, series: Sequence[Series], labels: Sequence[str], unit: str) -> list[str]:
+    """Each series as a line through a point per run, the first series on top."""
+    parts = []
     for name, color, values in reversed(series):  # the first series on top
-        pts = [(sx(i), sy(v)) for i, v in enumerate(values) if v is not None]
+        pts = [(frame.sx(i), frame.sy(v)) for i, v in enumerate(values) if v is not None]
         if len(pts) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
             parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.6"/>')
         for i, point in enumerate(values):
             if point is not None:
                 parts.append(
-                    f'<circle cx="{sx(i):.1f}" cy="{sy(point):.1f}" r="2.6" fill="{color}">'
+                    f'<circle cx="{frame.sx(i):.1f}" cy="{frame.sy(point):.1f}" r="2.6" fill="{color}">'
                     f"<title>{_e(name)} {_e(labels[i])}: {_fmt(point)} {_e(unit)}</title></circle>"
                 )
-    first = series[0][2]
+    return parts
+
+
+def _verdict_marks(
+    frame: _Frame, first: Sequence[float | None], marks: dict[int, str], labels: Sequence[str]
+) -> list[str]:
+    """The gate's verdict against the run before, on the first series: a red triangle up for a
+    regression, a green one down for an improvement."""
+    parts = []
     for i, verdict in sorted(marks.items()):
         at = first[i] if i < len(first) else None
         if at is None:
             continue
-        x, y = sx(i), sy(at)
+        x, y = frame.sx(i), frame.sy(at)
         if verdict == "regressed":
             shape = f"{x:.1f},{y - 12:.1f} {x - 5:.1f},{y - 4:.1f} {x + 5:.1f},{y - 4:.1f}"
             color = "#b91c1c"
@@ -309,8 +368,7 @@ def _chart(
         parts.append(
             f'<polygon points="{shape}" fill="{color}"><title>{verdict} at run {_e(labels[i])}</title></polygon>'
         )
-    parts.append("</svg>")
-    return '<div class="chart">' + "".join(parts) + "</div>"
+    return parts
 
 
 def render_history(runs: Sequence[Run], *, gate: str = DEFAULT_GATE, skipped: Sequence[str] = ()) -> str:
@@ -320,67 +378,80 @@ def render_history(runs: Sequence[Run], *, gate: str = DEFAULT_GATE, skipped: Se
     rows: list[str] = []
     sections: list[str] = []
     for nodeid in nodeids:
-        pts = [r.points.get(nodeid) or {} for r in runs]
+        row, section = _test_section(nodeid, runs, labels, verdicts.get(nodeid, {}), anchor=f"t{len(rows)}")
+        rows.append(row)
+        sections.append(section)
+    return _page(runs, len(nodeids), rows, sections, gate, skipped)
 
-        def col(key: str, pts: list[dict[str, float | None]] = pts) -> list[float | None]:
-            return [p.get(key) for p in pts]
 
-        budgets = next((r.budgets[nodeid] for r in reversed(runs) if r.budgets.get(nodeid)), [])
-        marks = verdicts.get(nodeid, {})
+def _test_section(
+    nodeid: str, runs: Sequence[Run], labels: Sequence[str], marks: dict[int, dict[str, str]], anchor: str
+) -> tuple[str, str]:
+    """One test's row of the summary table and its section of charts."""
+    pts = [r.points.get(nodeid) or {} for r in runs]
 
-        def marks_for(metric: str, marks: dict[int, dict[str, str]] = marks) -> dict[int, str]:
-            return {i: m[metric] for i, m in marks.items() if metric in m}
+    def col(key: str) -> list[float | None]:
+        return [p.get(key) for p in pts]
 
-        def cps(key: str, time: bool, col: Any = col) -> list[ChangePoint]:
-            values = col(key)
-            known = [(i, v) for i, v in enumerate(values) if v is not None]
-            found = change_points([v for _, v in known], time=time)
-            return [ChangePoint(known[c.index][0], c.before, c.after, c.p) for c in found]
+    budgets = next((r.budgets[nodeid] for r in reversed(runs) if r.budgets.get(nodeid)), [])
 
-        e2e_cps, ttft_cps, token_cps = cps("e2e_p50", True), cps("ttft_p50", True), cps("completion_tokens", False)
-        charts = [
-            _chart(
-                "e2e",
-                "ms",
-                labels,
-                [("p50", "#2563eb", col("e2e_p50")), ("p95", "#93c5fd", col("e2e_p95"))],
-                _budget_lines(budgets, "e2e"),
-                marks_for("e2e"),
-                e2e_cps,
-            ),
-            _chart(
-                "TTFT p50",
-                "ms",
-                labels,
-                [("p50", "#9333ea", col("ttft_p50"))],
-                _budget_lines(budgets, "ttft"),
-                marks_for("ttft"),
-                ttft_cps,
-            ),
-            _chart(
-                "completion tokens",
-                "tokens",
-                labels,
-                [("median", "#0891b2", col("completion_tokens"))],
-                _budget_lines(budgets, "tokens"),
-                marks_for("completion_tokens"),
-                token_cps,
-            ),
-        ]
-        n_reg = sum(1 for m in marks.values() for v in m.values() if v == "regressed")
-        n_imp = sum(1 for m in marks.values() for v in m.values() if v == "improved")
-        all_cps = len(e2e_cps) + len(ttft_cps) + len(token_cps)
-        latest = next((v for v in reversed(col("e2e_p50")) if v is not None), None)
-        anchor = f"t{len(rows)}"
-        rows.append(
-            f'<tr><td><a href="#{anchor}">{_e(nodeid)}</a></td><td class="num">'
-            f"{sum(1 for p in pts if p)}</td><td class=num>{'-' if latest is None else _fmt(latest)}</td>"
-            f"<td class='num reg'>{n_reg or ''}</td><td class='num imp'>{n_imp or ''}</td>"
-            f"<td class='num cp'>{all_cps or ''}</td></tr>"
-        )
-        sections.append(
-            f'<h2 id="{anchor}">{_e(nodeid)}</h2><div class="charts">{"".join(c for c in charts if c)}</div>'
-        )
+    def marks_for(metric: str) -> dict[int, str]:
+        return {i: m[metric] for i, m in marks.items() if metric in m}
+
+    def cps(key: str, time: bool) -> list[ChangePoint]:
+        values = col(key)
+        known = [(i, v) for i, v in enumerate(values) if v is not None]
+        found = change_points([v for _, v in known], time=time)
+        return [ChangePoint(known[c.index][0], c.before, c.after, c.p) for c in found]
+
+    e2e_cps, ttft_cps, token_cps = cps("e2e_p50", True), cps("ttft_p50", True), cps("completion_tokens", False)
+    charts = [
+        _chart(
+            "e2e",
+            "ms",
+            labels,
+            [("p50", "#2563eb", col("e2e_p50")), ("p95", "#93c5fd", col("e2e_p95"))],
+            _budget_lines(budgets, "e2e"),
+            marks_for("e2e"),
+            e2e_cps,
+        ),
+        _chart(
+            "TTFT p50",
+            "ms",
+            labels,
+            [("p50", "#9333ea", col("ttft_p50"))],
+            _budget_lines(budgets, "ttft"),
+            marks_for("ttft"),
+            ttft_cps,
+        ),
+        _chart(
+            "completion tokens",
+            "tokens",
+            labels,
+            [("median", "#0891b2", col("completion_tokens"))],
+            _budget_lines(budgets, "tokens"),
+            marks_for("completion_tokens"),
+            token_cps,
+        ),
+    ]
+    n_reg = sum(1 for m in marks.values() for v in m.values() if v == "regressed")
+    n_imp = sum(1 for m in marks.values() for v in m.values() if v == "improved")
+    all_cps = len(e2e_cps) + len(ttft_cps) + len(token_cps)
+    latest = next((v for v in reversed(col("e2e_p50")) if v is not None), None)
+    row = (
+        f'<tr><td><a href="#{anchor}">{_e(nodeid)}</a></td><td class="num">'
+        f"{sum(1 for p in pts if p)}</td><td class=num>{'-' if latest is None else _fmt(latest)}</td>"
+        f"<td class='num reg'>{n_reg or ''}</td><td class='num imp'>{n_imp or ''}</td>"
+        f"<td class='num cp'>{all_cps or ''}</td></tr>"
+    )
+    section = f'<h2 id="{anchor}">{_e(nodeid)}</h2><div class="charts">{"".join(c for c in charts if c)}</div>'
+    return row, section
+
+
+def _page(
+    runs: Sequence[Run], tests: int, rows: Sequence[str], sections: Sequence[str], gate: str, skipped: Sequence[str]
+) -> str:
+    """The whole page: the header, the legend, the summary table and the tests' sections."""
     first, last = (runs[0].when[:19], runs[-1].when[:19]) if runs else ("", "")
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     notes = "".join(f"<li>{_e(s)}</li>" for s in skipped)
@@ -389,7 +460,7 @@ def render_history(runs: Sequence[Run], *, gate: str = DEFAULT_GATE, skipped: Se
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>LLM latency history</title><style>{_CSS}</style></head><body>"
         "<h1>LLM latency history</h1>"
-        f"<div class='meta'>{len(runs)} saved run(s) from {_e(first)} to {_e(last)}, {len(nodeids)} test(s); "
+        f"<div class='meta'>{len(runs)} saved run(s) from {_e(first)} to {_e(last)}, {tests} test(s); "
         f"generated {now} by pytest-llmlatency</div>"
         "<p class='note'>Each chart: one point per saved run, oldest left (labelled by commit, else by file). "
         "<span style='color:#dc2626'>Dashed red</span>: the test's budget. "

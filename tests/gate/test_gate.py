@@ -17,9 +17,12 @@ from pytest_llmlatency.advisor.model import Observation, _linear, fit_models, li
 from pytest_llmlatency.emulator import GroqEmulator
 from pytest_llmlatency.emulator.model import plan_request
 from pytest_llmlatency.emulator.profiles import QUEUE_PROFILES
-from pytest_llmlatency.gate.baseline import TestBaseline as Saved
-from pytest_llmlatency.gate.baseline import compare_test, parse_thresholds
+from pytest_llmlatency.gate.compare import compare_test
 from pytest_llmlatency.gate.stats import LIVE_NOISE, hodges_lehmann, repeats_to_decide
+from pytest_llmlatency.gate.store import TestBaseline as Saved
+from pytest_llmlatency.gate.thresholds import parse_thresholds
+
+from .records import groq_call
 
 E2E = parse_thresholds("e2e:10%")
 
@@ -35,25 +38,18 @@ def call(
     cap: int = 1024,
     i: int = 0,
 ) -> dict[str, Any]:
-    completion = tokens * ms_per_token
-    e2e = queue + prompt_ms + completion + path
-    return {
-        "ok": True,
-        "model": "llama-3.1-8b-instant",
-        "params": {"max_completion_tokens": cap},
-        "prompt_chars": 800,
-        "iteration": i,
-        "streamed": False,
-        "e2e_ms": e2e,
-        "ttft_ms": e2e,
-        "queue_ms": queue,
-        "prompt_ms": prompt_ms,
-        "completion_ms": completion,
-        "server_ms": prompt_ms + completion,
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": tokens,
-        "finish_reason": "stop",
-    }
+    return groq_call(
+        model="llama-3.1-8b-instant",
+        params={"max_completion_tokens": cap},
+        prompt_chars=800,
+        i=i,
+        queue=queue,
+        prompt_ms=prompt_ms,
+        completion_ms=tokens * ms_per_token,
+        path=path,
+        prompt_tokens=prompt_tokens,
+        tokens=tokens,
+    )
 
 
 def gate(old: list[dict[str, Any]], new: list[dict[str, Any]], spec: str = "e2e:10%") -> Any:

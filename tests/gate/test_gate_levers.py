@@ -15,15 +15,13 @@ from typing import Any
 
 import pytest
 
-from pytest_llmlatency.gate.baseline import (
-    BaselineError,
-    Threshold,
-    build_document,
-    compare_test,
-    load_baseline,
-    parse_thresholds,
-)
-from pytest_llmlatency.gate.baseline import TestBaseline as Saved
+from pytest_llmlatency.gate.compare import compare_test
+from pytest_llmlatency.gate.errors import BaselineError
+from pytest_llmlatency.gate.store import TestBaseline as Saved
+from pytest_llmlatency.gate.store import build_document, load_baseline
+from pytest_llmlatency.gate.thresholds import Threshold, parse_thresholds
+
+from .records import groq_call
 
 # -- the grammar ---------------------------------------------------------------------------------
 
@@ -101,26 +99,20 @@ def call(
     """A gpt-oss-20b call: 3,000 prompt tokens prefilled at 12,000 tok/s, cached ones 10x faster."""
     if prompt_ms is None:
         prompt_ms = prompt_tokens * (1 - cached) / 12.0 + prompt_tokens * cached / 120.0
-    completion = tokens * 1.0
-    e2e = queue + prompt_ms + completion + 5.0
     if cost is None:
         cost = (prompt_tokens * (1 - cached) * 0.075 + prompt_tokens * cached * 0.0375 + tokens * 0.30) / 1e6
-    return {
-        "ok": True,
-        "model": "openai/gpt-oss-20b",
-        "params": {"max_completion_tokens": 64} | ({"service_tier": requested} if requested else {}),
-        "prompt_chars": 12000,
-        "iteration": i,
-        "streamed": False,
-        "e2e_ms": e2e,
-        "ttft_ms": e2e,
-        "queue_ms": queue,
-        "prompt_ms": prompt_ms,
-        "completion_ms": completion,
-        "server_ms": prompt_ms + completion,
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": tokens,
-        "finish_reason": "stop",
+    return groq_call(
+        model="openai/gpt-oss-20b",
+        params={"max_completion_tokens": 64} | ({"service_tier": requested} if requested else {}),
+        prompt_chars=12000,
+        i=i,
+        queue=queue,
+        prompt_ms=prompt_ms,
+        completion_ms=tokens * 1.0,
+        path=5.0,
+        prompt_tokens=prompt_tokens,
+        tokens=tokens,
+    ) | {
         "cached_tokens": round(prompt_tokens * cached) or None,
         "cached_share": cached,
         "service_tier": tier,

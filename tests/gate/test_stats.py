@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_llmlatency.gate.baseline import BaselineError, Threshold, parse_thresholds
+from pytest_llmlatency.gate.errors import BaselineError
 from pytest_llmlatency.gate.stats import mann_whitney_greater, median
+from pytest_llmlatency.gate.thresholds import Threshold, parse_thresholds
 
 
 def test_exact_p_values() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_llmlatency.cli import main
-from pytest_llmlatency.gate.baseline import build_document
+from pytest_llmlatency.gate.store import build_document
 from pytest_llmlatency.report.history import change_points, pettitt
 
 # -- Pettitt's test ----------------------------------------------------------------------------------
