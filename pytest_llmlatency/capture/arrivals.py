@@ -47,15 +47,7 @@ def estimate_arrivals(
     ends after the server, by its own times, had sent everything is the client's (a
     blocked event loop does not resume the read that was waiting). ``gots`` and ``kinds``:
     :func:`event_times` and each mark's kind, when the caller has them already."""
-    usage = call.usage if isinstance(call.usage, dict) else {}
-    headers = call.headers_ns or start
-    queue, prompt, completion = (_seconds(usage.get(k)) for k in ("queue_time", "prompt_time", "completion_time"))
-    first_server: int | None = None
-    bound: int | None = None  # the latest a wait can end and still be the server's
-    if prompt is not None:
-        first_server = start + round(((queue or 0.0) + prompt) * 1e9)
-        # the first token: the server's own time plus at most the headers' network time
-        bound = max(headers, first_server + (headers - start)) + SLACK_NS
+    headers, completion, first_server, bound = _server_times(call, start)
     if kinds is None:
         kinds = list(map(itemgetter(2), marks))
     outputs = kinds.count(OUTPUT)
@@ -81,7 +73,7 @@ def estimate_arrivals(
             if e <= first_output < k:
                 seen_output = True
                 if completion is not None:
-                    bound = gots[first_output] + round(completion * 1e9) + max(SLACK_NS, round(completion * 1e8))
+                    bound = _last_token_bound(gots[first_output], completion)
             prev = gots[k - 1]
             e = k
             continue
@@ -109,12 +101,33 @@ def estimate_arrivals(
                 arrival = got  # within the method's error: read as it came
         if kind == OUTPUT and not seen_output and completion is not None:
             # every later token came within Groq's completion time of the first
-            bound = arrival + round(completion * 1e9) + max(SLACK_NS, round(completion * 1e8))
+            bound = _last_token_bound(arrival, completion)
         seen_output = seen_output or kind == OUTPUT
         prev = max(prev, arrival)
         arrivals.append(prev)
         e += 1
     return arrivals
+
+
+def _server_times(call: LLMCall, start: int) -> tuple[int, float | None, int | None, int | None]:
+    """``(headers_ns, completion_s, first_server_ns, bound_ns)`` from Groq's own timings in the
+    call's usage: when the headers came, the server's completion time, when the server had
+    the first token, and the latest a wait can end and still be the server's (None: unknown)."""
+    usage = call.usage if isinstance(call.usage, dict) else {}
+    headers = call.headers_ns or start
+    queue, prompt, completion = (_seconds(usage.get(k)) for k in ("queue_time", "prompt_time", "completion_time"))
+    if prompt is None:
+        return headers, completion, None, None
+    first_server = start + round(((queue or 0.0) + prompt) * 1e9)
+    # the first token: the server's own time plus at most the headers' network time
+    return headers, completion, first_server, max(headers, first_server + (headers - start)) + SLACK_NS
+
+
+def _last_token_bound(first_output: int, completion: float) -> int:
+    """The latest the last token can come when the first came at ``first_output``: Groq's
+    completion time after it, plus what the network may add (10% of it, at least
+    :data:`SLACK_NS`)."""
+    return first_output + round(completion * 1e9) + max(SLACK_NS, round(completion * 1e8))
 
 
 def event_times(reads: Sequence[Read], marks: list[Mark]) -> list[int]:

@@ -5,12 +5,15 @@ A test's cassette lives where pytest-recording puts it,
 pytest-recording and a reviewer's diff read it. Each chat-completion interaction
 recorded by this plugin carries an extra ``llmlatency`` key in its response:
 TTFB, end-to-end time and the offset and size of every body chunk as the client
-read it (:mod:`.timing`). Bodies are stored decoded (no gzip), so they read as text.
-Files are read and written by :mod:`.cassettefile` (libyaml, parsed once per file
-version, a match key per recording).
+read it (:mod:`pytest_llmlatency.capture.timing`). Bodies are stored decoded (no gzip), so
+they read as text. Files are read and written by :mod:`.fileformat` (libyaml, parsed once
+per file version, a match key per recording).
 
 vcrpy's HTTP patchers are not used (they read the whole body before the client
-sees it); the interceptor asks a :class:`Tape` what to do with each request.
+sees it); the interceptor asks a :class:`Tape` what to do with each request: replay a
+recording, go live (and maybe record), answer a changed request from its closest recording
+with a predicted cost (the predictor is given: ``advisor.model.predict``, a layer above;
+the answer is reshaped by :mod:`.stream_conversion`), or fail with :mod:`.mismatch`'s message.
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "RECORD_MODES",
     "CassetteError",
     "Decision",
+    "Predictor",
     "ReplayMismatch",
     "Tape",
     "cassette_path",
@@ -34,13 +39,16 @@ __all__ = [
     "request_diff",
 ]
 
-from ..capture.replay import ReplayMismatch
+from ..capture.replay import ReplayMismatch, call_from_recording
 from ..capture.secrets import Secrets
-from ..core.endpoints import BY_NAME, endpoint_for_uri, multipart_summary
+from ..core.calls import LLMCall
+from ..core.endpoints import endpoint_for_uri, multipart_summary
 from ..core.names import RECORD_MODES
 from .fileformat import CassetteError, Loaded, match_key, normalized_body, read_cassette
 from .fileformat import endpoint_name as _endpoint
+from .mismatch import closest_recording_message, no_cassette_message, rerecord_hint
 from .request_diff import request_diff
+from .stream_conversion import convert_stream
 
 # request headers that never reach a cassette (compared lower-case)
 _DROP_REQUEST_HEADERS = {
@@ -91,7 +99,7 @@ def _path(uri: str) -> str:
 
 
 def _key(request: Any) -> str | None:
-    """A (filtered) request's match key (:func:`.cassettefile.match_key`)."""
+    """A (filtered) request's match key (:func:`.fileformat.match_key`)."""
     uri = str(request.uri)
     if _endpoint(uri) is None:
         return None
@@ -159,6 +167,17 @@ class Decision:
 _LIVE, _LIVE_RECORDED = Decision(), Decision(record=True)  # made once: the live path's answers
 
 
+class PredictionData(Protocol):
+    """A predicted cost (``advisor.model.Prediction``): what a :class:`Decision` carries."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+Predictor = Callable[[LLMCall, dict[str, Any], dict[str, Any]], "PredictionData | None"]
+"""``advisor.model.predict``'s signature: ``(the closest recording's call, the new request's
+normalized body, the fitted models by model name)``, None when it cannot tell."""
+
+
 class Tape:
     """One test's cassette: decides replay or live per request, records, saves.
 
@@ -175,6 +194,9 @@ class Tape:
     the test body completed, so a failed or interrupted run never changes a file.
     """
 
+    path: Path
+    existed: bool
+
     def __init__(
         self,
         path: Path,
@@ -188,6 +210,7 @@ class Tape:
         shared: Any = None,
         predict: str = "off",
         fits: Any = None,
+        predictor: Predictor | None = None,
     ) -> None:
         if mode is not None and mode not in RECORD_MODES:
             raise ValueError(f"unknown record mode {mode!r}; use one of {', '.join(RECORD_MODES)}")
@@ -196,6 +219,9 @@ class Tape:
         self.predict_mode = predict
         self._fits = fits
         """A callable giving the advisor's fitted models (computed on first use)."""
+        self._predictor = predictor
+        """What predicts a changed request's cost (``advisor.model.predict``); None: no
+        prediction, as with ``predict="off"``."""
         self.predicted = 0
         self.live = live
         self.pace = pace
@@ -216,66 +242,76 @@ class Tape:
         self.cassette: Any = None
         try:
             if shared is not None:
-                # pytest-recording's cassette for this test (the same file): LLM interactions
-                # go into it at commit, and vcrpy saves it when the test ends. Its own
-                # recordings get our secret filter too.
-                self.cassette = shared
-                self.path = Path(shared._path)
-                self.existed = self.path.is_file()
-                theirs = shared._before_record_request
-
-                def filtered(request: Any) -> Any:
-                    request = theirs(request)
-                    return None if request is None else self._filter_request(request)
-
-                shared._before_record_request = filtered
+                self._share(shared)
             else:
-                self.path = path
-                self.existed = path.is_file()
-                # a live run that records nothing neither replays the file nor writes it: it is
-                # not read (a large cassette's parse, and its memory while the test's calls
-                # run, for nothing), and vcrpy is not imported for it
-                self.inert = not self._may_record(mode, record_missing) and (
-                    live or (mode is None and not self.existed)
-                )
-                if not self.inert:
-                    from vcr.cassette import Cassette
-                    from vcr.record_mode import RecordMode
-
-                    replace = mode in ("all", "rewrite") or live
-                    self.cassette = Cassette(
-                        path=str(path),
-                        record_mode=RecordMode.ALL if replace else RecordMode.NEW_EPISODES,
-                        match_on=(llm_request,),
-                        persister=_Persister,
-                        allow_playback_repeats=False,
-                        drop_unused_requests=False,
-                    )
-                # a broken file raises CassetteError here, whatever the mode, and is never overwritten
-                loaded = None if self.inert else read_cassette(path)
-                if loaded is not None and mode != "rewrite":
-                    # a rewrite starts a fresh cassette: the old recordings neither replay nor
-                    # survive the commit
-                    self._file = loaded
-                    self._use(loaded)
+                self._open(path, mode, live, record_missing)
         except OSError as err:
             raise CassetteError(f"cassette {path} cannot be used: {err}") from None
         # only recordings that came from the file replay; those made in this run do not
         self.loaded = 0 if self.cassette is None else len(self.cassette.data)
-        self._index: dict[str, list[int]] = {}
-        if self._file is not None:
-            self._index = self._file.index()
-        elif self.cassette is not None:  # pytest-recording's cassette, loaded by vcrpy: keyed here
-            for position, (stored, _) in enumerate(self.cassette.data[: self.loaded]):
-                key = _key(stored)
-                if key is not None:
-                    self._index.setdefault(key, []).append(position)
+        self._index = self._make_index()
         self.may_record = self._may_record(mode, record_missing)
         self.replays = not live and mode not in ("all", "rewrite")
         # what a request that no recording answers does, decided once (``decide``)
         self._unanswered: Decision | None = (
             _LIVE_RECORDED if self.may_record else _LIVE if live or (mode is None and not self.existed) else None
         )
+
+    def _share(self, shared: Any) -> None:
+        """Use pytest-recording's cassette for this test (the same file): LLM interactions
+        go into it at commit, and vcrpy saves it when the test ends. Its own recordings get
+        our secret filter too."""
+        self.cassette = shared
+        self.path = Path(shared._path)
+        self.existed = self.path.is_file()
+        theirs = shared._before_record_request
+
+        def filtered(request: Any) -> Any:
+            request = theirs(request)
+            return None if request is None else self._filter_request(request)
+
+        shared._before_record_request = filtered
+
+    def _open(self, path: Path, mode: str | None, live: bool, record_missing: bool) -> None:
+        """Our own vcrpy cassette on ``path``, its file read, unless the run is inert."""
+        self.path = path
+        self.existed = path.is_file()
+        # a live run that records nothing neither replays the file nor writes it: it is
+        # not read (a large cassette's parse, and its memory while the test's calls
+        # run, for nothing), and vcrpy is not imported for it
+        self.inert = not self._may_record(mode, record_missing) and (live or (mode is None and not self.existed))
+        if not self.inert:
+            from vcr.cassette import Cassette
+            from vcr.record_mode import RecordMode
+
+            replace = mode in ("all", "rewrite") or live
+            self.cassette = Cassette(
+                path=str(path),
+                record_mode=RecordMode.ALL if replace else RecordMode.NEW_EPISODES,
+                match_on=(llm_request,),
+                persister=_Persister,
+                allow_playback_repeats=False,
+                drop_unused_requests=False,
+            )
+        # a broken file raises CassetteError here, whatever the mode, and is never overwritten
+        loaded = None if self.inert else read_cassette(path)
+        if loaded is not None and mode != "rewrite":
+            # a rewrite starts a fresh cassette: the old recordings neither replay nor
+            # survive the commit
+            self._file = loaded
+            self._use(loaded)
+
+    def _make_index(self) -> dict[str, list[int]]:
+        """The positions of the loaded recordings by match key."""
+        if self._file is not None:
+            return self._file.index()
+        index: dict[str, list[int]] = {}
+        if self.cassette is not None:  # pytest-recording's cassette, loaded by vcrpy: keyed here
+            for position, (stored, _) in enumerate(self.cassette.data[: self.loaded]):
+                key = _key(stored)
+                if key is not None:
+                    index.setdefault(key, []).append(position)
+        return index
 
     def _may_record(self, mode: str | None, record_missing: bool) -> bool:
         """Whether this run records what no recording answers (``existed`` known)."""
@@ -372,15 +408,12 @@ class Tape:
 
     def _predicted(self, request: Any) -> Decision | None:
         """Answer a request whose generation parameters changed with its closest recording,
-        carrying the advisor's prediction, when ``--llm-predict`` allows it."""
-        if self.predict_mode == "off" or not _is_chat(request.uri):
+        carrying the predictor's prediction, when ``--llm-predict`` allows it."""
+        if self.predict_mode == "off" or self._predictor is None or not _is_chat(request.uri):
             return None
         wanted = normalized_body(self._filter_request(request).body)
         if wanted is None:
             return None
-        from ..advisor.model import predict
-        from ..capture.replay import call_from_recording
-
         candidates: list[tuple[int, Any, dict[str, Any]]] = []
         for stored, response in self.cassette.data[: self.loaded]:
             old = normalized_body(stored.body)
@@ -402,7 +435,7 @@ class Tape:
             if d == nearest
         ]
         stored, response, recorded = min(recordings, key=lambda r: r[2].finish_reason == "length")
-        prediction = predict(recorded, wanted, self._fits() if self._fits else {})
+        prediction = self._predictor(recorded, wanted, self._fits() if self._fits else {})
         if prediction is None:
             return None
         response = convert_stream(response, bool(wanted.get("stream")))
@@ -476,142 +509,17 @@ class Tape:
 
     # -- messages ----------------------------------------------------------------------
     def rerecord_hint(self, mode: str = "rewrite") -> str:
-        return (
-            f"Re-record with: pytest --llm-record-mode={mode} {self.nodeid} "
-            "(needs GROQ_API_KEY, or --llm-base-url for another server)"
-        )
+        return rerecord_hint(self.nodeid, mode)
 
     def _mismatch_message(self, request: Any) -> str:
         if not self.existed:
-            return (
-                f"no cassette for this test: {self.path} does not exist, and record mode "
-                f"'{self.mode}' does not record. Record it with: pytest --llm-record-mode=once "
-                f"{self.nodeid} (needs GROQ_API_KEY, or --llm-base-url for another server)"
-            )
+            return no_cassette_message(self.path, self.mode, self.nodeid)
         # the diff is made from the filtered request: no secret reaches the message
         new = normalized_body(self._filter_request(request).body)
-        wanted_endpoint = _endpoint(request.uri)
-        candidates = []
-        for index, (stored, _) in enumerate(self.cassette.data[: self.loaded]):
-            if not (_endpoint(stored.uri) == wanted_endpoint and stored.method == request.method):
-                continue
-            old = normalized_body(stored.body)
-            diff = request_diff(old, new)
-            played = self.cassette.play_counts[index] > 0
-            candidates.append((len(diff), played, index, diff))
-        total = self.loaded
-        where = f"the cassette {self.path} holds no recording of this request"
-        if not candidates:
-            kind = BY_NAME[wanted_endpoint].label if wanted_endpoint else "LLM call"
-            return f"{where} (it holds {total} interaction(s), none a {kind}). {self.rerecord_hint()}"
-        candidates.sort(key=lambda c: (c[0], c[1], c[2]))
-        n_diff, played, index, diff = candidates[0]
-        if n_diff == 0:
-            same = sum(1 for c in candidates if c[0] == 0)
-            return (
-                f"{where} that has not been replayed already: the cassette has {same} recording(s) of it "
-                f"and the test made more identical calls than when it was recorded. {self.rerecord_hint()}"
-            )
-        return self.secrets.text(
-            f"{where}; request changed since recording: {'; '.join(diff)} "
-            f"(closest: interaction {index + 1} of {total}). {self.rerecord_hint()}"
+        recordings = self.cassette.data[: self.loaded]
+        return closest_recording_message(
+            request, new, recordings, self.cassette.play_counts, self.path, self.rerecord_hint(), self.secrets
         )
-
-
-def convert_stream(response: dict[str, Any], stream: bool) -> dict[str, Any] | None:
-    """The recorded response in the shape the new request expects: an SSE stream turned into
-    one chat.completion body, or a body into a stream (role chunk, the whole text in one chunk,
-    the final chunk with usage, ``[DONE]``). No timing: the call's cost is predicted.
-    None when the recording cannot be read."""
-    import json as _json
-
-    from ..core.sse import SSEParser, encode_event
-
-    body = response.get("body", {}).get("string", b"")
-    raw = body.encode() if isinstance(body, str) else bytes(body or b"")
-    headers = {
-        k: v
-        for k, v in (response.get("headers") or {}).items()
-        if k.lower() not in ("content-type", "content-encoding", "content-length", "transfer-encoding")
-    }
-    is_stream = any(
-        "event-stream" in str(v)
-        for k, vs in (response.get("headers") or {}).items()
-        if k.lower() == "content-type"
-        for v in vs
-    )
-    if is_stream == stream:
-        return response
-    if any(k.lower() == "content-encoding" for k in response.get("headers") or {}):
-        import gzip
-
-        try:
-            raw = gzip.decompress(raw)
-        except OSError:
-            return None
-    if is_stream:
-        parser = SSEParser()
-        chunks = [e.json() for e in parser.feed(raw) + parser.close() if not e.is_done]
-        content, reasoning, finish, usage, first = "", "", None, None, (chunks[0] if chunks else {})
-        for chunk in chunks:
-            for choice in chunk.get("choices") or []:
-                delta = choice.get("delta") or {}
-                content += delta.get("content") or ""
-                reasoning += delta.get("reasoning") or ""
-                finish = choice.get("finish_reason") or finish
-            usage = (chunk.get("x_groq") or {}).get("usage") or chunk.get("usage") or usage
-        message: dict[str, Any] = {"role": "assistant", "content": content}
-        if reasoning:
-            message["reasoning"] = reasoning
-        new_body = {
-            "id": first.get("id"),
-            "object": "chat.completion",
-            "created": first.get("created"),
-            "model": first.get("model"),
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-            "usage": usage,
-            "system_fingerprint": first.get("system_fingerprint"),
-            "x_groq": {"id": (first.get("x_groq") or {}).get("id")},
-        }
-        text, content_type = _json.dumps(new_body).encode(), "application/json"
-    else:
-        try:
-            doc = _json.loads(raw)
-            choice = doc["choices"][0]
-        except (ValueError, KeyError, IndexError, TypeError):
-            return None
-        base = {
-            "id": doc.get("id"),
-            "object": "chat.completion.chunk",
-            "created": doc.get("created"),
-            "model": doc.get("model"),
-            "system_fingerprint": doc.get("system_fingerprint"),
-        }
-        message = choice.get("message") or {}
-        delta = {k: message[k] for k in ("content", "reasoning") if message.get(k)}
-        events = [
-            {
-                **base,
-                "choices": [
-                    {"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}
-                ],
-                "x_groq": doc.get("x_groq") or {},
-            },
-            {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}]},
-            {
-                **base,
-                "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": choice.get("finish_reason")}],
-                "x_groq": {**(doc.get("x_groq") or {}), "usage": doc.get("usage")},
-                "usage": doc.get("usage"),
-            },
-        ]
-        text = b"".join(encode_event(e) for e in events) + encode_event("[DONE]")
-        content_type = "text/event-stream"
-    return {
-        "status": response.get("status", {"code": 200, "message": "OK"}),
-        "headers": {**headers, "content-type": [content_type]},
-        "body": {"string": text},
-    }
 
 
 def ci_environment() -> bool:

@@ -11,7 +11,7 @@ import groq
 import httpx
 import pytest
 
-from pytest_llmlatency.capture import intercept
+from pytest_llmlatency.capture import recorder as recorder_module
 from pytest_llmlatency.capture.arrivals import SLACK_NS, WAITED_NS, estimate_arrivals
 from pytest_llmlatency.capture.bodyreader import OUTPUT
 from pytest_llmlatency.capture.intercept import Interceptor, Recorder
@@ -168,13 +168,13 @@ def test_the_arrival_estimate_equals_estimating_every_event(seed: int) -> None:
     assert estimate_arrivals(call, 0, reads, marks) == _reference_arrivals(call, 0, reads, marks)
 
 
-@pytest.mark.parametrize("limit", [20_000, intercept.PENDING_BYTES])
+@pytest.mark.parametrize("limit", [20_000, recorder_module.PENDING_BYTES])
 def test_a_loop_that_never_reads_its_calls_keeps_a_bounded_amount_of_bytes(
     limit: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The client's read only takes the time; the bodies wait to be parsed until the calls are
     read, unless they pile up: then they are parsed while the loop goes on."""
-    monkeypatch.setattr(intercept, "PENDING_BYTES", limit)
+    monkeypatch.setattr(recorder_module, "PENDING_BYTES", limit)
     recorder = Recorder()
     open_most = 0
     with (
@@ -355,13 +355,14 @@ def test_the_tee_allocates_no_object_the_collector_tracks_per_read() -> None:
     import gc
 
     from pytest_llmlatency.capture.attempt import Capture
+    from pytest_llmlatency.capture.bodystreams import stream_classes
     from pytest_llmlatency.core.endpoints import CHAT
 
     call = LLMCall(model="m", params={})
     attempt = Attempt(start_ns=0)
     capture = Capture(call, attempt, httpx, CHAT)
     capture.response(200, httpx.Headers({"content-type": "text/event-stream"}))
-    tee = intercept._tee_classes(httpx)[0](_Reads([_TOKEN] * 2000), capture)
+    tee = stream_classes(httpx)[0](_Reads([_TOKEN] * 2000), capture)
     enabled = gc.isenabled()
     gc.disable()
     try:
