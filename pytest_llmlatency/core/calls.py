@@ -3,18 +3,24 @@
 Timestamps are ``time.perf_counter_ns()`` values taken by the interceptor as the
 client sent the request and read the response. Every derived metric is a
 property, and every formula is stated in ``docs/metrics.md``.
+
+A call's cost is computed in :mod:`.costs`, Groq's extra response fields are read in
+:mod:`.groq_fields`, and the functions over many calls (``percentile``, ``values``,
+``agent_spans``, ``agent_wall_ms``) live in :mod:`.aggregate`; they are importable from here too.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
-__all__ = ["Attempt", "LLMCall", "percentile", "LATENCY_PARAMS", "agent_spans", "agent_wall_ms"]
+from .aggregate import agent_spans, agent_wall_ms, percentile, values
+from .costs import cached_tokens_of, call_cost
+from .groq_fields import read_groq_fields
+
+__all__ = ["Attempt", "LLMCall", "percentile", "LATENCY_PARAMS", "agent_spans", "agent_wall_ms", "values"]
 
 # request parameters that change how long a call takes (shown in failure messages)
 LATENCY_PARAMS = (
@@ -56,6 +62,35 @@ def _ms(start: int | None, end: int | None) -> float | None:
     if start is None or end is None:
         return None
     return (end - start) / 1e6
+
+
+_N = TypeVar("_N", int, float)
+
+
+class _UsageNumber(Generic[_N]):
+    """A read-only attribute of :class:`LLMCall`: a number from Groq's ``usage`` passed through
+    ``convert``; None when ``usage`` lacks it or holds no number there."""
+
+    def __init__(self, key: str, convert: Callable[[float], _N]) -> None:
+        self.key = key
+        self.convert: Callable[[float], _N] = convert
+
+    @overload
+    def __get__(self, call: None, owner: type[Any]) -> _UsageNumber[_N]: ...
+    @overload
+    def __get__(self, call: LLMCall, owner: type[Any]) -> _N | None: ...
+    def __get__(self, call: LLMCall | None, owner: type[Any]) -> _UsageNumber[_N] | _N | None:
+        if call is None:
+            return self
+        value = (call.usage or {}).get(self.key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return self.convert(value)
+        return None
+
+
+def _seconds_to_ms(seconds: float) -> float:
+    """Groq's times are in seconds: ``usage``'s queue, prompt, completion and total time."""
+    return float(seconds) * 1000.0
 
 
 @dataclass(slots=True)
@@ -314,27 +349,14 @@ class LLMCall:
         return audio / (e2e / 1000.0)
 
     # -- Groq's usage -----------------------------------------------------------------
-    def _usage_int(self, key: str) -> int | None:
-        value = (self.usage or {}).get(key)
-        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-    def _usage_ms(self, key: str) -> float | None:
-        value = (self.usage or {}).get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value) * 1000.0
-        return None
-
-    @property
-    def prompt_tokens(self) -> int | None:
-        return self._usage_int("prompt_tokens")
-
-    @property
-    def completion_tokens(self) -> int | None:
-        return self._usage_int("completion_tokens")
-
-    @property
-    def total_tokens(self) -> int | None:
-        return self._usage_int("total_tokens")
+    prompt_tokens = _UsageNumber("prompt_tokens", int)
+    completion_tokens = _UsageNumber("completion_tokens", int)
+    total_tokens = _UsageNumber("total_tokens", int)
+    queue_ms = _UsageNumber("queue_time", _seconds_to_ms)
+    prompt_ms = _UsageNumber("prompt_time", _seconds_to_ms)
+    completion_ms = _UsageNumber("completion_time", _seconds_to_ms)
+    server_ms = _UsageNumber("total_time", _seconds_to_ms)
+    """Groq's ``total_time``: prompt_time + completion_time (queue excluded)."""
 
     @property
     def reasoning_tokens(self) -> int | None:
@@ -408,7 +430,7 @@ class LLMCall:
             for key, value in (usage if isinstance(usage, dict) else {}).items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     row[key] = row.get(key, 0) + value
-            cached = _cached_of(usage)
+            cached = cached_tokens_of(usage)
             if cached is not None:
                 row["cached_tokens"] = row.get("cached_tokens", 0) + cached
         return out
@@ -430,108 +452,24 @@ class LLMCall:
         return sum(spans) if spans and self.client_timing else None
 
     # -- cost ---------------------------------------------------------------------------------
-    def _price(self, model: str) -> Any:
-        from .prices import PriceTable
-
-        table = self.price_table if self.price_table is not None else PriceTable()
-        return table.get(model)
-
     def cost(self) -> tuple[float | None, str]:
         """(USD, how it was computed) or (None, why the cost is unknown). Never a guess: a model
         missing from the price table, or a price the call needs that is not published, gives
         None. Compound systems: the inner models' tokens at their own prices; the server-side
         tools' fees are not in the table, so a call that ran tools has no cost."""
-        if self.compound:
-            return self._compound_cost()
-        return _token_cost(self, self.model, self._price(self.model))
-
-    def _compound_cost(self) -> tuple[float | None, str]:
-        if self.executed_tools:
-            return None, (
-                f"cost unknown: {self.model} ran server-side tools ({', '.join(self.tool_names_executed)}) "
-                "whose fees are not in the price table"
-            )
-        total = 0.0
-        for model, row in self.inner_models.items():
-            price = self._price(model)
-            usage = {k: v for k, v in row.items() if k != "calls"}
-            value, why = _usage_cost(model, price, usage)
-            if value is None:
-                return None, f"cost unknown: inner model {why.removeprefix('cost unknown: ')}"
-            total += value
-        return total, f"{len(self.usage_breakdown)} inner model call(s) at their prices"
+        return call_cost(self)
 
     @property
     def cost_usd(self) -> float | None:
         """The call's cost in US dollars from the price table (:meth:`cost`), None when unknown."""
         return self.cost()[0]
 
-    @property
-    def queue_ms(self) -> float | None:
-        return self._usage_ms("queue_time")
-
-    @property
-    def prompt_ms(self) -> float | None:
-        return self._usage_ms("prompt_time")
-
-    @property
-    def completion_ms(self) -> float | None:
-        return self._usage_ms("completion_time")
-
-    @property
-    def server_ms(self) -> float | None:
-        """Groq's ``total_time``: prompt_time + completion_time (queue excluded)."""
-        return self._usage_ms("total_time")
-
     # -- Groq's extra fields -------------------------------------------------------------
     def read_groq_fields(self, obj: dict[str, Any], now: int | None = None) -> None:
         """Take the served tier, a compound system's usage breakdown and executed tools, and
         ``x_groq.usage``'s hardware-cache counts from a response body or a stream chunk
         (``now``: when the chunk was read). Never raises for odd input."""
-        tier = obj.get("service_tier")
-        if isinstance(tier, str) and tier:
-            self.served_tier = tier
-        x_groq = obj.get("x_groq")
-        x_groq = x_groq if isinstance(x_groq, dict) else {}
-        breakdown = obj.get("usage_breakdown") or x_groq.get("usage_breakdown")
-        models = breakdown.get("models") if isinstance(breakdown, dict) else None
-        if isinstance(models, list):
-            self.usage_breakdown = [m for m in models if isinstance(m, dict)]
-        xusage = x_groq.get("usage")
-        if isinstance(xusage, dict):
-            for key in ("dram_cached_tokens", "sram_cached_tokens"):
-                value = xusage.get(key)
-                if isinstance(value, int) and not isinstance(value, bool):
-                    self.hardware_cache[key] = value
-        for choice in obj.get("choices") or []:
-            if not isinstance(choice, dict):
-                continue
-            part = choice.get("delta") if isinstance(choice.get("delta"), dict) else choice.get("message")
-            tools = part.get("executed_tools") if isinstance(part, dict) else None
-            for tool in tools if isinstance(tools, list) else []:
-                if isinstance(tool, dict):
-                    self._executed_tool(tool, now)
-
-    def _executed_tool(self, tool: dict[str, Any], now: int | None) -> None:
-        index = tool.get("index")
-        if not isinstance(index, int) or isinstance(index, bool):
-            index = len(self.executed_tools)
-        entry = next((t for t in self.executed_tools if t.get("index") == index), None)
-        if entry is None:
-            entry = {"index": index, "type": None, "arguments_chars": 0, "output_chars": None}
-            entry["start_ns"] = now
-            entry["end_ns"] = None
-            self.executed_tools.append(entry)
-        if tool.get("type"):
-            entry["type"] = str(tool["type"])
-        if isinstance(tool.get("arguments"), str):
-            entry["arguments_chars"] = len(tool["arguments"])
-        output = tool.get("output")
-        if output is None and (tool.get("search_results") or {}).get("results"):
-            output = json.dumps(tool["search_results"])
-        if isinstance(output, str) and entry.get("output_chars") is None:
-            entry["output_chars"] = len(output)
-            entry["end_ns"] = now
+        read_groq_fields(self, obj, now)
 
     # -- presentation -------------------------------------------------------------------
     def metric(self, name: str) -> float | None:
@@ -641,115 +579,6 @@ class LLMCall:
         )
 
 
-def _cached_of(usage: Any) -> int | None:
-    details = usage.get("prompt_tokens_details") if isinstance(usage, dict) else None
-    value = details.get("cached_tokens") if isinstance(details, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _usage_cost(model: str, price: Any, usage: dict[str, Any]) -> tuple[float | None, str]:
-    """The cost of token usage at a model's price; (None, why) when a needed price is missing."""
-    if price is None:
-        return None, f"cost unknown: {model} is not in the price table (add it with --llm-prices)"
-    prompt = usage.get("prompt_tokens")
-    completion = usage.get("completion_tokens")
-    if not isinstance(prompt, (int, float)) or not isinstance(completion, (int, float)):
-        return None, "cost unknown: the response reported no token usage"
-    cached = usage.get("cached_tokens")
-    if cached is None:
-        cached = _cached_of(usage)
-    cached = min(float(cached or 0), float(prompt))
-    if price.input is None or price.output is None:
-        return None, f"cost unknown: {model} has no published per-token price"
-    if cached and price.cached_input is None:
-        return None, (
-            f"cost unknown: {cached:.0f} prompt tokens were cached and {model} has no cached-input price in the table"
-        )
-    usd = ((prompt - cached) * price.input + cached * (price.cached_input or 0.0) + completion * price.output) / 1e6
-    return usd, f"{model} at ${price.input:g}/${price.output:g} per 1M tokens ({price.as_of or price.source})"
-
-
-def _token_cost(call: LLMCall, model: str, price: Any) -> tuple[float | None, str]:
-    """A plain call's cost: tokens, audio seconds or speech characters at the model's price."""
-    if price is None:
-        return None, f"cost unknown: {model or 'the model'} is not in the price table (add it with --llm-prices)"
-    if call.endpoint in ("transcription", "translation"):
-        if price.audio_hour is None or call.audio_seconds is None:
-            return None, "cost unknown: no per-hour price or no audio duration"
-        seconds = max(call.audio_seconds, price.min_audio_seconds)
-        return seconds / 3600 * price.audio_hour, f"{seconds:g} s of audio at ${price.audio_hour:g}/hour"
-    if call.endpoint == "speech":
-        text = call.params.get("input")
-        if price.chars_million is None or not isinstance(text, str):
-            return None, "cost unknown: no per-character price or no input text"
-        return len(text) * price.chars_million / 1e6, f"{len(text)} characters at ${price.chars_million:g}/1M"
-    return _usage_cost(model, price, call.usage or {})
-
-
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) with linear interpolation between closest ranks
-    (numpy's default, ``method="linear"``)."""
-    if not values:
-        raise ValueError("percentile of no values")
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    rank = (len(ordered) - 1) * q / 100.0
-    lo = math.floor(rank)
-    hi = math.ceil(rank)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
-
-
-def agent_spans(calls: Sequence[LLMCall]) -> list[tuple[float, float] | None]:
-    """Each call's (start, end) in milliseconds on its test's agent clock: 0 is the start of the
-    first call of the same ``llm_repeat`` iteration; None for a call without client timing.
-
-    Live, the clock is the wall clock (``perf_counter_ns``): the first attempt's send and the
-    last byte read. A replayed call takes no real time but carries its recorded duration, so
-    everything after it moves later by that duration: the agent clock is the wall clock plus
-    the recorded durations of the replayed calls before. Concurrent replayed calls therefore
-    count one after another."""
-    spans: list[tuple[float, float] | None] = [None] * len(calls)
-    by_iteration: dict[int, list[int]] = {}
-    for i, call in enumerate(calls):
-        by_iteration.setdefault(call.iteration, []).append(i)
-    for indices in by_iteration.values():
-        timed = [i for i in indices if calls[i].attempts and calls[i].end_ns is not None and calls[i].client_timing]
-        timed.sort(key=lambda i: calls[i].attempts[0].start_ns)
-        if not timed:
-            continue
-        origin = calls[timed[0]].attempts[0].start_ns
-        shift = 0
-        for i in timed:
-            call = calls[i]
-            start = call.attempts[0].start_ns + shift
-            end = (call.end_ns or 0) + shift
-            spans[i] = ((start - origin) / 1e6, (end - origin) / 1e6)
-            if call.replayed:
-                shift += (call.end_ns or 0) - call.attempts[-1].start_ns
-    return spans
-
-
-def agent_wall_ms(calls: Sequence[LLMCall]) -> dict[int, float]:
-    """The agent wall time of each ``llm_repeat`` iteration (0 without repeats): the first
-    call's start to the last call's end on the agent clock (:func:`agent_spans`), so it
-    includes the application's own time between calls (tool execution, parsing)."""
-    out: dict[int, float] = {}
-    for call, span in zip(calls, agent_spans(calls), strict=True):
-        if span is not None:
-            out[call.iteration] = max(out.get(call.iteration, 0.0), span[1])
-    return out
-
-
-def values(calls: Iterable[LLMCall], metric: str) -> list[float]:
-    out = []
-    for call in calls:
-        v = call.metric(metric)
-        if v is not None:
-            out.append(v)
-    return out

@@ -9,7 +9,10 @@ from typing import Any
 import groq
 import pytest
 
-from pytest_llmlatency.advisor.model import ModelFit, fit_models, lint, observations, predict
+from pytest_llmlatency.advisor.fit import ModelFit, fit_models
+from pytest_llmlatency.advisor.lint import lint
+from pytest_llmlatency.advisor.predict import predict
+from pytest_llmlatency.advisor.scan import observations
 from pytest_llmlatency.capture.intercept import Interceptor, Recorder
 from pytest_llmlatency.cli import main
 from pytest_llmlatency.core.calls import LLMCall

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmlatency.advisor.model import (
+from pytest_llmlatency.advisor.fit import fit_models
+from pytest_llmlatency.advisor.scan import (
     OBSERVATION_CACHE,
     Observation,
     ScanStats,
     _memo,
     cassette_observations,
-    fit_models,
 )
 
 from ..conftest import REAL_CASSETTES
