@@ -34,8 +34,10 @@ import time
 from typing import Any
 
 from pytest_llmlatency.emulator.model import plan_request, prompt_tokens
-from pytest_llmlatency.gate.baseline import TestBaseline, Threshold, compare_test, parse_thresholds
-from pytest_llmlatency.gate.baseline import _judge_shift as judge_raw
+from pytest_llmlatency.gate.compare import _judge_shift as judge_raw
+from pytest_llmlatency.gate.compare import compare_test
+from pytest_llmlatency.gate.store import TestBaseline
+from pytest_llmlatency.gate.thresholds import Threshold, parse_thresholds
 
 MODEL = "llama-3.1-8b-instant"
 BASE_PROMPT_WORDS = 150

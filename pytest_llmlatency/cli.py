@@ -306,7 +306,8 @@ def _run_merge(args: argparse.Namespace) -> int:
 def _run_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .gate.baseline import BaselineError, resolve_compare
+    from .gate.errors import BaselineError
+    from .gate.store import resolve_compare
     from .report.jsonfile import ReportFileError, dump_doc, read_report
     from .report.merge import compare_results
     from .report.writers import append_step_summary
@@ -337,7 +338,7 @@ def _run_compare(args: argparse.Namespace) -> int:
 def _run_save(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .gate.baseline import BaselineError
+    from .gate.errors import BaselineError
     from .report.jsonfile import ReportFileError, read_report
     from .report.merge import save_results
 
@@ -355,7 +356,7 @@ def _run_save(args: argparse.Namespace) -> int:
 def _run_history(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .gate.baseline import BaselineError
+    from .gate.errors import BaselineError
     from .report.history import DEFAULT_GATE, HistoryError, load_runs, render_history
 
     try:

@@ -22,9 +22,11 @@ from .settings import EMULATOR
 if TYPE_CHECKING:
     import groq
 
+    from .advisor.model import Prediction
     from .budgets.view import LLMCalls
     from .capture.intercept import Interceptor, Recorder
     from .cassettes.tape import Tape
+    from .core.calls import LLMCall
     from .emulator import GroqEmulator
     from .plugin import LLMLatencyPlugin
 
@@ -98,7 +100,16 @@ def _tape_for(item: pytest.Item, plugin: LLMLatencyPlugin, secrets: Any, shared:
         shared=shared,
         predict=settings.predict,
         fits=plugin.fits,
+        predictor=_predict,
     )
+
+
+def _predict(recorded: LLMCall, new_body: dict[str, Any], fits: dict[str, Any]) -> Prediction | None:
+    """The advisor's ``predict``, imported only when a changed request needs a prediction
+    (cassettes sit below the advisor: the tape is handed this function, never imports it)."""
+    from .advisor.model import predict
+
+    return predict(recorded, new_body, fits)
 
 
 @pytest.fixture(autouse=True)

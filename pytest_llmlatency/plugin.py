@@ -120,14 +120,17 @@ class LLMLatencyPlugin:
         """The no-live-calls guard (``guard.GuardPlugin``), None when lifted."""
         self.guard_lifted: str | None = None
         if settings.save is not None:
-            from .gate.baseline import BaselineError, check_save_name
+            from .gate.errors import BaselineError
+            from .gate.store import check_save_name
 
             try:
                 check_save_name(settings.save)  # before the run, not after it
             except BaselineError as err:
                 raise pytest.UsageError(str(err)) from None
         if settings.compare is not None:
-            from .gate.baseline import BaselineError, NothingSaved, load_baseline, parse_thresholds, resolve_compare
+            from .gate.errors import BaselineError, NothingSaved
+            from .gate.store import load_baseline, resolve_compare
+            from .gate.thresholds import parse_thresholds
 
             try:
                 self.thresholds = parse_thresholds(settings.compare_fail)
@@ -286,7 +289,7 @@ class LLMLatencyPlugin:
             result["baseline_options"] = {"compare": options.compare, "tolerance": options.tolerance}
         if self.baseline is None:
             return None
-        from .gate.baseline import gate_result
+        from .gate.compare import gate_result
 
         comparison, message = gate_result(result, self.baseline, self.thresholds, method=self.settings.compare_method)
         if comparison is not None:

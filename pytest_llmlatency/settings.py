@@ -351,7 +351,8 @@ def _compare_fail(config: pytest.Config, compare: str | None) -> tuple[str, ...]
         else ((config.getini("llm_compare_fail"),) if config.getini("llm_compare_fail") else ())
     )
     if fail_raw:
-        from .gate.baseline import BaselineError, parse_thresholds
+        from .gate.errors import BaselineError
+        from .gate.thresholds import parse_thresholds
 
         try:
             parse_thresholds(fail_raw, source="--llm-compare-fail" if fail_cli else "ini option llm_compare_fail")
@@ -403,7 +404,8 @@ def settings_dict(settings: Settings) -> dict[str, Any]:
     """The options that change what a run measures or how it judges it, as the JSON report
     records them. Shards merged into one gate must agree on every one of them (report paths and
     the storage folder may differ)."""
-    from .gate.baseline import BaselineError, parse_thresholds
+    from .gate.errors import BaselineError
+    from .gate.thresholds import parse_thresholds
 
     compare = settings.compare
     if compare and (compare.endswith(".json") or "/" in compare or "\\" in compare):

@@ -64,7 +64,8 @@ def _tolerance(tolerance: Any) -> tuple[str, ...] | None:
             f"dict like {{'e2e': '25%'}}, got {tolerance!r}"
         )
     if parts is not None:
-        from ..gate.baseline import BaselineError, parse_thresholds
+        from ..gate.errors import BaselineError
+        from ..gate.thresholds import parse_thresholds
 
         try:
             parse_thresholds(parts, source="@pytest.mark.llm_baseline: tolerance=")

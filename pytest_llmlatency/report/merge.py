@@ -3,7 +3,7 @@
 ``merge`` is order-independent and idempotent: the merged document depends only on the set of
 tests and the shards' own metadata (tests sorted by node id, the parts sorted), and merging a
 merged file alone gives it back byte for byte. The gate (``compare``) calls the same
-``baseline.gate_result`` as the in-run gate, so a merged file gets the verdicts a
+``gate.compare.gate_result`` as the in-run gate, so a merged file gets the verdicts a
 single-machine run would.
 """
 
@@ -135,7 +135,9 @@ def compare_results(
     doc: dict[str, Any], baseline_path: Path, fail: Sequence[str], *, method: str = "auto"
 ) -> CompareOutcome:
     """Judge every test of a (merged) result file against a baseline with the in-run gate's code."""
-    from ..gate.baseline import gate_result, load_baseline, parse_thresholds
+    from ..gate.compare import gate_result
+    from ..gate.store import load_baseline
+    from ..gate.thresholds import parse_thresholds
     from .markdown import render_markdown
 
     thresholds = parse_thresholds(list(fail), source="llmlatency compare --fail")
@@ -168,7 +170,7 @@ def compare_results(
 def save_results(doc: dict[str, Any], storage: Path, name: str) -> Path:
     """Write the results as one pytest-benchmark-format baseline; the path written."""
     from ..core.atomic import atomic_write_text
-    from ..gate.baseline import resolve_save
+    from ..gate.store import resolve_save
     from .writers import baseline_text
 
     target = resolve_save(storage, name)

@@ -122,7 +122,8 @@ def _write_markdown(
 
 def _save_baseline(writer: ReportWriter, results: Sequence[dict[str, Any]], storage: Path, save: str | None) -> bool:
     """``--llm-save`` / ``--llm-autosave``: the run as a baseline in the storage (or a file)."""
-    from ..gate.baseline import BaselineError, autosave_name, resolve_save
+    from ..gate.errors import BaselineError
+    from ..gate.store import autosave_name, resolve_save
 
     try:
         target = resolve_save(storage, save or autosave_name())
@@ -134,7 +135,7 @@ def _save_baseline(writer: ReportWriter, results: Sequence[dict[str, Any]], stor
 
 def baseline_text(results: Sequence[dict[str, Any]]) -> str:
     """A saved baseline's text: the results in pytest-benchmark's format."""
-    from ..gate.baseline import build_document
+    from ..gate.store import build_document
 
     return json.dumps(build_document(results), indent=4) + "\n"
 

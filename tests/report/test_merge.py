@@ -295,7 +295,9 @@ def test_compare_reports_bad_arguments_naming_them(
 def test_the_gate_on_json_results_keeps_the_markers_options() -> None:
     """`gate_result` (shared by the in-run gate and `llmlatency compare`) reads what the run kept
     of @pytest.mark.llm_baseline and of agent budgets from the result itself."""
-    from pytest_llmlatency.gate.baseline import Baseline, TestBaseline, gate_result, parse_thresholds
+    from pytest_llmlatency.gate.compare import gate_result
+    from pytest_llmlatency.gate.store import Baseline, TestBaseline
+    from pytest_llmlatency.gate.thresholds import parse_thresholds
 
     def calls(ms: float) -> list[dict[str, Any]]:
         return [{"ok": True, "model": "m", "e2e_ms": ms, "completion_tokens": 10, "iteration": 0}]
