@@ -156,7 +156,8 @@ def clone(folder: Path, n: int) -> None:
 
 def in_process(folder: Path) -> dict[str, float]:
     """The advisor's read of every cassette, cold and from its cache, and its fit."""
-    from pytest_llmlatency.advisor.model import ScanStats, _memo, cassette_observations, fit_models
+    from pytest_llmlatency.advisor.fit import fit_models
+    from pytest_llmlatency.advisor.scan import ScanStats, _memo, cassette_observations
     from pytest_llmlatency.cassettes import fileformat as cassettefile
 
     cache = folder / ".bench-observations.json"

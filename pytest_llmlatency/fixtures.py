@@ -22,7 +22,7 @@ from .settings import EMULATOR
 if TYPE_CHECKING:
     import groq
 
-    from .advisor.model import Prediction
+    from .advisor.predict import Prediction
     from .budgets.view import LLMCalls
     from .capture.intercept import Interceptor, Recorder
     from .cassettes.tape import Tape
@@ -107,7 +107,7 @@ def _tape_for(item: pytest.Item, plugin: LLMLatencyPlugin, secrets: Any, shared:
 def _predict(recorded: LLMCall, new_body: dict[str, Any], fits: dict[str, Any]) -> Prediction | None:
     """The advisor's ``predict``, imported only when a changed request needs a prediction
     (cassettes sit below the advisor: the tape is handed this function, never imports it)."""
-    from .advisor.model import predict
+    from .advisor.predict import predict
 
     return predict(recorded, new_body, fits)
 

@@ -232,7 +232,8 @@ class LLMLatencyPlugin:
     def fits(self) -> dict[str, Any]:
         """The advisor's models, fitted once per process from every cassette under the rootdir."""
         if self._fits is None:
-            from .advisor.model import cassette_observations, fit_models, observation_cache
+            from .advisor.fit import fit_models
+            from .advisor.scan import cassette_observations, observation_cache
 
             cached = cassette_observations(self.config.rootpath, cache=observation_cache(self.config))
             self._fits = fit_models(cached + self._baseline_observations())
@@ -242,7 +243,7 @@ class LLMLatencyPlugin:
         """The calls recorded in the baseline being compared with, for the advisor's model."""
         if self.baseline is None:
             return []
-        from .advisor.model import observations
+        from .advisor.scan import observations
 
         return observations(c for test in self.baseline.tests.values() for c in test.calls)
 
@@ -399,7 +400,9 @@ class LLMLatencyPlugin:
         each test's parameter advice to its result; the fitted models as JSON-safe dicts."""
         if not self.results:
             return {}
-        from .advisor.model import cassette_observations, fit_models, lint, observation_cache, observations
+        from .advisor.fit import fit_models
+        from .advisor.lint import lint
+        from .advisor.scan import cassette_observations, observation_cache, observations
 
         # replayed calls are read from their cassettes below: counting them here would count them twice
         obs = observations(c for r in self.results for c in r.get("calls") or [] if not c.get("replayed"))

@@ -13,7 +13,7 @@ same run. Each LLM interaction gets a match key when it is loaded (method, endpo
 the request's JSON body in canonical form), so a request finds its recording by one
 dictionary lookup instead of parsing every recorded body.
 
-This module sits under both :mod:`.tape` and ``advisor.model`` (neither imports the
+This module sits under both :mod:`.tape` and ``advisor`` (neither imports the
 other's loading code).
 """
 

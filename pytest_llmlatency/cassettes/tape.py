@@ -12,7 +12,7 @@ per file version, a match key per recording).
 vcrpy's HTTP patchers are not used (they read the whole body before the client
 sees it); the interceptor asks a :class:`Tape` what to do with each request: replay a
 recording, go live (and maybe record), answer a changed request from its closest recording
-with a predicted cost (the predictor is given: ``advisor.model.predict``, a layer above;
+with a predicted cost (the predictor is given: ``advisor.predict.predict``, a layer above;
 the answer is reshaped by :mod:`.stream_conversion`), or fail with :mod:`.mismatch`'s message.
 """
 
@@ -168,13 +168,13 @@ _LIVE, _LIVE_RECORDED = Decision(), Decision(record=True)  # made once: the live
 
 
 class PredictionData(Protocol):
-    """A predicted cost (``advisor.model.Prediction``): what a :class:`Decision` carries."""
+    """A predicted cost (``advisor.predict.Prediction``): what a :class:`Decision` carries."""
 
     def to_dict(self) -> dict[str, Any]: ...
 
 
 Predictor = Callable[[LLMCall, dict[str, Any], dict[str, Any]], "PredictionData | None"]
-"""``advisor.model.predict``'s signature: ``(the closest recording's call, the new request's
+"""``advisor.predict.predict``'s signature: ``(the closest recording's call, the new request's
 normalized body, the fitted models by model name)``, None when it cannot tell."""
 
 
@@ -220,7 +220,7 @@ class Tape:
         self._fits = fits
         """A callable giving the advisor's fitted models (computed on first use)."""
         self._predictor = predictor
-        """What predicts a changed request's cost (``advisor.model.predict``); None: no
+        """What predicts a changed request's cost (``advisor.predict.predict``); None: no
         prediction, as with ``predict="off"``."""
         self.predicted = 0
         self.live = live

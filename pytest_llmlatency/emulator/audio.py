@@ -8,21 +8,42 @@
 Audio duration: read from the file when it is a WAV (the ``wave`` module); for
 other formats estimated from its size (see :data:`ASSUMED_BYTES_PER_SECOND`), or
 given exactly with the ``x-emulator-audio-seconds`` request header.
+
+The planning is pure (no I/O, no clock); :func:`serve_transcription`,
+:func:`serve_translation` and :func:`serve_speech` play the plans in real time: the
+transcript in one body once the audio is processed, the speech as chunked WAV paced over
+its generation time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
 import random
 import struct
+import time
 import wave
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import APIError
-from .profiles import AUDIO_PROFILES, SPEECH_PROFILES, AudioProfile, SpeechProfile
+from . import wire
+from .connection import Connection
+from .faults import Fault
+from .model import lognormal_queue_s, speed_factor
+from .profiles import AudioProfile, SpeechProfile
+from .streaming import ServedRequest, begin, begin_json, end_body, send_half, slow_first_byte, stamp_token
+from .validation import (
+    HINT_HEADER,
+    APIError,
+    audio_seconds_hint,
+    check_speech,
+    check_transcription,
+    decommissioned,
+    form_value,
+    retired,
+)
 
 __all__ = [
     "ASSUMED_BYTES_PER_SECOND",
@@ -35,6 +56,9 @@ __all__ = [
     "plan_speech",
     "plan_transcription",
     "render_transcription",
+    "serve_speech",
+    "serve_transcription",
+    "serve_translation",
     "wav_bytes",
 ]
 
@@ -45,9 +69,13 @@ ASSUMED_BYTES_PER_SECOND: dict[str, float] = {
 }
 """Bytes per second of audio assumed when the duration cannot be read from the file."""
 
-HINT_HEADER = "x-emulator-audio-seconds"
-RESPONSE_FORMATS = ("json", "text", "verbose_json")
 WORDS_PER_SECOND = 2.5  # about 150 words a minute of speech
+QUEUE_SIGMA = 0.6
+"""Shape of the Whisper models' log-normal queue time (their median is in the profile)."""
+SPEECH_QUEUE_MS = 20.0
+"""Queue time of a speech request (fixed; the emulator's assumption)."""
+SPEECH_CHUNKS = 8
+"""Pieces a speech answer is streamed in, paced over its generation time."""
 
 
 class MultipartError(ValueError):
@@ -117,13 +145,7 @@ def audio_seconds(upload: Upload, hint: str | None = None) -> tuple[float, str]:
     """The audio's duration in seconds and how it was found (``header``, ``wav``,
     or ``estimated``)."""
     if hint:
-        try:
-            seconds = float(hint)
-        except ValueError:
-            raise APIError(400, f"{HINT_HEADER} must be a number of seconds, got {hint!r}") from None
-        if not math.isfinite(seconds) or seconds < 0:
-            raise APIError(400, f"{HINT_HEADER} must be a non-negative number of seconds, got {hint!r}")
-        return seconds, "header"
+        return audio_seconds_hint(hint), "header"
     if upload.data[:4] == b"RIFF" and upload.data[8:12] == b"WAVE":
         try:
             with wave.open(io.BytesIO(upload.data)) as w:
@@ -173,11 +195,6 @@ _WORDS = (
 ).split()
 
 
-def _one(fields: dict[str, list[str]], name: str) -> str | None:
-    values = fields.get(name)
-    return values[-1] if values else None
-
-
 def _digest(*parts: Any) -> int:
     h = hashlib.sha256()
     for part in parts:
@@ -212,82 +229,37 @@ def plan_transcription(
     queue_ms: float | None = None,
 ) -> AudioPlan:
     """Validate a transcription or translation form as Groq does and plan the answer."""
-    model = _one(fields, "model")
-    if not model:
-        raise APIError(400, "'model' : property 'model' is missing", param="model")
-    profile = AUDIO_PROFILES.get(model)
-    if profile is None:
-        raise APIError(
-            404, f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found"
-        )
-    if task == "translate" and not profile.translations:
-        raise APIError(
-            400,
-            f"`{model}` does not support translations; use `whisper-large-v3`",
-            param="model",
-        )
     upload = files.get("file")
-    if upload is None:
-        if _one(fields, "url"):
-            raise APIError(400, "the emulator needs the audio itself: send `file`, not `url`", param="url")
-        raise APIError(400, "'file' : either file or url must be provided", param="file")
-    if not upload.data:
-        raise APIError(400, "'file' : the audio file is empty", param="file")
-    if len(upload.data) > profile.max_file_bytes:
-        raise APIError(
-            413, "Request Entity Too Large: the audio file is larger than 25 MB", type="invalid_request_error"
-        )
-    fmt = _one(fields, "response_format") or "json"
-    if fmt not in RESPONSE_FORMATS:
-        raise APIError(
-            400,
-            f"response_format `{fmt}` is not supported; use one of: {', '.join(RESPONSE_FORMATS)}",
-            param="response_format",
-        )
-    temperature_raw = _one(fields, "temperature")
-    try:
-        temperature = float(temperature_raw) if temperature_raw not in (None, "") else 0.0
-    except ValueError:
-        raise APIError(400, "'temperature' : value must be a number", param="temperature") from None
-    if not 0.0 <= temperature <= 1.0:
-        raise APIError(400, "'temperature' : number must be between 0 and 1", param="temperature")
-    granularities = fields.get("timestamp_granularities[]", []) + fields.get("timestamp_granularities", [])
-    for g in granularities:
-        if g not in ("word", "segment"):
-            raise APIError(
-                400,
-                "'timestamp_granularities' : values must be word or segment",
-                param="timestamp_granularities",
-            )
-    language = (_one(fields, "language") or "en").lower()
+    form = check_transcription(fields, len(upload.data) if upload is not None else None, task=task)
+    assert upload is not None
+    language = (form_value(fields, "language") or "en").lower()
     if task == "translate":
         language = "en"
-    prompt = _one(fields, "prompt") or ""
+    prompt = form_value(fields, "prompt") or ""
     seconds, source = audio_seconds(upload, hint)
     words = _transcript(seconds, upload.data, prompt, language, task)
     text = " ".join(w for w, _, _ in words) + "."
-    rng = random.Random(_digest("timing", seed, upload.data, model, occurrence))
+    rng = random.Random(_digest("timing", seed, upload.data, form.model, occurrence))
     if queue_ms is not None:
         queue_s = queue_ms / 1000.0
     else:
-        median = profile.queue_median_ms / 1000.0
-        queue_s = min(median * math.exp(0.6 * rng.gauss(0, 1)), 20 * median)
-    rate = max(0.5, 1.0 + jitter * rng.gauss(0, 1)) if jitter > 0 else 1.0
+        queue_s = lognormal_queue_s(rng, form.profile.queue_median_ms, QUEUE_SIGMA)
+    rate = speed_factor(rng, jitter)
     return AudioPlan(
-        model=model,
-        profile=profile,
+        model=form.model,
+        profile=form.profile,
         task=task,
-        response_format=fmt,
+        response_format=form.response_format,
         language=language,
         seconds=seconds,
         seconds_source=source,
-        billed_seconds=max(seconds, profile.min_billed_s),
+        billed_seconds=max(seconds, form.profile.min_billed_s),
         text=text,
         words=words,
-        granularities=granularities or ["segment"],
-        temperature=temperature,
+        granularities=form.granularities or ["segment"],
+        temperature=form.temperature,
         queue_s=queue_s,
-        processing_s=seconds / (profile.speed_factor * rate),
+        processing_s=seconds / (form.profile.speed_factor * rate),
         audio_sha256=hashlib.sha256(upload.data).hexdigest(),
         params={k: v[-1] for k, v in fields.items()},
     )
@@ -322,8 +294,6 @@ def render_transcription(plan: AudioPlan, request_id: str) -> tuple[str, bytes]:
     """The response body as Groq returns it: (content type, bytes)."""
     if plan.response_format == "text":
         return "text/plain; charset=utf-8", (plan.text + "\n").encode()
-    import json
-
     if plan.response_format == "json":
         body: dict[str, Any] = {"text": plan.text, "x_groq": {"id": request_id}}
     else:
@@ -376,40 +346,128 @@ def wav_bytes(seconds: float, seed: int, sample_rate: int = SAMPLE_RATE) -> byte
 
 def plan_speech(body: Any, *, queue_ms: float | None = None) -> tuple[SpeechPlan, float]:
     """Validate a speech request and plan it: (plan, queue seconds)."""
-    if not isinstance(body, dict):
-        raise APIError(400, "request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise APIError(400, "'model' : property 'model' is missing", param="model")
-    profile = SPEECH_PROFILES.get(model)
-    if profile is None:
-        raise APIError(
-            404, f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found"
-        )
-    text = body.get("input")
-    if not isinstance(text, str) or not text.strip():
-        raise APIError(400, "'input' : property 'input' is missing", param="input")
-    if len(text) > profile.max_input_chars:
-        raise APIError(400, f"'input' : at most {profile.max_input_chars} characters", param="input")
-    voice = body.get("voice") or profile.voices[0]
-    if voice not in profile.voices:
-        raise APIError(400, f"'voice' : must be one of: {', '.join(profile.voices)} for `{model}`", param="voice")
-    fmt = body.get("response_format") or "wav"
-    if fmt != "wav":
-        raise APIError(400, f"response_format `{fmt}`: the emulator produces wav only", param="response_format")
-    speed = body.get("speed", 1.0)
-    if not isinstance(speed, (int, float)) or not 0.5 <= speed <= 5.0:
-        raise APIError(400, "'speed' : number must be between 0.5 and 5", param="speed")
-    seconds = len(text) / (profile.chars_per_second * float(speed))
-    seed = _digest(model, voice, text)
+    req = check_speech(body)
+    seconds = len(req.text) / (req.profile.chars_per_second * float(req.speed))
+    seed = _digest(req.model, req.voice, req.text)
     plan = SpeechPlan(
-        model=model,
-        profile=profile,
-        voice=voice,
-        characters=len(text),
+        model=req.model,
+        profile=req.profile,
+        voice=req.voice,
+        characters=len(req.text),
         seconds=seconds,
-        first_byte_s=profile.first_byte_ms / 1000.0,
-        generation_s=seconds / profile.speed_factor,
+        first_byte_s=req.profile.first_byte_ms / 1000.0,
+        generation_s=seconds / req.profile.speed_factor,
         audio=wav_bytes(seconds, seed),
     )
-    return plan, (queue_ms if queue_ms is not None else 20.0) / 1000.0
+    return plan, (queue_ms if queue_ms is not None else SPEECH_QUEUE_MS) / 1000.0
+
+
+# -- serving -------------------------------------------------------------------------------
+
+
+def serve_transcription(conn: Connection, record: ServedRequest, raw: bytes) -> None:
+    """Answer one ``/audio/transcriptions`` request (refusals raise :class:`APIError`)."""
+    _serve_form(conn, record, raw, "transcribe")
+
+
+def serve_translation(conn: Connection, record: ServedRequest, raw: bytes) -> None:
+    """Answer one ``/audio/translations`` request (refusals raise :class:`APIError`)."""
+    _serve_form(conn, record, raw, "translate")
+
+
+def _serve_form(conn: Connection, record: ServedRequest, raw: bytes, task: str) -> None:
+    emu = conn.emulator
+    fault = begin(conn, record)
+    try:
+        fields, files = parse_multipart(conn.headers.get("content-type", ""), raw)
+    except MultipartError as err:
+        raise APIError(400, f"could not parse the multipart form: {err}") from None
+    model = form_value(fields, "model")
+    upload = files.get("file")
+    form: dict[str, Any] = {k: v[-1] for k, v in fields.items()}
+    record.body = form
+    if upload is not None:
+        form["file"] = {"filename": upload.filename, "bytes": len(upload.data)}
+    if retired(model, emu.serve_retired):
+        record.model = str(model)
+        raise decommissioned(str(model))
+    plan = plan_transcription(
+        fields,
+        files,
+        task=task,
+        hint=conn.headers.get(HINT_HEADER),
+        seed=emu.seed,
+        occurrence=emu._occurrence([task, form, upload.data.hex()[:64] if upload else None]),
+        jitter=emu.jitter,
+        queue_ms=emu.queue_ms,
+    )
+    record.model = plan.model
+    record.status = 200
+    form["file"]["sha256"] = plan.audio_sha256
+    _send_transcript(conn, plan, record, fault)
+
+
+def _send_transcript(conn: Connection, plan: AudioPlan, record: ServedRequest, fault: Fault | None) -> None:
+    """The transcript in one body once the queue and the processing time have passed."""
+    scale = conn.emulator.time_scale
+    t0 = record.t_received_ns
+    slow_first_byte(conn, fault, t0)
+    conn.wait_until(t0 + int(plan.queue_s / scale * 1e9))
+    t_admit = time.perf_counter_ns()
+    conn.wait_until(t_admit + int(plan.processing_s / scale * 1e9))
+    t_end = time.perf_counter_ns()
+    _, request_id = wire.new_ids()
+    record.request_id = request_id
+    record.usage = {
+        "audio_seconds": plan.seconds,
+        "audio_seconds_source": plan.seconds_source,
+        "billed_seconds": plan.billed_seconds,
+        "queue_time": (t_admit - t0) / 1e9,
+        "processing_time": (t_end - t_admit) / 1e9,
+    }
+    content_type, data = render_transcription(plan, request_id)
+    record.t_last_token_ns = t_end
+    record.t_headers_ns = record.t_first_token_ns = time.perf_counter_ns()
+    conn.begin_response(200, content_type, request_id, None, length=len(data))
+    if fault is not None and fault.name == "cut":
+        send_half(conn, data, fault)
+        return
+    record.t_done_ns = time.perf_counter_ns()
+    conn.wfile.write(data)
+
+
+def serve_speech(conn: Connection, record: ServedRequest, raw: bytes) -> None:
+    """Answer one ``/audio/speech`` request: the WAV in chunks, the first after the queue
+    and the time to first audio, the rest paced over the generation time."""
+    emu = conn.emulator
+    body, fault = begin_json(conn, record, raw)
+    plan, queue_s = plan_speech(body, queue_ms=emu.queue_ms)
+    record.model = plan.model
+    record.status = 200
+    scale = emu.time_scale
+    t0 = record.t_received_ns
+    slow_first_byte(conn, fault, t0)
+    conn.wait_until(t0 + int((queue_s + plan.first_byte_s) / scale * 1e9))
+    _, request_id = wire.new_ids()
+    record.request_id = request_id
+    record.t_headers_ns = time.perf_counter_ns()
+    conn.begin_response(200, "audio/wav", request_id, None)
+    data = plan.audio
+    pieces = SPEECH_CHUNKS
+    size = -(-len(data) // pieces)
+    for i in range(pieces):
+        chunk = data[i * size : (i + 1) * size]
+        if not chunk:
+            break
+        if i:
+            # paced from the first audio bytes, so first-to-last is never shorter than generation
+            start = record.token_times_ns[0]
+            conn.wait_until(start + int(i * plan.generation_s / (pieces - 1) / scale * 1e9))
+        stamp_token(record)
+        if fault is not None and fault.name == "cut" and i >= pieces // 2:
+            conn.cut()
+            return
+        conn.send_chunk(chunk)
+    record.t_last_token_ns = record.token_times_ns[-1]
+    record.usage = {"characters": plan.characters, "audio_seconds": plan.seconds}
+    end_body(conn, record)

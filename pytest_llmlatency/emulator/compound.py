@@ -14,6 +14,11 @@ to calculate, compute or run code runs code execution (``type: "python"``). ``gr
 may run both (search first), ``groq/compound-mini`` at most one (Groq: "up to 1 tool call").
 Tool run times are the emulator's assumptions (see ``TOOL_SECONDS``); the model calls take
 the inner models' own prefill and decode speeds.
+
+:func:`serve_compound` plays the plan in real time: the queue, then each inner call (its
+prompt time, then its tokens at the inner model's speed) and each tool run in turn,
+streamed as the real recording shows (``delta.reasoning``, ``delta.executed_tools``, then
+``delta.content``) or sent as one body at the end.
 """
 
 from __future__ import annotations
@@ -22,13 +27,19 @@ import hashlib
 import json
 import random
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.sse import encode_event
+from . import wire
+from .connection import Connection
+from .faults import Fault
 from .model import Plan, _message_text, _prose, count_tokens
 from .profiles import PROFILES
+from .streaming import Cut, ServedRequest, end_sse, fault_at, last_token_at, slow_first_byte, stamp_token
 
-__all__ = ["TOOL_SECONDS", "CompoundPlan", "InnerCall", "Segment", "ToolRun", "plan_compound"]
+__all__ = ["TOOL_SECONDS", "CompoundPlan", "InnerCall", "Segment", "ToolRun", "plan_compound", "serve_compound"]
 
 TOOL_SECONDS = {"search": 2.5, "python": 0.8}
 """Seconds a tool runs (model time, divided by ``time_scale`` like the rest). Web search: the
@@ -285,3 +296,100 @@ def plan_compound(plan: Plan, body: dict[str, Any]) -> CompoundPlan:
     segments.append(Segment("call", None, list(plan.content), "content", step))
     reasoning_text += "".join(pieces)
     return CompoundPlan(plan.model, segments, calls, tools, reasoning_text, "".join(plan.content))
+
+
+def serve_compound(
+    conn: Connection, plan: Plan, cplan: CompoundPlan, record: ServedRequest, fault: Fault | None
+) -> None:
+    """Play a compound system's plan for a chat completion whose answer is ``plan``."""
+    scale = conn.emulator.time_scale
+    t0 = record.t_received_ns
+    slow_first_byte(conn, fault, t0)
+    created = int(time.time())
+    completion_id, request_id = wire.new_ids()
+    record.request_id = request_id
+    conn.wait_until(t0 + int(cplan.calls[0].queue_s / scale * 1e9))
+    t_admit = time.perf_counter_ns()
+    if plan.stream:
+        record.t_headers_ns = t_admit
+        conn.begin_response(200, "text/event-stream", request_id, plan)
+    player = _Player(conn, plan, record, created, fault_at(fault, "cut", None) if plan.stream else None)
+    try:
+        player.play(cplan.segments, t_admit, scale)
+    except Cut:
+        return
+    t_end = time.perf_counter_ns()
+    record.t_last_token_ns = last_token_at(record, t_end)
+    queue_s = (t_admit - t0) / 1e9
+    usage = cplan.usage(scale, queue_s)
+    breakdown = cplan.usage_breakdown(scale, queue_s)
+    record.usage = {**usage, "usage_breakdown": breakdown, "tool_seconds": [t.run_s / scale for t in cplan.tools]}
+    if plan.stream:
+        final = wire.compound_final_chunk(plan.model, created, usage, breakdown, plan.finish_reason)
+        conn.send_chunk(encode_event(final))
+        end_sse(conn, record)
+        return
+    body = wire.compound_body(
+        plan,
+        completion_id,
+        request_id,
+        content=cplan.content,
+        reasoning=cplan.reasoning,
+        executed_tools=[t.done() for t in cplan.tools],
+        usage=usage,
+        breakdown=breakdown,
+    )
+    data = json.dumps(body).encode()
+    record.t_headers_ns = record.t_first_token_ns = time.perf_counter_ns()
+    conn.begin_response(200, "application/json", request_id, plan, length=len(data))
+    record.t_done_ns = time.perf_counter_ns()
+    conn.wfile.write(data)
+
+
+@dataclass
+class _Player:
+    """Waits out the segments of a compound plan and sends their chunks (when streaming)."""
+
+    conn: Connection
+    plan: Plan
+    record: ServedRequest
+    created: int
+    cut_after: int | None
+    """Chunks sent before a ``cut`` fault drops the connection (None: no cut)."""
+    sent: int = 0
+
+    def play(self, segments: list[Segment], t_admit: int, scale: float) -> None:
+        """Each inner call's prompt time and tokens and each tool run, in turn (:class:`Cut`
+        when a ``cut`` fault strikes)."""
+        clock = t_admit
+        for seg in segments:
+            if seg.kind == "call":
+                if seg.call is not None:
+                    clock += int(seg.call.prompt_s / scale * 1e9)
+                    self.conn.wait_until(clock)
+                for piece in seg.pieces:
+                    clock += int(seg.token_s / scale * 1e9)
+                    self.conn.wait_until(clock)
+                    self.send({seg.channel: piece}, True)
+                if seg.call is not None and not seg.pieces:
+                    clock += int(seg.call.completion_s / scale * 1e9)
+                    self.conn.wait_until(clock)
+            elif seg.kind == "tool_run":
+                clock += int(seg.seconds / scale * 1e9)
+                self.conn.wait_until(clock)
+            elif seg.tool is not None:
+                entry = seg.tool.started() if seg.kind == "tool_start" else seg.tool.done()
+                self.send({"executed_tools": [entry]}, False)
+                for text in seg.inserted:
+                    self.send({"reasoning": text}, True)
+
+    def send(self, delta: dict[str, Any], output: bool) -> None:
+        """One chunk; ``output`` chunks (reasoning, content) count as tokens."""
+        if self.cut_after is not None and self.sent >= self.cut_after:
+            self.conn.cut()
+            raise Cut
+        if output:
+            stamp_token(self.record)
+        if self.plan.stream:
+            self.conn.send_chunk(encode_event(wire.compound_chunk(self.plan.model, self.created, delta)))
+        self.sent += 1

@@ -16,7 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FAULTS", "Fault", "FaultError", "parse_fault"]
+from .validation import APIError
+
+__all__ = ["FAULTS", "Fault", "FaultError", "parse_fault", "status_error"]
 
 FAULTS: dict[str, dict[str, Any]] = {
     "429": {"status": 429, "retry_after": 1.0},
@@ -99,3 +101,37 @@ def parse_fault(spec: str) -> Fault:
         else:
             params[key] = value
     return Fault(name, params, times)
+
+
+def status_error(fault: Fault) -> APIError:
+    """The error Groq answers with for a fault that has a status (429, 498, 500, 502, 503)."""
+    status = fault.status
+    headers: dict[str, str] = {}
+    retry_after = fault.get("retry_after")
+    if retry_after is not None:
+        headers["retry-after"] = f"{float(retry_after):g}"
+    if status == 429:
+        return APIError(
+            429,
+            "Rate limit reached for model in organization `org_emulator` service tier "
+            "`on_demand` on requests per minute (RPM): Limit 30, Used 30, Requested 1. "
+            f"Please try again in {float(retry_after or 0):g}s.",
+            type="requests",
+            code="rate_limit_exceeded",
+            headers=headers,
+        )
+    if status == 498:
+        return APIError(
+            498,
+            "Flex tier capacity exceeded. This is a temporary condition, please try again later.",
+            type="capacity_exceeded",
+            code="capacity_exceeded",
+            headers=headers,
+        )
+    if status == 503:
+        return APIError(
+            503, "Service Unavailable", type="internal_server_error", code="service_unavailable", headers=headers
+        )
+    if status == 502:
+        return APIError(502, "Bad Gateway", type="internal_server_error", headers=headers)
+    return APIError(500, "Internal Server Error", type="internal_server_error", headers=headers)

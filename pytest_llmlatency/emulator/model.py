@@ -1,8 +1,10 @@
 """The emulator's generation and latency model (pure: no I/O, no clock).
 
-A request becomes a :class:`Plan`: which tokens come out (reasoning, then content),
-why the output stops, and how long each phase takes. The server executes the plan
-in real time. Everything here is deterministic given the request and the seeds:
+A request, once ``validation.check_chat`` accepts it, becomes a :class:`Plan`: which
+tokens come out (reasoning, then content; the answer policy in ``policy.py`` picks tool
+calls or JSON), why the output stops, and how long each phase takes. The endpoint modules
+(``chat.py``, ``responses.py``, ``compound.py``) play the plan in real time. Everything
+here is deterministic given the request and the seeds:
 
 * *What* is generated depends on the model, the messages, ``temperature``,
   ``top_p`` and ``seed`` (the last three change the words, never the length).
@@ -21,61 +23,33 @@ import math
 import random
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
-from .policy import Answer, PolicyError, ToolCall, decide, json_pieces, validate_request
-from .profiles import PROFILES, QUEUE_PROFILES, ModelProfile
+from .policy import Answer, ToolCall, decide, json_pieces
+from .profiles import QUEUE_PROFILES, ModelProfile, QueueProfile
+from .validation import ChatRequest, check_chat, check_service_tier
 
 __all__ = [
-    "APIError",
-    "MODEL_ALIASES",
-    "SERVICE_TIERS",
+    "PERFORMANCE_QUEUE_FACTOR",
     "Plan",
     "Timing",
     "count_tokens",
+    "lognormal_queue_s",
     "natural_length",
     "plan_request",
     "prompt_tokens",
+    "speed_factor",
     "tool_call_tokens",
     "with_cached_prefix",
 ]
 
-SERVICE_TIERS = ("auto", "on_demand", "flex", "performance")
-"""Groq's ``service_tier`` values (groq SDK ``completion_create_params``)."""
 PERFORMANCE_QUEUE_FACTOR = 0.5
 """Queue time on the ``performance`` tier relative to ``on_demand``: Groq promises "reliable low
 latency" there and publishes no number; halving the queue time is the emulator's assumption."""
-MODEL_ALIASES = {"compound-beta": "groq/compound", "compound-beta-mini": "groq/compound-mini"}
-"""Older names Groq still answered with the new model name (real recording: a request for
-``compound-beta`` answered as ``groq/compound``)."""
-
-
-class APIError(Exception):
-    """A request Groq would reject, with Groq's status and error body."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str = "invalid_request_error",  # noqa: A002 - Groq's field name
-        code: str | None = None,
-        param: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type
-        self.code = code
-        self.param = param
-
-    def body(self) -> dict[str, Any]:
-        err: dict[str, Any] = {"message": self.message, "type": self.type}
-        if self.param is not None:
-            err["param"] = self.param
-        if self.code is not None:
-            err["code"] = self.code
-        return {"error": err}
+QUEUE_CAP_MEDIANS = 20
+"""A queue time drawn from a model's own log-normal is capped at this many medians."""
+SLOWEST_SPEED = 0.5
+"""Speed jitter never slows a request below half of its profile's prefill and decode speed."""
 
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
@@ -202,8 +176,6 @@ _REASONING_RANGES: dict[str, tuple[int, int]] = {
     "default": (150, 450),
     "none": (0, 0),
 }
-_EFFORTS = {"gpt-oss": ("low", "medium", "high"), "qwen3": ("none", "default")}
-_DEFAULT_EFFORT = {"gpt-oss": "medium", "qwen3": "default"}
 
 
 def reasoning_length(model: str, messages: list[Any], effort: str) -> int:
@@ -322,23 +294,6 @@ class Plan:
         return t.queue_s + t.prompt_s + self.completion_tokens * t.token_s
 
 
-def _require(cond: bool, message: str, param: str | None = None) -> None:
-    if not cond:
-        raise APIError(400, message, param=param)
-
-
-def _int_param(body: dict[str, Any], name: str) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    _require(
-        isinstance(value, int) and not isinstance(value, bool) and value >= 1,
-        f"'{name}' : number must be at least 1",
-        name,
-    )
-    return int(value)
-
-
 def tool_call_tokens(call: ToolCall) -> int:
     """Completion tokens of one tool call: its arguments, its name and a few of framing."""
     return count_tokens(call.arguments) + count_tokens(call.name) + 3
@@ -357,21 +312,6 @@ def _extra_prompt_tokens(body: dict[str, Any], messages: list[Any]) -> int:
         for call in m.get("tool_calls") or [] if isinstance(m, dict) else []:
             n += 4 + count_tokens(json.dumps(call, separators=(",", ":"), default=str))
     return n
-
-
-def _stop_sequences(body: dict[str, Any]) -> list[str]:
-    stop = body.get("stop")
-    if stop is None:
-        return []
-    if isinstance(stop, str):
-        stop = [stop]
-    _require(
-        isinstance(stop, list) and all(isinstance(s, str) for s in stop),
-        "'stop' : value must be a string or an array of strings",
-        "stop",
-    )
-    _require(len(stop) <= 4, "'stop' : maximum 4 items allowed", "stop")
-    return [s for s in stop if s]
 
 
 def _apply_stop(content: list[str], stops: list[str]) -> tuple[list[str], int] | None:
@@ -413,121 +353,71 @@ def plan_request(
     noise = QUEUE_PROFILES.get(queue_profile)
     if noise is None:
         raise ValueError(f"queue_profile must be one of {', '.join(QUEUE_PROFILES)}, got {queue_profile!r}")
-    if not isinstance(body, dict):
-        raise APIError(400, "request body must be a JSON object")
-    model = body.get("model")
-    _require(isinstance(model, str) and model != "", "'model' : property 'model' is missing", "model")
-    assert isinstance(model, str)
-    messages = body.get("messages")
-    _require(
-        isinstance(messages, list) and len(messages) > 0,
-        "'messages' : minimum number of items is 1",
-        "messages",
+    req = check_chat(body)
+    assert isinstance(body, dict)
+    prompt_n = prompt_tokens(req.messages) + _extra_prompt_tokens(body, req.messages)
+    text_rng = random.Random(
+        _digest("text", req.model, req.messages, body.get("temperature"), body.get("top_p"), body.get("seed"))
     )
-    assert isinstance(messages, list)
-    for i, m in enumerate(messages):
-        _require(
-            isinstance(m, dict) and m.get("role") in {"system", "user", "assistant", "tool", "developer"},
-            f"'messages.{i}' : discriminator property 'role' has invalid value",
-            f"messages.{i}",
-        )
-    model = MODEL_ALIASES.get(model, model)
-    profile = PROFILES.get(model)
-    if profile is None:
-        raise APIError(
-            404,
-            f"The model `{model}` does not exist or you do not have access to it.",
-            code="model_not_found",
-        )
-    n = body.get("n")
-    _require(n is None or n == 1, "'n' : number must be at most 1", "n")
-    stops = _stop_sequences(body)
-    for name, lo, hi in (("temperature", 0.0, 2.0), ("top_p", 0.0, 1.0)):
-        value = body.get(name)
-        _require(
-            value is None or (isinstance(value, (int, float)) and lo <= value <= hi),
-            f"'{name}' : number must be between {lo:g} and {hi:g}",
-            name,
-        )
-    cap = _int_param(body, "max_completion_tokens")
-    if cap is None:
-        cap = _int_param(body, "max_tokens")
-    if cap is not None and cap > profile.max_completion_tokens:
-        raise APIError(
-            400,
-            f"`max_completion_tokens` must be less than or equal to "
-            f"`{profile.max_completion_tokens}`, the maximum value for "
-            f"`max_completion_tokens` is less than the `context_window` for this model",
-            param="max_completion_tokens",
-        )
-    limit = cap if cap is not None else profile.max_completion_tokens
-    stream = bool(body.get("stream"))
-    stream_options = body.get("stream_options") or {}
-    include_usage = bool(isinstance(stream_options, dict) and stream_options.get("include_usage"))
+    answer, out = _generate(body, req, text_rng)
+    queue_s, rate_factor = _draw_timing(req, noise, seed=seed, occurrence=occurrence, jitter=jitter, queue_ms=queue_ms)
+    tier = check_service_tier(body)
+    if tier == "performance" and queue_ms is None:
+        queue_s *= PERFORMANCE_QUEUE_FACTOR
+    return Plan(
+        model=req.model,
+        profile=req.profile,
+        stream=req.stream,
+        include_usage=req.include_usage,
+        prompt_tokens=prompt_n,
+        reasoning=out.reasoning,
+        content=out.content,
+        completion_tokens=len(out.reasoning) + out.content_billed + out.tool_tokens,
+        finish_reason=out.finish,
+        show_reasoning=req.show_reasoning,
+        service_tier=tier if tier in ("flex", "performance") else "on_demand",
+        requested_tier=tier,
+        seed=body["seed"] if isinstance(body.get("seed"), int) else text_rng.randrange(2**31),
+        timing=Timing(
+            queue_s=queue_s,
+            prompt_s=prompt_n / (req.profile.prefill_tps * rate_factor),
+            token_s=1.0 / (req.profile.decode_tps * rate_factor),
+        ),
+        params={k: v for k, v in body.items() if k not in ("messages",)},
+        tool_calls=out.tool_calls,
+        tool_tokens=out.tool_tokens,
+        response_format=answer.response_format if answer.json_text is not None else None,
+    )
 
-    effort = body.get("reasoning_effort")
-    if profile.reasoning is None:
-        _require(effort is None, "`reasoning_effort` is not supported with this model", "reasoning_effort")
-        effort_used = "none"
-    else:
-        allowed = _EFFORTS[profile.reasoning]
-        _require(
-            effort is None or effort in allowed,
-            f"`reasoning_effort` must be one of: {', '.join(allowed)}",
-            "reasoning_effort",
-        )
-        effort_used = effort if isinstance(effort, str) else _DEFAULT_EFFORT[profile.reasoning]
 
-    fmt = body.get("reasoning_format")
-    include_reasoning = body.get("include_reasoning")
-    if profile.reasoning == "gpt-oss":
-        _require(
-            fmt is None,
-            "`reasoning_format` is not supported with this model, use `include_reasoning` instead",
-            "reasoning_format",
-        )
-        show = "hidden" if include_reasoning is False else "field"
-    elif profile.reasoning == "qwen3":
-        _require(
-            fmt is None or fmt in ("raw", "parsed", "hidden"),
-            "`reasoning_format` must be one of: raw, parsed, hidden",
-            "reasoning_format",
-        )
-        show = {"raw": "raw", "parsed": "field", "hidden": "hidden"}[fmt or "raw"]
-        if include_reasoning is False:
-            show = "hidden"
-    else:
-        show = "hidden"
-    try:
-        validate_request(body, supports_json_schema=profile.supports_json_schema, reasoning=profile.reasoning)
-    except PolicyError as err:
-        raise APIError(400, err.message, param=err.param, code=err.code) from None
-    fmt_kind = body["response_format"].get("type") if isinstance(body.get("response_format"), dict) else None
-    if (
-        profile.reasoning == "qwen3"
-        and fmt is None
-        and show == "raw"
-        and (body.get("tools") or fmt_kind in ("json_object", "json_schema"))
-    ):
-        show = "field"  # raw (think tags in content) cannot carry JSON or tool calls: Groq parses instead
+class _Output(NamedTuple):
+    """What the answer sends and bills once stop sequences and the token limit are applied."""
 
-    prompt_n = prompt_tokens(messages) + _extra_prompt_tokens(body, messages)
+    reasoning: list[str]
+    content: list[str]
+    content_billed: int
+    tool_calls: list[ToolCall]
+    tool_tokens: int
+    finish: str
+
+
+def _generate(body: dict[str, Any], req: ChatRequest, text_rng: random.Random) -> tuple[Answer, _Output]:
+    """The answer: natural content and reasoning, replaced by the policy's tool calls or JSON,
+    then cut at a stop sequence and at the token limit."""
+    messages = req.messages
     user = [m for m in messages if m.get("role") == "user"]
     prompt_text = _message_text(user[-1]) if user else ""
-    text_rng = random.Random(
-        _digest("text", model, messages, body.get("temperature"), body.get("top_p"), body.get("seed"))
-    )
-    content_n = natural_length(model, messages, profile)
+    content_n = natural_length(req.model, messages, req.profile)
     asked = requested_length(prompt_text)
     single_word = asked is not None and asked[0] == "words" and asked[1] <= 2
     content = _answer_tokens(text_rng, content_n, prompt_text, single_word)
-    reasoning_n = reasoning_length(model, messages, effort_used)
+    reasoning_n = reasoning_length(req.model, messages, req.effort)
     reasoning = _prose(text_rng, reasoning_n) if reasoning_n else []
     answer: Answer = decide(
         body,
         seed=_digest(
             "policy",
-            model,
+            req.model,
             messages,
             body.get("tools"),
             body.get("tool_choice"),
@@ -537,16 +427,20 @@ def plan_request(
             body.get("seed"),
         ),
     )
-    tool_calls = answer.tool_calls
-    tool_tokens = sum(tool_call_tokens(c) for c in tool_calls)
-    if tool_calls:
+    if answer.tool_calls:
         content = []
     elif answer.json_text is not None:
         content = json_pieces(answer.json_text)
+    return answer, _limit(req, reasoning, content, answer.tool_calls)
 
+
+def _limit(req: ChatRequest, reasoning: list[str], content: list[str], tool_calls: list[ToolCall]) -> _Output:
+    """Apply the stop sequences, then the completion-token limit (``finish_reason`` "length")."""
+    limit = req.limit
+    tool_tokens = sum(tool_call_tokens(c) for c in tool_calls)
     finish = "tool_calls" if tool_calls else "stop"
     content_billed = len(content)
-    stopped = _apply_stop(content, stops)
+    stopped = _apply_stop(content, req.stops)
     if stopped is not None:
         content, content_billed = stopped
     if len(reasoning) >= limit:
@@ -563,51 +457,37 @@ def plan_request(
         content_billed = limit - len(reasoning)
         content = content[:content_billed]
         finish = "length"
+    return _Output(reasoning, content, content_billed, tool_calls, tool_tokens, finish)
 
-    timing_rng = random.Random(_digest("timing", seed, model, messages, occurrence))
+
+def _draw_timing(
+    req: ChatRequest, noise: QueueProfile, *, seed: int, occurrence: int, jitter: float, queue_ms: float | None
+) -> tuple[float, float]:
+    """(queue seconds, speed factor) of this occurrence of the request."""
+    timing_rng = random.Random(_digest("timing", seed, req.model, req.messages, occurrence))
     if queue_ms is not None:
         queue_s = queue_ms / 1000.0
     elif noise.median_ms is not None and noise.sigma is not None:
         drawn = noise.median_ms * math.exp(noise.sigma * timing_rng.gauss(0, 1))
         queue_s = min(drawn, noise.cap_ms or math.inf) / 1000.0
     else:
-        median = profile.queue_median_ms / 1000.0
-        queue_s = min(median * math.exp(profile.queue_sigma * timing_rng.gauss(0, 1)), 20 * median)
+        queue_s = lognormal_queue_s(timing_rng, req.profile.queue_median_ms, req.profile.queue_sigma)
     if jitter > 0 and noise.speed_jitter:
         jitter = max(jitter, noise.speed_jitter)
-    rate_factor = max(0.5, 1.0 + jitter * timing_rng.gauss(0, 1)) if jitter > 0 else 1.0
-    tier = body.get("service_tier")
-    _require(
-        tier is None or tier in SERVICE_TIERS,
-        f"'service_tier' : value must be one of: {', '.join(SERVICE_TIERS)}",
-        "service_tier",
-    )
-    if tier == "performance" and queue_ms is None:
-        queue_s *= PERFORMANCE_QUEUE_FACTOR
-    return Plan(
-        model=model,
-        profile=profile,
-        stream=stream,
-        include_usage=include_usage,
-        prompt_tokens=prompt_n,
-        reasoning=reasoning,
-        content=content,
-        completion_tokens=len(reasoning) + content_billed + tool_tokens,
-        finish_reason=finish,
-        show_reasoning=show,
-        service_tier=tier if tier in ("flex", "performance") else "on_demand",
-        requested_tier=tier if isinstance(tier, str) else None,
-        seed=body["seed"] if isinstance(body.get("seed"), int) else text_rng.randrange(2**31),
-        timing=Timing(
-            queue_s=queue_s,
-            prompt_s=prompt_n / (profile.prefill_tps * rate_factor),
-            token_s=1.0 / (profile.decode_tps * rate_factor),
-        ),
-        params={k: v for k, v in body.items() if k not in ("messages",)},
-        tool_calls=tool_calls,
-        tool_tokens=tool_tokens,
-        response_format=answer.response_format if answer.json_text is not None else None,
-    )
+    return queue_s, speed_factor(timing_rng, jitter)
+
+
+def lognormal_queue_s(rng: random.Random, median_ms: float, sigma: float) -> float:
+    """A queue time (seconds) drawn from a log-normal with this median and shape, capped at
+    :data:`QUEUE_CAP_MEDIANS` medians (the calm queue profile, Whisper)."""
+    median = median_ms / 1000.0
+    return min(median * math.exp(sigma * rng.gauss(0, 1)), QUEUE_CAP_MEDIANS * median)
+
+
+def speed_factor(rng: random.Random, jitter: float) -> float:
+    """One request's speed relative to its profile's: normal around 1 with standard deviation
+    ``jitter``, never below :data:`SLOWEST_SPEED` (exactly 1 without jitter)."""
+    return max(SLOWEST_SPEED, 1.0 + jitter * rng.gauss(0, 1)) if jitter > 0 else 1.0
 
 
 def with_cached_prefix(plan: Plan, cached_tokens: int) -> Plan:

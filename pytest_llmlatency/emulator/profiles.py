@@ -9,7 +9,7 @@ in ``docs/emulator.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = [
     "AUDIO_PROFILES",
@@ -61,9 +61,17 @@ class ModelProfile:
     """For a compound system: most server-side tool calls per request (compound 10, mini 1)."""
 
 
+def _with_variants(profile: ModelProfile) -> tuple[ModelProfile, ...]:
+    """A profile, then the models that differ from it in one setting only: ``groq/compound-mini``
+    is the ``groq/compound`` system allowed one tool call ("up to 1 tool call")."""
+    if profile.id == "groq/compound":
+        return profile, replace(profile, id="groq/compound-mini", max_tool_calls=1)
+    return (profile,)
+
+
 PROFILES: dict[str, ModelProfile] = {
     p.id: p
-    for p in (
+    for listed in (
         ModelProfile(
             "openai/gpt-oss-20b",
             "OpenAI",
@@ -167,19 +175,6 @@ PROFILES: dict[str, ModelProfile] = {
             max_tool_calls=10,
         ),
         ModelProfile(
-            id="groq/compound-mini",
-            owned_by="Groq",
-            decode_tps=450,
-            prefill_tps=4000,
-            queue_median_ms=30,
-            queue_sigma=0.6,
-            context_window=131072,
-            max_completion_tokens=8192,
-            typical_answer=(60, 400),
-            compound=("llama-3.3-70b-versatile", "meta-llama/llama-4-scout-17b-16e-instruct"),
-            max_tool_calls=1,
-        ),
-        ModelProfile(
             id="qwen/qwen3.6-27b",
             owned_by="Alibaba Cloud",
             decode_tps=400,
@@ -254,6 +249,7 @@ PROFILES: dict[str, ModelProfile] = {
             prompt_caching=True,
         ),
     )
+    for p in _with_variants(listed)
 }
 
 

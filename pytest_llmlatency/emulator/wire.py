@@ -13,7 +13,6 @@ from typing import Any
 
 from .model import Plan
 from .policy import ToolCall
-from .profiles import PROFILES
 
 __all__ = [
     "chunk",
@@ -22,7 +21,6 @@ __all__ = [
     "compound_chunk",
     "compound_final_chunk",
     "final_chunk",
-    "models_body",
     "new_ids",
     "role_chunk",
     "tool_call_chunk",
@@ -87,26 +85,34 @@ def _message(plan: Plan) -> dict[str, Any]:
     return message
 
 
-def completion_body(plan: Plan, completion_id: str, request_id: str, usage: dict[str, Any]) -> dict[str, Any]:
+def _completion(
+    plan: Plan,
+    completion_id: str,
+    message: dict[str, Any],
+    usage: dict[str, Any],
+    breakdown: dict[str, Any] | None,
+    system_fingerprint: str | None,
+    x_groq: dict[str, Any],
+) -> dict[str, Any]:
+    """A non-streamed chat completion, keys in Groq's order."""
     return {
         "id": completion_id,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": plan.model,
-        "choices": [
-            {
-                "index": 0,
-                "message": _message(plan),
-                "logprobs": None,
-                "finish_reason": plan.finish_reason,
-            }
-        ],
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": plan.finish_reason}],
         "usage": usage,
-        "usage_breakdown": None,
-        "system_fingerprint": fingerprint(plan.model),
-        "x_groq": _x_groq(plan, request_id),
+        "usage_breakdown": breakdown,
+        "system_fingerprint": system_fingerprint,
+        "x_groq": x_groq,
         "service_tier": plan.service_tier,
     }
+
+
+def completion_body(plan: Plan, completion_id: str, request_id: str, usage: dict[str, Any]) -> dict[str, Any]:
+    return _completion(
+        plan, completion_id, _message(plan), usage, None, fingerprint(plan.model), _x_groq(plan, request_id)
+    )
 
 
 def _x_groq(plan: Plan, request_id: str) -> dict[str, Any]:
@@ -168,30 +174,8 @@ def compound_body(
 ) -> dict[str, Any]:
     """A non-streamed compound answer: the message carries ``reasoning`` and ``executed_tools``;
     ``usage`` sums the inner calls, ``usage_breakdown`` lists them."""
-    return {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": plan.model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": content,
-                    "reasoning": reasoning,
-                    "executed_tools": executed_tools,
-                },
-                "logprobs": None,
-                "finish_reason": plan.finish_reason,
-            }
-        ],
-        "usage": usage,
-        "usage_breakdown": breakdown,
-        "system_fingerprint": None,
-        "x_groq": {"id": request_id},
-        "service_tier": plan.service_tier,
-    }
+    message = {"role": "assistant", "content": content, "reasoning": reasoning, "executed_tools": executed_tools}
+    return _completion(plan, completion_id, message, usage, breakdown, None, {"id": request_id})
 
 
 def _chunk_base(plan: Plan, completion_id: str, created: int) -> dict[str, Any]:
@@ -288,21 +272,3 @@ def usage_chunk(plan: Plan, completion_id: str, created: int, usage: dict[str, A
     body["choices"] = []
     body["usage"] = usage
     return body
-
-
-def models_body() -> dict[str, Any]:
-    return {"object": "list", "data": [model_body(m) for m in PROFILES]}
-
-
-def model_body(model_id: str) -> dict[str, Any]:
-    p = PROFILES[model_id]
-    return {
-        "id": p.id,
-        "object": "model",
-        "created": 1693721698,
-        "owned_by": p.owned_by,
-        "active": True,
-        "context_window": p.context_window,
-        "public_apps": None,
-        "max_completion_tokens": p.max_completion_tokens,
-    }

@@ -383,7 +383,7 @@ def test_lint_follows_the_call_a_budget_selects(fits: dict[str, ModelFit]) -> No
 
 
 def test_the_model_also_fits_from_a_saved_baseline(recorded: list[LLMCall], tmp_path: Any) -> None:
-    from pytest_llmlatency.gate.baseline import build_document, load_baseline
+    from pytest_llmlatency.gate.store import build_document, load_baseline
 
     result = {"nodeid": "t.py::test_a", "source": "emulator", "calls": [c.to_dict() for c in recorded]}
     path = tmp_path / "base.json"

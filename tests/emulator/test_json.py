@@ -20,7 +20,8 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from pydantic import BaseModel, Field
 
 from pytest_llmlatency.emulator import GroqEmulator, plan_request
-from pytest_llmlatency.emulator.policy import instance, is_valid
+from pytest_llmlatency.emulator.schema_generator import instance
+from pytest_llmlatency.emulator.schema_validator import is_valid
 
 # -- the corpus ---------------------------------------------------------------------------
 

@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from pytest_llmlatency.advisor.model import Observation, _linear, fit_models, lint
+from pytest_llmlatency.advisor.fit import _linear, fit_models
+from pytest_llmlatency.advisor.lint import lint
+from pytest_llmlatency.advisor.scan import Observation
 from pytest_llmlatency.emulator import GroqEmulator
 from pytest_llmlatency.emulator.model import plan_request
 from pytest_llmlatency.emulator.profiles import QUEUE_PROFILES
