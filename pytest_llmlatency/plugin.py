@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Generator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 from .core.names import MARKERS, LLMLatencyWarning
+from .core.records import CallRecord, CassetteRecord, ResultRecord
 
 # the fixtures: pytest finds a plugin module's fixtures among its names
 from .fixtures import (  # noqa: F401
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 REPORT_ATTR = "llmlatency"
 
-_result_key: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
+_result_key: pytest.StashKey[ResultRecord] = pytest.StashKey()
 """The test's result (JSON-safe), from its judging to its report."""
 
 
@@ -105,7 +106,7 @@ class LLMLatencyPlugin:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.results: list[dict[str, Any]] = []
+        self.results: list[ResultRecord] = []
         self.is_worker = hasattr(config, "workerinput")
         self.baseline: Any = None
         self.thresholds: list[Any] = []
@@ -283,7 +284,7 @@ class LLMLatencyPlugin:
         if failures and passed:
             pytest.fail("\n".join(failures), pytrace=False)
 
-    def _compare(self, item: pytest.Item, recorder: Recorder, result: dict[str, Any]) -> str | None:
+    def _compare(self, item: pytest.Item, recorder: Recorder, result: ResultRecord) -> str | None:
         """Compare the test with the baseline; the regression message when the gate fails it."""
         options = recorder.baseline
         if options is not None:  # kept in the result: `llmlatency compare` judges merged files alike
@@ -312,7 +313,7 @@ class LLMLatencyPlugin:
             return report
         result = item.stash.get(_result_key, None)
         if result is not None and report.when == "call":
-            result = dict(result)
+            result = cast(ResultRecord, dict(result))
             result.pop("junit", None)
             result["verdict"] = _verdict(report, bool(result.get("failures")))
             report.__dict__[REPORT_ATTR] = result  # JSON-safe: travels to the xdist controller
@@ -437,7 +438,7 @@ def _relpath(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _cassette_result(tape: Tape, nodeid: str, rootpath: Path, *, passed: bool) -> dict[str, Any]:
+def _cassette_result(tape: Tape, nodeid: str, rootpath: Path, *, passed: bool) -> CassetteRecord:
     """Write the test's cassette when it recorded calls and completed; what the result says of it.
 
     A cassette is written only when the test body completed: never from a run that raised or
@@ -468,7 +469,7 @@ def _cassette_result(tape: Tape, nodeid: str, rootpath: Path, *, passed: bool) -
     }
 
 
-def _source(calls: Sequence[dict[str, Any]], emulator_urls: Collection[str]) -> str:
+def _source(calls: Sequence[CallRecord], emulator_urls: Collection[str]) -> str:
     """Where the test's calls went: ``replay`` (all replayed), ``emulator`` (every live call to
     an emulator this process started) or ``live``."""
     live = [c for c in calls if not c["replayed"]]

@@ -4,8 +4,8 @@ and the fitted model, and saying which."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
+from ..core.records import BudgetRecord, CallRecord, ResultRecord
 from .fit import ModelFit
 from .params import EFFORT_RANK, cap_name, default_effort, output_cap
 
@@ -19,7 +19,7 @@ REASONING_FITS = 0.5
 """...naming the lower efforts whose reasoning takes less than this share."""
 
 
-def _applies(budget: dict[str, Any], index: int, call: dict[str, Any], total: int) -> bool:
+def _applies(budget: BudgetRecord, index: int, call: CallRecord, total: int) -> bool:
     selector = budget.get("call")
     if selector is None:
         return True
@@ -28,7 +28,7 @@ def _applies(budget: dict[str, Any], index: int, call: dict[str, Any], total: in
     return bool(call.get("model") == selector)
 
 
-def lint(result: dict[str, Any], fits: dict[str, ModelFit]) -> list[str]:
+def lint(result: ResultRecord, fits: dict[str, ModelFit]) -> list[str]:
     """Advice for one test, each item grounded in measurements and saying which. Each budget
     is checked against the calls it judges (``call=``), once per distinct request."""
     all_calls = [c for c in result.get("calls") or [] if not c.get("warmup")]
@@ -59,19 +59,19 @@ def lint(result: dict[str, Any], fits: dict[str, ModelFit]) -> list[str]:
     return advice
 
 
-def _agent_advice(result: dict[str, Any], calls: list[dict[str, Any]]) -> list[str]:
+def _agent_advice(result: ResultRecord, calls: list[CallRecord]) -> list[str]:
     """Where an agent's time goes (a ``scope="test"`` budget), and what a change in its number
     of LLM calls since the baseline cost."""
     advice: list[str] = []
     measured = [c for c in calls if not c.get("prediction")]
-    runs: dict[int, list[dict[str, Any]]] = {}
+    runs: dict[int, list[CallRecord]] = {}
     for c in measured:
         runs.setdefault(int(c.get("iteration") or 0), []).append(c)
-    e2es = [float(c["e2e_ms"]) for c in measured if isinstance(c.get("e2e_ms"), (int, float))]
+    e2es = [float(e) for c in measured if isinstance(e := c.get("e2e_ms"), (int, float))]
     step_ms = sorted(e2es)[len(e2es) // 2] if e2es else None
     budgets = [b for b in result.get("budgets") or [] if b.get("kind") == "latency" and b.get("scope") == "test"]
     first = runs[min(runs)] if runs else []
-    ends = [float(c["agent_end_ms"]) for c in first if isinstance(c.get("agent_end_ms"), (int, float))]
+    ends = [float(e) for c in first if isinstance(e := c.get("agent_end_ms"), (int, float))]
     if budgets and first and len(ends) == len(first):
         run = first
         wall = max(ends)
@@ -107,7 +107,7 @@ def _agent_advice(result: dict[str, Any], calls: list[dict[str, Any]]) -> list[s
 
 
 def _lint_call(
-    first: dict[str, Any], calls: list[dict[str, Any]], latency: list[dict[str, Any]], fits: dict[str, ModelFit]
+    first: CallRecord, calls: list[CallRecord], latency: list[BudgetRecord], fits: dict[str, ModelFit]
 ) -> list[str]:
     advice: list[str] = []
     model = str(first.get("model"))

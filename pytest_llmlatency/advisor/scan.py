@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.calls import LLMCall
+from ..core.records import CallRecord
 from .params import default_effort
 
 __all__ = [
@@ -46,7 +47,7 @@ class Observation:
     twice (live in a recording run, and in the cassette just written) is counted once."""
 
     @classmethod
-    def of(cls, call: LLMCall | dict[str, Any]) -> Observation:
+    def of(cls, call: LLMCall | CallRecord) -> Observation:
         def get(key: str) -> Any:
             return call.get(key) if isinstance(call, dict) else getattr(call, key, None)
 
@@ -95,7 +96,7 @@ def dedupe(obs: Iterable[Observation]) -> list[Observation]:
     return out
 
 
-def observations(calls: Iterable[LLMCall | dict[str, Any]]) -> list[Observation]:
+def observations(calls: Iterable[LLMCall | CallRecord]) -> list[Observation]:
     out = []
     for call in calls:
         ok = call.get("ok") if isinstance(call, dict) else call.ok

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, overload
+from typing import Any, cast, overload
 
 import pytest
 
 from ..capture.intercept import Recorder
 from ..core.calls import LLMCall, agent_spans, agent_wall_ms, percentile, values
 from ..core.names import BUDGET_MARKERS
+from ..core.records import BudgetRecord, CallRecord, ResultRecord, SummaryRecord
 from .budget import Budget
 from .markers import budget_from, budgets_for
 from .options import baseline_options_for, repeat_for
@@ -77,7 +78,7 @@ class LLMCalls(Sequence[LLMCall]):
             self._recorder.cleared.extend(self._recorder.calls)
             self._recorder.calls.clear()
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> SummaryRecord:
         """Counts and p50/p95/max of the main metrics over the calls so far."""
         return summarize(self._calls())
 
@@ -159,7 +160,7 @@ class LLMCalls(Sequence[LLMCall]):
         )
 
 
-def summarize(calls: Sequence[LLMCall]) -> dict[str, Any]:
+def summarize(calls: Sequence[LLMCall]) -> SummaryRecord:
     # a call answered with a predicted cost was not measured: it counts, its numbers do not
     ok = [c for c in calls if (c.ok or c.abandoned) and c.prediction is None]
 
@@ -196,7 +197,7 @@ def summarize(calls: Sequence[LLMCall]) -> dict[str, Any]:
     }
 
 
-def judge(nodeid: str, recorder: Recorder, budgets: Sequence[Budget]) -> tuple[dict[str, Any], list[str]]:
+def judge(nodeid: str, recorder: Recorder, budgets: Sequence[Budget]) -> tuple[ResultRecord, list[str]]:
     """Judge the test's budgets on its measured calls; a JSON-safe result and the failures."""
     recorder.finish_open()
     calls = recorder.measured()
@@ -218,7 +219,7 @@ def judge(nodeid: str, recorder: Recorder, budgets: Sequence[Budget]) -> tuple[d
         "llm_budgets": "; ".join(dict.fromkeys(v.budget for v in verdicts)),
         "llm_budget_failures": len(failures),
     }
-    result = {
+    result: ResultRecord = {
         "nodeid": nodeid,
         "budgets": [_budget_dict(b) for b in budgets],
         "verdicts": [
@@ -240,7 +241,7 @@ def judge(nodeid: str, recorder: Recorder, budgets: Sequence[Budget]) -> tuple[d
     return result, failures
 
 
-def _call_dicts(calls: Sequence[LLMCall]) -> list[dict[str, Any]]:
+def _call_dicts(calls: Sequence[LLMCall]) -> list[CallRecord]:
     """``LLMCall.to_dict`` of each call, with its place on the test's agent clock
     (``agent_start_ms``/``agent_end_ms``, from the first call of its run): the gate computes
     the agent wall time of saved runs from these."""
@@ -253,9 +254,10 @@ def _call_dicts(calls: Sequence[LLMCall]) -> list[dict[str, Any]]:
     return out
 
 
-def _budget_dict(budget: Budget) -> dict[str, Any]:
+def _budget_dict(budget: Budget) -> BudgetRecord:
     fields = {k: v for k, v in vars(budget).items() if v is not None}
-    return {"kind": budget.kind, "label": budget.label(), **fields}
+    # each kind's own arguments: the record declares the common ones
+    return cast(BudgetRecord, {"kind": budget.kind, "label": budget.label(), **fields})
 
 
 def _round(value: float | None) -> float | None:

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from ..core.records import ResultRecord
+
 __all__ = ["MAX_KINDS", "ObservedTransport", "Unmeasured", "name_unmeasured"]
 
 MAX_KINDS = 50
@@ -99,7 +101,7 @@ class ObservedTransport:
 
 
 def name_unmeasured(
-    result: dict[str, Any], failures: Sequence[str], unmeasured: Unmeasured, no_call_why: str
+    result: ResultRecord, failures: Sequence[str], unmeasured: Unmeasured, no_call_why: str
 ) -> list[str]:
     """For a test that made no LLM call but sent requests to endpoints the plugin does not
     measure: its budgets' "made no LLM call (...)" messages name those requests instead. The

@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar, overload
 from .aggregate import agent_spans, agent_wall_ms, percentile, values
 from .costs import cached_tokens_of, call_cost
 from .groq_fields import read_groq_fields
+from .records import AttemptRecord, CallRecord
 
 __all__ = ["Attempt", "LLMCall", "percentile", "LATENCY_PARAMS", "agent_spans", "agent_wall_ms", "values"]
 
@@ -54,7 +55,7 @@ class Attempt:
     def ms(self) -> float | None:
         return None if self.end_ns is None else (self.end_ns - self.start_ns) / 1e6
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> AttemptRecord:
         return {"ms": self.ms, "status": self.status, "error": self.error, "request_id": self.request_id}
 
 
@@ -500,7 +501,7 @@ class LLMCall:
             return "request set none of max_completion_tokens, reasoning_effort, stop"
         return "request had " + ", ".join(f"{k}={_short(v)}" for k, v in params.items())
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> CallRecord:
         """A JSON-safe record (for reports, xdist and baselines). Holds no secrets:
         neither headers nor the API key are part of an ``LLMCall``."""
         cost, cost_note = self.cost()

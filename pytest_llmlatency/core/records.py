@@ -6,8 +6,9 @@ shards and merged files, and is what the gate, every report, ``merge``, ``export
 advisor read. One declaration here, used by every writer and reader, so a key one side renames
 is a type error on the other side, not a silent ``None``.
 
-Files read from disk are checked against these shapes once, on load (see
-``report/jsonfile.read_report``); past that point the code trusts them.
+A file read from disk is checked for its schema and version when it is loaded
+(``report/jsonfile.read_report``, ``gate/store.load_baseline``); the fields inside are
+used as declared here.
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ class CallRecord(TypedDict):
     cost_usd: float | None
     cost_note: str | None
     hardware_cache: dict[str, int] | None
-    inner_usage: list[dict[str, Any]] | None
-    inner_models: list[str] | None
+    inner_usage: dict[str, float] | None
+    inner_models: dict[str, dict[str, float]] | None
     executed_tools: list[dict[str, Any]]
     tool_run_ms: float | None
     queue_ms: float | None
@@ -181,12 +182,15 @@ class ResultRecord(TypedDict):
     risks: NotRequired[list[str]]
     junit: NotRequired[dict[str, Any]]
     unseen: NotRequired[list[str]]
+    """LLM requests an emulator of this process served that the capture did not see."""
+    unmeasured: NotRequired[list[dict[str, Any]]]
+    """Requests to endpoints not measured: ``{"method", "host", "path", "status", "count"}``."""
     cassette: NotRequired[CassetteRecord]
     source: NotRequired[str]
     """``replay``, ``emulator`` or ``live``."""
     baseline_options: NotRequired[dict[str, Any]]
     comparison: NotRequired[dict[str, Any]]
-    advice: NotRequired[list[dict[str, Any]]]
+    advice: NotRequired[list[str]]
 
 
 class ReportDocument(TypedDict):

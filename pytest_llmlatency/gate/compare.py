@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.records import CallRecord, ResultRecord
 from .decompose import DECOMPOSED, judge_decomposed
 from .metrics import AGENT, CALLS, COUNT_METRICS, LEVER_METRICS, TIME_METRICS
 from .notes import attribution
@@ -37,16 +38,16 @@ class _Sides:
     the time metrics are compared on when the served tiers changed)."""
 
     base: TestBaseline
-    calls: Sequence[dict[str, Any]]
+    calls: Sequence[CallRecord]
     current: dict[str, list[float]]
     source: str
     method: str
     tiers: TierKey | None
     time_base: TestBaseline
-    time_calls: Sequence[dict[str, Any]]
+    time_calls: Sequence[CallRecord]
     time_current: dict[str, list[float]]
 
-    def of(self, metric: str) -> tuple[TestBaseline, Sequence[dict[str, Any]], dict[str, list[float]]]:
+    def of(self, metric: str) -> tuple[TestBaseline, Sequence[CallRecord], dict[str, list[float]]]:
         """The baseline, calls and samples a metric is compared on."""
         if metric in TIME_METRICS:
             return self.time_base, self.time_calls, self.time_current
@@ -70,7 +71,7 @@ class _Sides:
         return EMULATOR_NOISE if "live" not in (self.base.source, self.source) else LIVE_NOISE
 
 
-def _sides(base: TestBaseline, calls: Sequence[dict[str, Any]], source: str, method: str) -> _Sides:
+def _sides(base: TestBaseline, calls: Sequence[CallRecord], source: str, method: str) -> _Sides:
     measured = [c for c in calls if not c.get("warmup")]
     current = current_samples(measured)
     tiers = tier_key(base.calls, measured)
@@ -85,7 +86,7 @@ def _sides(base: TestBaseline, calls: Sequence[dict[str, Any]], source: str, met
 
 def compare_test(
     nodeid: str,
-    calls: Sequence[dict[str, Any]],
+    calls: Sequence[CallRecord],
     source: str,
     base: TestBaseline,
     thresholds: Sequence[Threshold],
@@ -188,7 +189,7 @@ def _tier_shift(metric: str, old: list[float], new: list[float], threshold: Thre
 
 
 def gate_result(
-    result: dict[str, Any], baseline: Baseline, thresholds: Sequence[Threshold], *, method: str = "auto"
+    result: ResultRecord, baseline: Baseline, thresholds: Sequence[Threshold], *, method: str = "auto"
 ) -> tuple[dict[str, Any] | None, str | None]:
     """The gate on one test's JSON result (what ``--llm-report-json`` holds): its comparison as a
     dict (None when not compared) and the regression message when it fails. The in-run gate

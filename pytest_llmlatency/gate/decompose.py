@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from ..core.records import CallRecord
 from .samples import cache_change, number
 from .stats import (
     ALPHA,
@@ -55,7 +56,7 @@ class _Part:
         return self.raw - self.queue
 
 
-def _part(call: dict[str, Any], metric: str) -> _Part | None:
+def _part(call: CallRecord, metric: str) -> _Part | None:
     raw = number(call.get(f"{metric}_ms"))
     queue, prompt_ms, completion_ms = (
         number(call.get("queue_ms")),
@@ -76,7 +77,7 @@ def _part(call: dict[str, Any], metric: str) -> _Part | None:
     return _Part(raw, queue, service, raw - queue - service, completion, prompt, completion_ms, prompt_ms)
 
 
-def _parts(calls: Sequence[dict[str, Any]], metric: str) -> list[_Part] | None:
+def _parts(calls: Sequence[CallRecord], metric: str) -> list[_Part] | None:
     measured = [c for c in calls if c.get("ok") and not c.get("warmup") and not c.get("prediction")]
     parts = [_part(c, metric) for c in measured]
     if not parts or any(p is None for p in parts):
@@ -121,8 +122,8 @@ class _TokenShift:
 def _token_shift(
     old: Sequence[_Part],
     new: Sequence[_Part],
-    old_calls: Sequence[dict[str, Any]],
-    new_calls: Sequence[dict[str, Any]],
+    old_calls: Sequence[CallRecord],
+    new_calls: Sequence[CallRecord],
     noise: NoiseModel,
 ) -> _TokenShift:
     # the part of the shift the token counts explain, at the per-token times of both sides' calls
@@ -256,8 +257,8 @@ def _detail(case: _Case) -> str:
 
 def judge_decomposed(
     metric: str,
-    old_calls: Sequence[dict[str, Any]],
-    new_calls: Sequence[dict[str, Any]],
+    old_calls: Sequence[CallRecord],
+    new_calls: Sequence[CallRecord],
     threshold: Threshold,
     method: str,
     floor: float,

@@ -4,9 +4,9 @@ call, the agent's steps, the tokens, the finish reasons, the served tier, the pr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..cassettes.request_diff import request_diff
+from ..core.records import CallRecord
 from .metrics import TOKEN_METRICS
 from .samples import cache_change, call_counts, measured_values, runs_of
 from .stats import median
@@ -17,7 +17,7 @@ from .verdicts import num, signed
 __all__ = ["attribution"]
 
 
-def _tools_of(runs: Sequence[Sequence[dict[str, Any]]]) -> str:
+def _tools_of(runs: Sequence[Sequence[CallRecord]]) -> str:
     """``get_weather x2, search`` over the first run."""
     names: dict[str, int] = {}
     for c in runs[0] if runs else []:
@@ -26,7 +26,7 @@ def _tools_of(runs: Sequence[Sequence[dict[str, Any]]]) -> str:
     return ", ".join(f"{n} x{k}" if k > 1 else n for n, k in names.items()) or "none"
 
 
-def _steps_note(old_calls: Sequence[dict[str, Any]], new_calls: Sequence[dict[str, Any]]) -> str | None:
+def _steps_note(old_calls: Sequence[CallRecord], new_calls: Sequence[CallRecord]) -> str | None:
     """``3 -> 5 LLM calls: the agent took 2 more steps (tool calls get_weather -> get_weather x3)``."""
     old_runs, new_runs = runs_of(old_calls), runs_of(new_calls)
     a, b = call_counts(old_calls), call_counts(new_calls)
@@ -48,7 +48,7 @@ def _steps_note(old_calls: Sequence[dict[str, Any]], new_calls: Sequence[dict[st
     return text + "."
 
 
-def _call_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _call_changes(old: CallRecord, new: CallRecord) -> list[str]:
     changes = []
     if old.get("model") != new.get("model"):
         changes.append(f"model {old.get('model')!r} -> {new.get('model')!r}")
@@ -58,7 +58,7 @@ def _call_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return changes
 
 
-def _finish_change(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+def _finish_change(old: CallRecord, new: CallRecord) -> str | None:
     finish_old, finish_new = old.get("finish_reason"), new.get("finish_reason")
     if finish_old == finish_new or not finish_old or not finish_new:
         return None
@@ -69,7 +69,7 @@ def _finish_change(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     return f"finish_reason {finish_old} -> {finish_new}{why}"
 
 
-def _tier_note(tiers: TierKey, old_calls: Sequence[dict[str, Any]], new_calls: Sequence[dict[str, Any]]) -> str:
+def _tier_note(tiers: TierKey, old_calls: Sequence[CallRecord], new_calls: Sequence[CallRecord]) -> str:
     """``Tier changed on_demand -> flex (the request asked for 'auto' both times)``, and what
     the time metrics were compared on."""
     asked_old = list(dict.fromkeys(str(c.get("requested_tier")) for c in old_calls if c.get("ok")))
@@ -90,14 +90,12 @@ def _tier_note(tiers: TierKey, old_calls: Sequence[dict[str, Any]], new_calls: S
     return text + "."
 
 
-def _prompt_ms(calls: Sequence[dict[str, Any]]) -> float | None:
+def _prompt_ms(calls: Sequence[CallRecord]) -> float | None:
     values = measured_values(calls, "prompt_ms")
     return median(values) if values else None
 
 
-def _cache_note(
-    old_calls: Sequence[dict[str, Any]], new_calls: Sequence[dict[str, Any]], same_request: bool
-) -> str | None:
+def _cache_note(old_calls: Sequence[CallRecord], new_calls: Sequence[CallRecord], same_request: bool) -> str | None:
     """``Prompt 80% cached -> 0%: a cold cache, +42 ms prompt time``, from Groq's prompt_time."""
     change = cache_change(old_calls, new_calls)
     if change is None:
@@ -118,7 +116,7 @@ def _cache_note(
 
 
 def attribution(
-    base: TestBaseline, calls: Sequence[dict[str, Any]], shown: set[str], tiers: TierKey | None = None
+    base: TestBaseline, calls: Sequence[CallRecord], shown: set[str], tiers: TierKey | None = None
 ) -> list[str]:
     """What changed in the requests since the baseline (call by call, in order), and what that
     did to tokens (token metrics already reported as shifts are not repeated); a change of the
@@ -161,9 +159,7 @@ def _request_note(per_call: Sequence[list[str]], distinct: Sequence[tuple[str, .
     return "Requests changed: " + "; ".join(f"call {i + 1}: " + ", ".join(c) for i, c in enumerate(per_call) if c) + "."
 
 
-def _token_changes(
-    old_calls: Sequence[dict[str, Any]], new_calls: Sequence[dict[str, Any]], shown: set[str]
-) -> list[str]:
+def _token_changes(old_calls: Sequence[CallRecord], new_calls: Sequence[CallRecord], shown: set[str]) -> list[str]:
     """``completion_tokens 40 -> 90`` for each token count that moved and is not a shift already."""
     tokens = []
     for key in ("completion_tokens", "reasoning_tokens", "prompt_tokens"):
@@ -175,7 +171,7 @@ def _token_changes(
     return tokens
 
 
-def _server_note(old_calls: Sequence[dict[str, Any]], new_calls: Sequence[dict[str, Any]]) -> str | None:
+def _server_note(old_calls: Sequence[CallRecord], new_calls: Sequence[CallRecord]) -> str | None:
     """With the same request and tokens: Groq's queue and completion times on both sides."""
     server = []
     for key, label in (("queue_ms", "queue"), ("completion_ms", "completion")):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..core.records import CallRecord
 from .metrics import AGENT, CACHED_SHARE, CALLS, COST, METRICS, TOKEN_METRICS
 from .stats import median
 
@@ -33,16 +34,16 @@ def number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def measured_values(calls: Sequence[dict[str, Any]], key: str) -> list[float]:
+def measured_values(calls: Sequence[CallRecord], key: str) -> list[float]:
     """Measured values only: a call answered with a predicted cost is left out."""
     return [
-        float(c[key]) for c in calls if c.get("ok") and not c.get("prediction") and isinstance(c.get(key), (int, float))
+        float(v) for c in calls if c.get("ok") and not c.get("prediction") and isinstance(v := c.get(key), (int, float))
     ]
 
 
-def runs_of(calls: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def runs_of(calls: Sequence[CallRecord]) -> list[list[CallRecord]]:
     """The measured calls of each run of a test (``llm_repeat`` iteration), in run order."""
-    runs: dict[int, list[dict[str, Any]]] = {}
+    runs: dict[int, list[CallRecord]] = {}
     for c in calls:
         if c.get("warmup") or c.get("prediction"):
             continue
@@ -51,12 +52,12 @@ def runs_of(calls: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [runs[k] for k in sorted(runs)]
 
 
-def multi_call(calls: Sequence[dict[str, Any]]) -> bool:
+def multi_call(calls: Sequence[CallRecord]) -> bool:
     """Whether a run of the test made more than one call (an agent)."""
     return any(len(run) > 1 for run in runs_of(calls))
 
 
-def agent_samples(calls: Sequence[dict[str, Any]]) -> list[float]:
+def agent_samples(calls: Sequence[CallRecord]) -> list[float]:
     """The agent wall time of each run whose calls all carry their agent clock (ms)."""
     out = []
     for run in runs_of(calls):
@@ -66,12 +67,12 @@ def agent_samples(calls: Sequence[dict[str, Any]]) -> list[float]:
     return out
 
 
-def call_counts(calls: Sequence[dict[str, Any]]) -> list[float]:
+def call_counts(calls: Sequence[CallRecord]) -> list[float]:
     """LLM calls per run."""
     return [float(len(run)) for run in runs_of(calls)]
 
 
-def cache_shares(calls: Sequence[dict[str, Any]]) -> list[float]:
+def cache_shares(calls: Sequence[CallRecord]) -> list[float]:
     """The share of each run's prompt tokens served from Groq's prompt cache, in percentage
     points, weighted by prompt tokens. A run is left out when a call of it carries no share (a
     baseline saved before shares were kept, a call that reported no prompt tokens)."""
@@ -86,7 +87,7 @@ def cache_shares(calls: Sequence[dict[str, Any]]) -> list[float]:
     return out
 
 
-def run_costs(calls: Sequence[dict[str, Any]]) -> list[float]:
+def run_costs(calls: Sequence[CallRecord]) -> list[float]:
     """US dollars per run (the sum of its calls' costs); a run with a call of unknown cost is left out."""
     out = []
     for run in runs_of(calls):
@@ -97,7 +98,7 @@ def run_costs(calls: Sequence[dict[str, Any]]) -> list[float]:
     return out
 
 
-def current_samples(calls: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
+def current_samples(calls: Sequence[CallRecord]) -> dict[str, list[float]]:
     """Every gate metric's samples of a run's calls (milliseconds, counts, points, dollars)."""
     out = {m: measured_values(calls, f"{m}_ms") for m in METRICS}
     out.update({k: measured_values(calls, k) for k in TOKEN_METRICS})
@@ -108,9 +109,7 @@ def current_samples(calls: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
     return out
 
 
-def cache_change(
-    old_calls: Sequence[dict[str, Any]], new_calls: Sequence[dict[str, Any]]
-) -> tuple[float, float] | None:
+def cache_change(old_calls: Sequence[CallRecord], new_calls: Sequence[CallRecord]) -> tuple[float, float] | None:
     """The median cached share per run (points) on each side, when both are known and they differ
     by at least ``CACHE_CHANGE_POINTS``."""
     a, b = cache_shares(old_calls), cache_shares(new_calls)

@@ -16,8 +16,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from ..core.records import CallRecord, ResultRecord
 from .errors import BaselineError, NothingSaved
 from .metrics import AGENT, CACHED_SHARE, CALLS, COST, METRICS, TOKEN_METRICS
 from .samples import agent_samples, cache_shares, call_counts, measured_values, multi_call, number, run_costs
@@ -146,7 +147,7 @@ def _commit_info() -> dict[str, Any]:
         }
 
 
-def _call_record(call: dict[str, Any]) -> dict[str, Any]:
+def _call_record(call: CallRecord) -> dict[str, Any]:
     keep = (
         "model",
         "params",
@@ -180,10 +181,11 @@ def _call_record(call: dict[str, Any]) -> dict[str, Any]:
     )
     # the levers only when the call knew them: a missing requested_tier is not "asked for none"
     levers = ("cached_tokens", "cached_share", "service_tier", "requested_tier", "cost_usd")
-    return {k: call.get(k) for k in keep} | {k: call[k] for k in levers if k in call}
+    record: dict[str, Any] = dict(call)
+    return {k: record.get(k) for k in keep} | {k: record[k] for k in levers if k in record}
 
 
-def build_document(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def build_document(results: Iterable[ResultRecord]) -> dict[str, Any]:
     """A pytest-benchmark document for the measured tests of a session."""
     from pytest_benchmark import __version__ as pb_version
 
@@ -262,7 +264,7 @@ def _stats(values: Sequence[float]) -> dict[str, Any]:
     return as_dict
 
 
-def _levers(calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _levers(calls: Sequence[CallRecord]) -> dict[str, Any]:
     """A test's prompt cache share, served tiers and cost for ``extra_info`` (keys only when known)."""
     out: dict[str, Any] = {}
     ok = [c for c in calls if c.get("ok")]
@@ -294,7 +296,7 @@ class TestBaseline:
     source: str = "live"
     samples: dict[str, list[float]] = field(default_factory=dict)
     """Milliseconds per time metric; counts per token metric."""
-    calls: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -330,7 +332,7 @@ def load_baseline(path: Path) -> Baseline:
         test = tests.setdefault(nodeid, TestBaseline(nodeid, str(extra.get("source", "live"))))
         test.samples[metric] = data
         if not test.calls and isinstance(extra.get("calls"), list):
-            test.calls = [c for c in extra["calls"] if isinstance(c, dict)]
+            test.calls = [cast(CallRecord, c) for c in extra["calls"] if isinstance(c, dict)]
             for key in TOKEN_METRICS:
                 test.samples[key] = measured_values(test.calls, key)
             test.samples[CALLS] = call_counts(test.calls)

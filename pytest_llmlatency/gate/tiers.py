@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from ..core.records import CallRecord
 
 __all__ = ["TierKey", "call_tier", "served_tiers", "tier_key"]
 
 
-def call_tier(call: dict[str, Any]) -> str | None:
+def call_tier(call: CallRecord) -> str | None:
     """The service tier that served a call: as its response said, else the tier it asked for; a
     call that asked for none and was not told is counted as ``on_demand``, Groq's default. None
     when unknown (``auto`` on a stream, a record saved before tiers were kept)."""
@@ -22,7 +23,7 @@ def call_tier(call: dict[str, Any]) -> str | None:
     return None
 
 
-def served_tiers(calls: Sequence[dict[str, Any]]) -> list[str] | None:
+def served_tiers(calls: Sequence[CallRecord]) -> list[str] | None:
     """The distinct tiers that served the measured calls, in order; None when any is unknown."""
     tiers = [call_tier(c) for c in calls if c.get("ok") and not c.get("warmup") and not c.get("prediction")]
     if not tiers or any(t is None for t in tiers):
@@ -43,7 +44,7 @@ class TierKey:
         return f"{', '.join(self.old)} -> {', '.join(self.new)}"
 
 
-def tier_key(base_calls: Sequence[dict[str, Any]], calls: Sequence[dict[str, Any]]) -> TierKey | None:
+def tier_key(base_calls: Sequence[CallRecord], calls: Sequence[CallRecord]) -> TierKey | None:
     """The tiers on both sides when every call's tier is known and they differ; None otherwise."""
     old, new = served_tiers(base_calls), served_tiers(calls)
     if not old or not new or set(old) == set(new):

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..core.calls import percentile
+from ..core.records import CallRecord, ResultRecord
 
 __all__ = ["BMF_MEASURES", "render_export", "to_bmf", "to_github_benchmark"]
 
@@ -39,7 +40,7 @@ BMF_MEASURES = {
 MAX_NAME_BYTES = 1024
 
 
-def _measured(result: dict[str, Any]) -> list[dict[str, Any]]:
+def _measured(result: ResultRecord) -> list[CallRecord]:
     return [
         c
         for c in result.get("calls") or []
@@ -47,7 +48,7 @@ def _measured(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _values(calls: Sequence[dict[str, Any]], key: str) -> list[float]:
+def _values(calls: Sequence[CallRecord], key: str) -> list[float]:
     out = []
     for c in calls:
         v = c.get(key)
@@ -71,7 +72,7 @@ def _name(nodeid: str, suffix: str = "") -> str:
     return f"{head}...~{digest}{suffix}"
 
 
-def to_bmf(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def to_bmf(results: Sequence[ResultRecord]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for result in sorted(results, key=lambda r: str(r.get("nodeid"))):
         calls = _measured(result)
@@ -89,7 +90,7 @@ def to_bmf(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def to_github_benchmark(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def to_github_benchmark(results: Sequence[ResultRecord]) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     for result in sorted(results, key=lambda r: str(r.get("nodeid"))):
         calls = _measured(result)
@@ -121,7 +122,7 @@ def to_github_benchmark(results: Sequence[dict[str, Any]]) -> list[dict[str, Any
     return entries
 
 
-def render_export(results: Sequence[dict[str, Any]], kind: str) -> str:
+def render_export(results: Sequence[ResultRecord], kind: str) -> str:
     """``kind``: ``bmf`` or ``github``; the file's text."""
     doc: Any = to_bmf(results) if kind == "bmf" else to_github_benchmark(results)
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"

@@ -11,6 +11,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from ..core.records import ResultRecord, VerdictRecord
 from .terminal import LEVER_HEADERS, baseline_cell, cache_effect, calls_cell, compound_notes, lever_cells
 
 __all__ = ["render_html"]
@@ -45,9 +46,9 @@ def _verdict_class(verdict: str) -> str:
     return "pass" if verdict == "pass" else "fail" if verdict.startswith("FAIL") or verdict == "error" else "other"
 
 
-def _budget_bars(result: dict[str, Any]) -> str:
+def _budget_bars(result: ResultRecord) -> str:
     """One bar per budget: its worst call (highest share of a maximum, lowest of a minimum)."""
-    worst: dict[str, tuple[dict[str, Any], int]] = {}
+    worst: dict[str, tuple[VerdictRecord, int]] = {}
     for v in result.get("verdicts") or []:
         observed, limit = v.get("observed"), v.get("limit")
         if observed is None or not limit:
@@ -61,7 +62,7 @@ def _budget_bars(result: dict[str, Any]) -> str:
         worst[label] = (kept if count else v, count + 1)
     rows = []
     for label, (v, count) in worst.items():
-        observed, limit = float(v["observed"]), float(v["limit"])
+        observed, limit = float(v["observed"] or 0.0), float(v["limit"] or 0.0)  # kept only when set
         scale = max(observed, limit) * 1.1
         colour = "#16a34a" if v.get("passed") else "#dc2626"
         of = f" (worst of {count})" if count > 1 else ""
@@ -73,12 +74,13 @@ def _budget_bars(result: dict[str, Any]) -> str:
     return "".join(rows) or '<span class="budget">-</span>'
 
 
-def _scatter(results: Sequence[dict[str, Any]], fits: dict[str, Any]) -> str:
+def _scatter(results: Sequence[ResultRecord], fits: dict[str, Any]) -> str:
     points = []
     for r in results:
         for c in r.get("calls") or []:
-            if c.get("ok") and not c.get("prediction") and c.get("e2e_ms") and c.get("completion_tokens"):
-                points.append((str(c["model"]), float(c["completion_tokens"]), float(c["e2e_ms"])))
+            tokens, e2e = c.get("completion_tokens"), c.get("e2e_ms")
+            if c.get("ok") and not c.get("prediction") and e2e and tokens:
+                points.append((str(c["model"]), float(tokens), float(e2e)))
     if not points:
         return "<p>No completed call with client timing.</p>"
     models = sorted({m for m, _, _ in points})
@@ -133,12 +135,12 @@ def _scatter(results: Sequence[dict[str, Any]], fits: dict[str, Any]) -> str:
     return "".join(parts) + f'<div class="legend">{legend}</div>'
 
 
-def _ttft_strips(results: Sequence[dict[str, Any]]) -> str:
+def _ttft_strips(results: Sequence[ResultRecord]) -> str:
     values_all = [
-        c["ttft_ms"]
+        ttft
         for r in results
         for c in r.get("calls") or []
-        if c.get("streamed") and c.get("ttft_ms") is not None and not c.get("prediction")
+        if c.get("streamed") and (ttft := c.get("ttft_ms")) is not None and not c.get("prediction")
     ]
     if not values_all:
         return "<p>No streamed call with client timing.</p>"
@@ -156,7 +158,7 @@ def _ttft_strips(results: Sequence[dict[str, Any]]) -> str:
         parts.append(f'<line x1="{left}" y1="{y}" x2="{w - 20}" y2="{y}" stroke="#e5e7eb"/>')
         for c in r.get("calls") or []:
             if c.get("streamed") and c.get("ttft_ms") is not None and not c.get("prediction"):
-                x = left + c["ttft_ms"] / top * (w - 20 - left)
+                x = left + (c["ttft_ms"] or 0.0) / top * (w - 20 - left)
                 parts.append(
                     f'<circle cx="{x:.1f}" cy="{y}" r="4" fill="#2563eb" opacity="0.6">'
                     f"<title>{c['ttft_ms']:,.1f} ms</title></circle>"
@@ -168,7 +170,7 @@ def _ttft_strips(results: Sequence[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
-def _levers_section(results: Sequence[dict[str, Any]]) -> str:
+def _levers_section(results: Sequence[ResultRecord]) -> str:
     """Prompt cache warm against cold, and compound systems' inner calls, when there are any."""
     notes = cache_effect(results) + compound_notes(results)
     if not notes:
@@ -177,7 +179,7 @@ def _levers_section(results: Sequence[dict[str, Any]]) -> str:
 
 
 def render_html(
-    results: Sequence[dict[str, Any]],
+    results: Sequence[ResultRecord],
     *,
     fits: dict[str, Any] | None = None,
     baseline: str | None = None,

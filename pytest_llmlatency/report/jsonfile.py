@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..core.records import ResultRecord
 
 __all__ = [
     "SCHEMA",
@@ -41,7 +42,7 @@ class ReportFileError(Exception):
 
 
 def build_json(
-    results: Sequence[dict[str, Any]],
+    results: Sequence[ResultRecord],
     *,
     base_url: str,
     fits: dict[str, Any] | None = None,

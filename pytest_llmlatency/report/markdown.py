@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from ..core.records import ResultRecord
 from .terminal import LEVER_HEADERS, baseline_cell, cache_effect, calls_cell, compound_notes, lever_cells
 
 __all__ = ["render_markdown"]
@@ -28,7 +28,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(results: Sequence[dict[str, Any]], *, baseline: str | None) -> str:
+def render_markdown(results: Sequence[ResultRecord], *, baseline: str | None) -> str:
     lines = ["## LLM latency", ""]
     if not results:
         return "\n".join([*lines, "No test measured an LLM call.", ""])

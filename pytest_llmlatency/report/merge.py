@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from ..core.records import ResultRecord
 from .jsonfile import SCHEMA, SCHEMA_VERSION, ReportFileError, dump_doc, read_report_text, test_lines
 
 __all__ = ["CompareOutcome", "MergeError", "compare_results", "merge_docs", "merge_files", "save_results"]
@@ -79,7 +80,7 @@ def merge_docs(docs: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
                     f"but {settings.get(key)!r} in {name}; every shard must run with the same options"
                 )
     seen: dict[str, str] = {}
-    tests: list[dict[str, Any]] = []
+    tests: list[ResultRecord] = []
     for name, doc in docs:
         for result in doc["tests"]:
             nodeid = result["nodeid"]
@@ -123,7 +124,7 @@ def merge_files(paths: Sequence[Path]) -> str:
 
 @dataclass
 class CompareOutcome:
-    results: list[dict[str, Any]]
+    results: list[ResultRecord]
     """The results with this comparison in place of the one made during the run (if any)."""
     regressed: list[str]
     baseline: str
@@ -142,11 +143,11 @@ def compare_results(
 
     thresholds = parse_thresholds(list(fail), source="llmlatency compare --fail")
     baseline = load_baseline(baseline_path)
-    results = []
+    results: list[ResultRecord] = []
     regressed = []
     # sorted: a merged file and a single-machine run (tests in run order) give the same summary
     for original in sorted(doc.get("tests") or [], key=lambda r: str(r["nodeid"])):
-        result = dict(original)
+        result = cast(ResultRecord, dict(original))
         prior = result.pop("comparison", None) or {}
         failures = list(result.get("failures") or [])
         if prior.get("regressed") and prior.get("message") in failures:

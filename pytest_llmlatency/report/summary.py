@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from ..core.records import ResultRecord
 from .terminal import render_table
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ NAME_WIDTH = (30, 70)
 
 def write_summary(
     tr: pytest.TerminalReporter,
-    results: Sequence[dict[str, Any]],
+    results: Sequence[ResultRecord],
     *,
     emulator_urls: Collection[str],
     target: str,
@@ -73,7 +74,7 @@ def write_summary(
         tr.write_line(f"written ({line})")
 
 
-def _write_test_notes(tr: pytest.TerminalReporter, result: dict[str, Any]) -> None:
+def _write_test_notes(tr: pytest.TerminalReporter, result: ResultRecord) -> None:
     """A test's baseline shift (when it passed), advice, risks and failures."""
     comparison = result.get("comparison") or {}
     if (
@@ -104,7 +105,7 @@ def _write_test_notes(tr: pytest.TerminalReporter, result: dict[str, Any]) -> No
             tr.write_line(f"  {message}")
 
 
-def _write_cassettes(tr: pytest.TerminalReporter, results: Sequence[dict[str, Any]]) -> None:
+def _write_cassettes(tr: pytest.TerminalReporter, results: Sequence[ResultRecord]) -> None:
     """Calls replayed and recorded, cassettes written, and each cassette's notes."""
     tapes = [r["cassette"] for r in results if r.get("cassette")]
     replayed = sum(t["replayed"] for t in tapes)
@@ -117,7 +118,7 @@ def _write_cassettes(tr: pytest.TerminalReporter, results: Sequence[dict[str, An
                 tr.write_line(f"  {t['path']}: {note}", yellow=True)
 
 
-def _write_faults(tr: pytest.TerminalReporter, results: Sequence[dict[str, Any]]) -> None:
+def _write_faults(tr: pytest.TerminalReporter, results: Sequence[ResultRecord]) -> None:
     """Calls that failed or succeeded after retries, and the backoff they waited."""
     calls_all = [c for r in results for c in r.get("calls") or []]
     broken = sum(1 for c in calls_all if not c.get("ok") and not c.get("abandoned"))
@@ -143,7 +144,7 @@ def _write_blocked(tr: pytest.TerminalReporter, blocked: Sequence[dict[str, Any]
         )
 
 
-def reached(results: Iterable[dict[str, Any]], emulator_urls: Collection[str], target: str) -> str:
+def reached(results: Iterable[ResultRecord], emulator_urls: Collection[str], target: str) -> str:
     """What this run's LLM calls really reached: the emulator, cassettes, live hosts; when
     none reached anything, where the fixtures point (``target``)."""
     emulator = replayed = 0
@@ -171,7 +172,7 @@ def reached(results: Iterable[dict[str, Any]], emulator_urls: Collection[str], t
     return f"no LLM server (fixtures' target: {target})"
 
 
-def _kind(result: dict[str, Any]) -> str | None:
+def _kind(result: ResultRecord) -> str | None:
     """Why a test failed, for the summary (None when it did not)."""
     failures = result.get("failures") or []
     if not failures:
@@ -186,7 +187,7 @@ def _kind(result: dict[str, Any]) -> str | None:
     return "over"
 
 
-def failure_counts(results: Iterable[dict[str, Any]]) -> str:
+def failure_counts(results: Iterable[ResultRecord]) -> str:
     """``2 over budget or regressed, 1 made no LLM call, 1 whose LLM call failed``: each
     failed test counted once, by kind; the first count is always shown."""
     counts = {"over": 0, "no call": 0, "call failed": 0, "not proven": 0}

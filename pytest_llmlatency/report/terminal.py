@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+
+from ..core.records import CallRecord, ResultRecord, SummaryRecord
 
 __all__ = ["cache_effect", "calls_cell", "compound_notes", "lever_cells", "render_table"]
 
@@ -29,7 +30,7 @@ def _ms(value: float | None) -> str:
     return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
 
 
-def _row(result: dict[str, Any], width: int) -> tuple[str, ...]:
+def _row(result: ResultRecord, width: int) -> tuple[str, ...]:
     s = result.get("summary") or {}
     name = result["nodeid"]
     if len(name) > width:
@@ -66,7 +67,7 @@ def _row(result: dict[str, Any], width: int) -> tuple[str, ...]:
     )
 
 
-def calls_cell(summary: dict[str, Any]) -> str:
+def calls_cell(summary: SummaryRecord) -> str:
     """``3``, ``3 (1 failed)``, ``3 (2 tool calls)``: the calls column, compact."""
     notes = []
     if summary.get("failed"):
@@ -77,7 +78,7 @@ def calls_cell(summary: dict[str, Any]) -> str:
     return str(summary.get("calls", 0)) + (f" ({', '.join(notes)})" if notes else "")
 
 
-def baseline_cell(result: dict[str, Any]) -> str:
+def baseline_cell(result: ResultRecord) -> str:
     """The e2e shift against the baseline, marked when the gate judged it."""
     comparison = result.get("comparison")
     if not comparison:
@@ -102,7 +103,7 @@ def _usd(value: float) -> str:
     return f"${value:.2g}" if value < 0.01 else f"${value:,.4f}"
 
 
-def lever_cells(result: dict[str, Any]) -> dict[str, str]:
+def lever_cells(result: ResultRecord) -> dict[str, str]:
     """The Groq levers of a test's calls, compact (empty strings when there is nothing to show):
     ``cache`` the share of prompt tokens served from the prompt cache; ``tier`` the served tiers;
     ``cost`` the calls' total cost at the price table, ``?`` when any call's cost is unknown."""
@@ -130,10 +131,10 @@ def _p50(values: list[float]) -> float | None:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def cache_effect(results: Sequence[dict[str, Any]]) -> list[str]:
+def cache_effect(results: Sequence[ResultRecord]) -> list[str]:
     """Per model whose calls met Groq's prompt cache: the warm calls (half the prompt or more
     cached) against the cold ones (nothing cached): prompt time and TTFT medians."""
-    by_model: dict[str, list[dict[str, Any]]] = {}
+    by_model: dict[str, list[CallRecord]] = {}
     for r in results:
         for c in r.get("calls") or []:
             if c.get("cached_share") is not None:
@@ -151,8 +152,8 @@ def cache_effect(results: Sequence[dict[str, Any]]) -> list[str]:
             share = sum(c.get("cached_tokens") or 0 for c in group) / max(
                 1, sum(c.get("prompt_tokens") or 0 for c in group)
             )
-            prompt = _p50([c["prompt_ms"] for c in group if c.get("prompt_ms") is not None])
-            ttft = _p50([c["ttft_ms"] for c in group if c.get("ttft_ms") is not None])
+            prompt = _p50([v for c in group if (v := c.get("prompt_ms")) is not None])
+            ttft = _p50([v for c in group if (v := c.get("ttft_ms")) is not None])
             parts.append(
                 f"{label} {len(group)} call(s), {share:.0%} cached: prompt time p50 {_ms(prompt)}, TTFT p50 {_ms(ttft)}"
             )
@@ -160,7 +161,7 @@ def cache_effect(results: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def compound_notes(results: Sequence[dict[str, Any]]) -> list[str]:
+def compound_notes(results: Sequence[ResultRecord]) -> list[str]:
     """One line per compound-system call: its inner model calls and the tools it ran."""
     lines = []
     for r in results:
@@ -184,7 +185,7 @@ def compound_notes(results: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def render_table(results: Sequence[dict[str, Any]], *, name_width: int = 60) -> list[str]:
+def render_table(results: Sequence[ResultRecord], *, name_width: int = 60) -> list[str]:
     levers = [lever_cells(r) for r in results]
     shown = [k for k in LEVER_HEADERS if any(c[k] for c in levers)]
     at = _HEADERS.index("budget")

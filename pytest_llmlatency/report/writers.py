@@ -17,6 +17,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..core.records import ResultRecord
+
 __all__ = ["ReportWriter", "append_step_summary", "baseline_text", "write_reports"]
 
 
@@ -44,7 +46,7 @@ class ReportWriter:
 
 def write_reports(
     writer: ReportWriter,
-    results: Sequence[dict[str, Any]],
+    results: Sequence[ResultRecord],
     files: Mapping[str, Path | None],
     *,
     base_url: str,
@@ -80,21 +82,19 @@ def write_reports(
     return ok
 
 
-def _json(
-    results: Sequence[dict[str, Any]], base_url: str, fits: dict[str, Any], settings: dict[str, Any] | None
-) -> str:
+def _json(results: Sequence[ResultRecord], base_url: str, fits: dict[str, Any], settings: dict[str, Any] | None) -> str:
     from .jsonfile import build_json
 
     return build_json(results, base_url=base_url, fits=fits, settings=settings)
 
 
-def _export(results: Sequence[dict[str, Any]], kind: str) -> str:
+def _export(results: Sequence[ResultRecord], kind: str) -> str:
     from .export import render_export
 
     return render_export(results, kind)
 
 
-def _html(results: Sequence[dict[str, Any]], fits: dict[str, Any], baseline: str | None) -> str:
+def _html(results: Sequence[ResultRecord], fits: dict[str, Any], baseline: str | None) -> str:
     from .html import render_html
 
     advice = {r["nodeid"]: r.get("advice") or [] for r in results}
@@ -102,7 +102,7 @@ def _html(results: Sequence[dict[str, Any]], fits: dict[str, Any], baseline: str
 
 
 def _write_markdown(
-    writer: ReportWriter, results: Sequence[dict[str, Any]], path: Path | None, *, baseline: str | None
+    writer: ReportWriter, results: Sequence[ResultRecord], path: Path | None, *, baseline: str | None
 ) -> bool:
     """``--llm-report-md``, and the same summary appended to ``$GITHUB_STEP_SUMMARY`` when that
     is set (a failure to append is reported, not counted as a failed write)."""
@@ -120,7 +120,7 @@ def _write_markdown(
     return ok
 
 
-def _save_baseline(writer: ReportWriter, results: Sequence[dict[str, Any]], storage: Path, save: str | None) -> bool:
+def _save_baseline(writer: ReportWriter, results: Sequence[ResultRecord], storage: Path, save: str | None) -> bool:
     """``--llm-save`` / ``--llm-autosave``: the run as a baseline in the storage (or a file)."""
     from ..gate.errors import BaselineError
     from ..gate.store import autosave_name, resolve_save
@@ -133,7 +133,7 @@ def _save_baseline(writer: ReportWriter, results: Sequence[dict[str, Any]], stor
     return writer.write("--llm-save", target, lambda: baseline_text(results))
 
 
-def baseline_text(results: Sequence[dict[str, Any]]) -> str:
+def baseline_text(results: Sequence[ResultRecord]) -> str:
     """A saved baseline's text: the results in pytest-benchmark's format."""
     from ..gate.store import build_document
 
