@@ -24,9 +24,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # (23 s of retries without a network; it then falls back to its bundled tiktoken)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-REAL_CASSETTES = Path(__file__).resolve().parent / "fixtures" / "real-cassettes"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -9,27 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from pytest_llmlatency.capture.replay import call_from_recording
 from pytest_llmlatency.core.calls import LLMCall
 from pytest_llmlatency.core.prices import BUILTIN, PriceError, PriceTable, load_prices
 from pytest_llmlatency.report.terminal import cache_effect, compound_notes, lever_cells, render_table
 
 from .capture.test_agents_capture import STEP_MS, _offline, timed_interactions
+from .helpers import FIXTURES, cassette_interactions
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "levers"
+LEVERS = FIXTURES / "levers"
 
 
 def _replay(name: str) -> LLMCall:
-    from vcr.request import Request
-
-    it = yaml.safe_load((FIXTURES / name).read_text())["interactions"][0]
-    rq = it["request"]
-    request = Request(rq["method"], rq["uri"], rq["body"].encode(), {"content-type": "application/json"})
-    response = dict(it["response"])
-    response["body"] = {"string": response["body"]["string"].encode()}
-    return call_from_recording(request, response)
+    return _offline(cassette_interactions(LEVERS / name)[0])
 
 
 def test_real_compound_stream_replays_with_its_breakdown_and_tools() -> None:

@@ -17,6 +17,8 @@ import pytest
 from pytest_llmlatency.capture.intercept import Interceptor, Recorder
 from pytest_llmlatency.emulator import GroqEmulator
 
+from .helpers import ANYIO_CONFTEST
+
 SSE = (
     b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'
     b'data: {"choices":[{"index":0,"delta":{"content":"Hello"}}]}\n\n'
@@ -182,7 +184,7 @@ def test_async_client_fixture_leaks_nothing(pytester: pytest.Pytester) -> None:
     """Under filterwarnings=error, with anyio and pytest-asyncio, streams read or abandoned."""
     pytest.importorskip("pytest_asyncio")
     pytester.makeini("[pytest]\nfilterwarnings = error\nasyncio_default_fixture_loop_scope = function\n")
-    pytester.makeconftest("import pytest\n\n@pytest.fixture\ndef anyio_backend():\n    return 'asyncio'\n")
+    pytester.makeconftest(ANYIO_CONFTEST)
     pytester.makepyfile("""
 import gc, pytest
 

@@ -18,7 +18,7 @@ from pytest_llmlatency.advisor.scan import (
     cassette_observations,
 )
 
-from ..conftest import REAL_CASSETTES
+from ..helpers import REAL_CASSETTES
 
 
 def _tree(root: Path) -> list[Path]:

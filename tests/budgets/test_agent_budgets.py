@@ -18,6 +18,8 @@ from pytest_llmlatency.capture.intercept import Interceptor, Recorder
 from pytest_llmlatency.core.calls import agent_spans, agent_wall_ms
 from pytest_llmlatency.emulator import GroqEmulator
 
+from ..helpers import run_suite
+
 AGENT = """
 import io, json, os, time, wave
 import pytest
@@ -49,15 +51,8 @@ def wav(seconds):
 """
 
 
-def _run(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResult:
-    pytester.makepyfile(test_agent=AGENT + body)
-    return pytester.runpytest("-p", "no:cacheprovider", *args)
-
-
 def test_agent_budgets_against_the_emulator(pytester: pytest.Pytester) -> None:
-    result = _run(
-        pytester,
-        """
+    body = """
 @pytest.mark.max_latency(ms=600000, scope="test")
 @pytest.mark.max_calls(n=2)
 def test_within(groq_client, llm_calls, groq_emulator):
@@ -98,9 +93,8 @@ def test_audio_too_slow(groq_client):
 def test_realtime_without_audio(groq_client):
     groq_client.chat.completions.create(model="llama-3.1-8b-instant", messages=[{"role": "user", "content": "hi"}],
                                         max_completion_tokens=8)
-""",
-        "--llm-report-json=r.json",
-    )
+"""
+    result = run_suite(pytester, "--llm-report-json=r.json", files={"test_agent": AGENT + body})
     result.assert_outcomes(passed=2, failed=4)
     result.stdout.fnmatch_lines_random(
         [
@@ -135,9 +129,7 @@ def test_realtime_without_audio(groq_client):
 
 
 def test_bad_agent_budget_arguments_error_that_test_alone(pytester: pytest.Pytester) -> None:
-    result = _run(
-        pytester,
-        """
+    body = """
 @pytest.mark.max_calls(3)
 def test_positional(groq_client):
     pass
@@ -172,8 +164,8 @@ def test_unknown(groq_client):
 
 def test_fine():
     pass
-""",
-    )
+"""
+    result = run_suite(pytester, files={"test_agent": AGENT + body})
     result.assert_outcomes(passed=1, errors=8)
     result.stdout.fnmatch_lines_random(
         [
@@ -192,7 +184,7 @@ def test_fine():
 
 
 def test_markers_are_registered_with_their_signatures(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest("--markers", "-p", "no:cacheprovider")
+    result = run_suite(pytester, "--markers")
     result.stdout.fnmatch_lines_random(
         [
             "@pytest.mark.max_latency(*, ms, metric='e2e', percentile=None, call=None, scope='call', exclude=None): *",
@@ -211,9 +203,9 @@ def test_loop(groq_client):
     agent(groq_client, steps=int(os.environ["STEPS"]))
 """
     monkeypatch.setenv("STEPS", "1")
-    _run(pytester, body, "--llm-save=base").assert_outcomes(passed=1)
+    run_suite(pytester, "--llm-save=base", files={"test_agent": AGENT + body}).assert_outcomes(passed=1)
     monkeypatch.setenv("STEPS", "3")
-    result = _run(pytester, body, "--llm-compare", "--llm-compare-fail=calls:0,e2e:1000%", "--llm-report-json=r.json")
+    result = run_suite(pytester, "--llm-compare", "--llm-compare-fail=calls:0,e2e:1000%", "--llm-report-json=r.json")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [

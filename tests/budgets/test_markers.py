@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ..helpers import run_suite
+
 CALL = """
 import groq, pytest
 
@@ -15,11 +17,6 @@ def stream(client, content="Describe queues in 100 words.", model="llama-3.1-8b-
         model=model, messages=[{"role": "user", "content": content}], stream=True, **params)
     return "".join(c.choices[0].delta.content or "" for c in out if c.choices)
 """
-
-
-def _run(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResult:
-    pytester.makepyfile(test_budgets=CALL + body)
-    return pytester.runpytest("-p", "no:cacheprovider", *args)
 
 
 @pytest.mark.parametrize(
@@ -47,14 +44,12 @@ def _run(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResult:
     ],
 )
 def test_each_marker(pytester: pytest.Pytester, marker: str, passes: bool | None) -> None:
-    result = _run(
-        pytester,
-        f"""
+    body = f"""
 @pytest.mark.{marker}
 def test_it(groq_client):
     stream(groq_client)
-""",
-    )
+"""
+    result = run_suite(pytester, files={"test_budgets": CALL + body})
     if passes is None:
         result.assert_outcomes(errors=1)
     elif passes:
@@ -65,15 +60,13 @@ def test_it(groq_client):
 
 
 def test_failure_message_explains_the_miss(pytester: pytest.Pytester) -> None:
-    result = _run(
-        pytester,
-        """
+    body = """
 @pytest.mark.max_latency(ms=100)
 def test_intent(groq_client):
     stream(groq_client, "Describe queues in about 300 words.", model="openai/gpt-oss-20b",
            max_completion_tokens=1024, reasoning_effort="medium")
-""",
-    )
+"""
+    result = run_suite(pytester, files={"test_budgets": CALL + body})
     result.assert_outcomes(failed=1)
     result.stdout.re_match_lines(
         [
@@ -86,14 +79,12 @@ def test_intent(groq_client):
 
 
 def test_token_failure_says_the_cap_truncated(pytester: pytest.Pytester) -> None:
-    result = _run(
-        pytester,
-        """
+    body = """
 @pytest.mark.max_tokens(completion=40)
 def test_it(groq_client):
     call(groq_client, max_completion_tokens=60)
-""",
-    )
+"""
+    result = run_suite(pytester, files={"test_budgets": CALL + body})
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         ["*completion_tokens 60 > 40; finish_reason=length; request had max_completion_tokens=60*"]
@@ -101,22 +92,18 @@ def test_it(groq_client):
 
 
 def test_no_call_fails_and_says_so(pytester: pytest.Pytester) -> None:
-    result = _run(
-        pytester,
-        """
+    body = """
 @pytest.mark.max_latency(ms=300)
 def test_it():
     pass
-""",
-    )
+"""
+    result = run_suite(pytester, files={"test_budgets": CALL + body})
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*max_latency(ms=300): the test made no LLM call*"])
 
 
 def test_budget_applies_to_every_call_unless_call_selects(pytester: pytest.Pytester) -> None:
-    result = _run(
-        pytester,
-        """
+    body = """
 @pytest.mark.max_tokens(completion=30)
 def test_every_call(groq_client):
     call(groq_client, "in one word: hi")
@@ -144,8 +131,8 @@ def test_index_out_of_range(groq_client):
 @pytest.mark.max_tokens(completion=30, call="qwen/qwen3-32b")
 def test_model_not_called(groq_client):
     call(groq_client, "in one word: hi")
-""",
-    )
+"""
+    result = run_suite(pytester, files={"test_budgets": CALL + body})
     result.assert_outcomes(passed=2, failed=4)
     result.stdout.fnmatch_lines_random(
         [
@@ -158,9 +145,7 @@ def test_model_not_called(groq_client):
 
 
 def test_closest_marker_wins(pytester: pytest.Pytester) -> None:
-    result = _run(
-        pytester,
-        """
+    body = """
 pytestmark = pytest.mark.max_latency(ms=1)
 
 @pytest.mark.max_latency(ms=5000)
@@ -173,15 +158,13 @@ def test_module_budget(groq_client):
 @pytest.mark.max_latency(ms=5000, metric="ttfb")
 def test_other_metric_adds(groq_client):
     call(groq_client, "in one word: hi")
-""",
-    )
+"""
+    result = run_suite(pytester, files={"test_budgets": CALL + body})
     result.assert_outcomes(passed=1, failed=2)
 
 
 def test_repeat_and_percentile(pytester: pytest.Pytester) -> None:
-    result = _run(
-        pytester,
-        """
+    body = """
 RUNS = []
 
 @pytest.mark.llm_repeat(n=6, warmup=2)
@@ -199,8 +182,8 @@ def test_count():
 @pytest.mark.max_latency(ms=0.5, percentile=50)
 def test_percentile_fails(groq_client):
     call(groq_client, "in one word: hi")
-""",
-    )
+"""
+    result = run_suite(pytester, files={"test_budgets": CALL + body})
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*max_latency(ms=0.5, percentile=50) exceeded: p50 e2e * ms over 5 call(s)*"])
 
@@ -236,17 +219,15 @@ def test_percentile_fails(groq_client):
     ],
 )
 def test_bad_marker_errors_that_test_alone(pytester: pytest.Pytester, marker: str, message: str) -> None:
-    result = _run(
-        pytester,
-        f"""
+    body = f"""
 @pytest.mark.{marker}
 def test_bad(groq_client):
     call(groq_client, "in one word: hi")
 
 def test_good():
     pass
-""",
-    )
+"""
+    result = run_suite(pytester, files={"test_budgets": CALL + body})
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines([f"*test_budgets.py::test_bad: @pytest.mark.{marker.split('(')[0]}*"])
     assert message in result.stdout.str()
@@ -269,28 +250,23 @@ def test_markers_are_registered(pytester: pytest.Pytester) -> None:
 
 
 def test_strict_markers_clean(pytester: pytest.Pytester) -> None:
-    result = _run(
-        pytester,
-        """
+    body = """
 @pytest.mark.max_latency(ms=5000)
 def test_it(groq_client):
     call(groq_client, "in one word: hi")
-""",
-        "--strict-markers",
-    )
+"""
+    result = run_suite(pytester, "--strict-markers", files={"test_budgets": CALL + body})
     result.assert_outcomes(passed=1)
 
 
 def test_failing_test_body_is_not_masked(pytester: pytest.Pytester) -> None:
-    result = _run(
-        pytester,
-        """
+    body = """
 @pytest.mark.max_latency(ms=1)
 def test_it(groq_client):
     call(groq_client, "in one word: hi")
     assert False, "the test's own failure"
-""",
-    )
+"""
+    result = run_suite(pytester, files={"test_budgets": CALL + body})
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the test's own failure*"])
 

@@ -18,9 +18,8 @@ from pytest_llmlatency.capture.timing import TIMING_KEY, timing_meta
 from pytest_llmlatency.core.calls import LLMCall
 from pytest_llmlatency.emulator import GroqEmulator
 
-from ..conftest import REAL_CASSETTES
+from ..helpers import PYDANTIC_AI_CASSETTES, REAL_CASSETTES, cassette_interactions
 
-PYDANTIC = REAL_CASSETTES / "pydantic__pydantic-ai"
 TTFB_MS = 50
 STEP_MS = 2
 DEAD = "http://127.0.0.1:9"
@@ -50,9 +49,8 @@ def timed_interactions(name: str) -> list[dict[str, Any]]:
     """A pydantic-ai cassette (bodies stored decoded under ``parsed_body``) as vcrpy interactions
     in this plugin's format: each SSE event read ``STEP_MS`` after the previous one, the first
     ``TTFB_MS + STEP_MS`` after the request; a JSON body as one chunk at that time."""
-    data = yaml.safe_load((PYDANTIC / name).read_text())
     out = []
-    for it in data["interactions"]:
+    for it in cassette_interactions(PYDANTIC_AI_CASSETTES / name):
         request = dict(it["request"])
         request["body"] = json.dumps(request.pop("parsed_body"))
         request["headers"] = {"content-type": ["application/json"]}
@@ -216,7 +214,7 @@ def test_real_pydantic_cassettes_are_kept_with_their_license() -> None:
     readme = (REAL_CASSETTES / "README.md").read_text()
     assert "pydantic/pydantic-ai**: MIT" in readme
     for name in ("test_tool_use_failed_error_streaming.yaml", "test_tool_choice_matrix[auto-groq].yaml"):
-        assert name in readme and (PYDANTIC / name).is_file()
+        assert name in readme and (PYDANTIC_AI_CASSETTES / name).is_file()
 
 
 # -- against the emulator: the numbers compared with what it wrote on the wire ---------------------
@@ -317,8 +315,6 @@ def test_emulator_responses_api_function_call(captured: tuple[GroqEmulator, Reco
 
 
 def test_conversion_keeps_every_byte_of_the_stream() -> None:
-    original = yaml.safe_load((PYDANTIC / "test_tool_use_failed_error_streaming.yaml").read_text())
-    for it, timed in zip(
-        original["interactions"], timed_interactions("test_tool_use_failed_error_streaming.yaml"), strict=True
-    ):
+    original = cassette_interactions(PYDANTIC_AI_CASSETTES / "test_tool_use_failed_error_streaming.yaml")
+    for it, timed in zip(original, timed_interactions("test_tool_use_failed_error_streaming.yaml"), strict=True):
         assert timed["response"]["body"]["string"] == it["response"]["body"]["string"]

@@ -5,27 +5,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
-CONFTEST = """
-import pytest
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-"""
+from ..helpers import ANYIO_CONFTEST, run_suite
 
 MSG = '[{"role": "user", "content": "Describe queues in 40 words."}]'
-
-
-def _run(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResult:
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_capture=f"import groq, pytest\nMSG = {MSG}\n" + body)
-    return pytester.runpytest("-p", "no:cacheprovider", *args)
+HEADER = f"import groq, pytest\nMSG = {MSG}\n"
 
 
 def test_sync_streaming_and_not(pytester: pytest.Pytester) -> None:
-    _run(
-        pytester,
-        """
+    body = """
 def test_it(groq_client, llm_calls):
     resp = groq_client.chat.completions.create(model="llama-3.1-8b-instant", messages=MSG)
     text = "".join(c.choices[0].delta.content or "" for c in groq_client.chat.completions.create(
@@ -42,14 +29,12 @@ def test_it(groq_client, llm_calls):
     assert len(streamed.itl_ms) == streamed.completion_tokens - 1
     assert streamed.model == "llama-3.1-8b-instant" and streamed.params == {"stream": True}
     assert streamed.finish_reason == "stop" and not streamed.replayed and streamed.attempts[0].status == 200
-""",
-    ).assert_outcomes(passed=1)
+"""
+    run_suite(pytester, files={"test_capture": HEADER + body}, conftest=ANYIO_CONFTEST).assert_outcomes(passed=1)
 
 
 def test_app_constructed_clients_and_raw_responses(pytester: pytest.Pytester) -> None:
-    _run(
-        pytester,
-        """
+    body = """
 def app_call():
     # the application builds its own client from GROQ_BASE_URL / GROQ_API_KEY
     with groq.Groq() as client:
@@ -76,14 +61,12 @@ def test_not_measured_without_the_plugin(groq_client):
     # no marker and no llm_calls: nothing is patched
     import httpx
     assert not hasattr(httpx.Client._transport_for_url, "__wrapped__")
-""",
-    ).assert_outcomes(passed=3)
+"""
+    run_suite(pytester, files={"test_capture": HEADER + body}, conftest=ANYIO_CONFTEST).assert_outcomes(passed=3)
 
 
 def test_async_client(pytester: pytest.Pytester) -> None:
-    _run(
-        pytester,
-        """
+    body = """
 @pytest.mark.anyio
 async def test_async(async_groq_client, llm_calls):
     resp = await async_groq_client.chat.completions.create(model="llama-3.1-8b-instant", messages=MSG)
@@ -101,15 +84,13 @@ async def test_app_async_client(groq_base_url, llm_calls):
     async with groq.AsyncGroq(base_url=groq_base_url, api_key="gsk_x") as client:
         await client.chat.completions.create(model="llama-3.1-8b-instant", messages=MSG)
     assert len(llm_calls) == 1
-""",
-    ).assert_outcomes(passed=2)
+"""
+    run_suite(pytester, files={"test_capture": HEADER + body}, conftest=ANYIO_CONFTEST).assert_outcomes(passed=2)
 
 
 def test_openai_sdk_against_a_compatible_server(pytester: pytest.Pytester) -> None:
     pytest.importorskip("openai")
-    _run(
-        pytester,
-        """
+    body = """
 import openai
 
 def test_openai(groq_emulator, llm_calls):
@@ -120,14 +101,12 @@ def test_openai(groq_emulator, llm_calls):
     client.close()
     assert [c.ok for c in llm_calls] == [True, True]
     assert llm_calls[1].streamed and llm_calls[1].url.endswith("/openai/v1/chat/completions")
-""",
-    ).assert_outcomes(passed=1)
+"""
+    run_suite(pytester, files={"test_capture": HEADER + body}, conftest=ANYIO_CONFTEST).assert_outcomes(passed=1)
 
 
 def test_retries_make_one_call_with_attempts(pytester: pytest.Pytester) -> None:
-    _run(
-        pytester,
-        """
+    body = """
 def test_retry(groq_client, llm_calls):
     groq_client.chat.completions.create(
         model="llama-3.1-8b-instant", messages=MSG,
@@ -155,9 +134,8 @@ def test_budget_names_the_failure(groq_client):
             model="llama-3.1-8b-instant", messages=MSG, extra_headers={"x-emulator-fault": "503;retry_after=0.05"})
     except groq.InternalServerError:
         pass
-""",
-    )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+"""
+    result = run_suite(pytester, files={"test_capture": HEADER + body}, conftest=ANYIO_CONFTEST)
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -168,9 +146,7 @@ def test_budget_names_the_failure(groq_client):
 
 
 def test_abandoned_and_cut_streams(pytester: pytest.Pytester) -> None:
-    _run(
-        pytester,
-        """
+    body = """
 import httpx
 
 def test_abandoned(groq_client, llm_calls):
@@ -203,17 +179,14 @@ def test_cut(groq_client, llm_calls):
 @pytest.mark.max_ttft(ms=5000)
 def test_abandoned_budget_message(groq_client):
     groq_client.chat.completions.create(model="llama-3.1-8b-instant", messages=MSG, stream=True).close()
-""",
-    )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+"""
+    result = run_suite(pytester, files={"test_capture": HEADER + body}, conftest=ANYIO_CONFTEST)
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*has no ttft timing (the client abandoned the stream before it ended*"])
 
 
 def test_threads_and_non_chat_traffic(pytester: pytest.Pytester) -> None:
-    _run(
-        pytester,
-        """
+    body = """
 from concurrent.futures import ThreadPoolExecutor
 
 def test_threads(groq_client, llm_calls):
@@ -222,16 +195,14 @@ def test_threads(groq_client, llm_calls):
         list(pool.map(lambda i: groq_client.chat.completions.create(
             model="llama-3.1-8b-instant", messages=[{"role": "user", "content": f"q{i}: in one word"}]), range(16)))
     assert len(llm_calls) == 16 and all(c.ok for c in llm_calls)
-""",
-    ).assert_outcomes(passed=1)
+"""
+    run_suite(pytester, files={"test_capture": HEADER + body}, conftest=ANYIO_CONFTEST).assert_outcomes(passed=1)
 
 
 def test_patch_is_undone_even_when_the_test_fails(pytester: pytest.Pytester) -> None:
     original = httpx.HTTPTransport.handle_request
     original_async = httpx.AsyncHTTPTransport.handle_async_request
-    _run(
-        pytester,
-        """
+    body = """
 import httpx
 
 def test_fails(llm_calls):
@@ -241,16 +212,16 @@ def test_fails(llm_calls):
 def test_after():
     assert not hasattr(httpx.Client._transport_for_url, "__wrapped__")
     assert not hasattr(httpx.AsyncClient._transport_for_url, "__wrapped__")
-""",
-    ).assert_outcomes(passed=1, failed=1)
+"""
+    run_suite(pytester, files={"test_capture": HEADER + body}, conftest=ANYIO_CONFTEST).assert_outcomes(
+        passed=1, failed=1
+    )
     assert httpx.HTTPTransport.handle_request is original
     assert httpx.AsyncHTTPTransport.handle_async_request is original_async
 
 
 def test_llm_calls_api(pytester: pytest.Pytester) -> None:
-    _run(
-        pytester,
-        """
+    body = """
 def test_api(groq_client, llm_calls):
     with pytest.raises(LookupError, match="no LLM call"):
         llm_calls.last
@@ -269,5 +240,5 @@ def test_api(groq_client, llm_calls):
         llm_calls.assert_max_latency(0.001, percentile=50)
     llm_calls.clear()
     assert len(llm_calls) == 0
-""",
-    ).assert_outcomes(passed=1)
+"""
+    run_suite(pytester, files={"test_capture": HEADER + body}, conftest=ANYIO_CONFTEST).assert_outcomes(passed=1)

@@ -16,7 +16,7 @@ from pytest_llmlatency.core.calls import Attempt, LLMCall
 from pytest_llmlatency.core.endpoints import CHAT, fast_chat_delta, read_event
 from pytest_llmlatency.core.sse import SSEParser
 
-from ..conftest import REAL_CASSETTES
+from ..helpers import REAL_CASSETTES, cassette_interactions
 
 HEAD = '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","system_fingerprint":"fp"'
 TEXTS = [" Hello", "", ' say "hi"', "back\\slash", "tab\there", "é ü 漢字", "\\u00e9 escaped", "line\nbreak", " end"]
@@ -112,11 +112,9 @@ def test_the_template_only_takes_chunks_it_fully_describes() -> None:
 
 
 def test_the_real_groq_streams_read_the_same_both_ways() -> None:
-    import yaml
-
     checked = 0
     for path in sorted(REAL_CASSETTES.rglob("*.yaml")):
-        for interaction in (yaml.safe_load(path.read_text()) or {}).get("interactions") or []:
+        for interaction in cassette_interactions(path):
             response = interaction.get("response") or {}
             body = (response.get("body") or {}).get("string")
             if not isinstance(body, str) or not body.startswith("data: ") or "chat.completion.chunk" not in body:

@@ -9,15 +9,9 @@ from typing import Any
 
 import pytest
 
+from ..helpers import ANYIO_CONFTEST
+
 DEAD = "http://127.0.0.1:9"  # nothing listens here: a replay that went live would fail
-
-CONFTEST = """
-import pytest
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-"""
 
 
 def _calls(report: Path) -> dict[str, list[dict[str, Any]]]:
@@ -31,7 +25,7 @@ def _three_modes(
     """Run against the emulator while recording, then replay with nothing listening;
     return both runs' calls per test (from --llm-report-json)."""
     monkeypatch.delenv("CI", raising=False)
-    pytester.makeconftest(CONFTEST)
+    pytester.makeconftest(ANYIO_CONFTEST)
     pytester.makepyfile(test_paths_app=source)
     rec = pytester.runpytest("-p", "no:cacheprovider", "--llm-record-mode=once", "--llm-report-json=rec.json")
     rec.assert_outcomes(passed=tests)

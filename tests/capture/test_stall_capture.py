@@ -12,11 +12,12 @@ from pathlib import Path
 
 import groq
 import pytest
-import yaml
 
 from pytest_llmlatency.capture.intercept import Interceptor, Recorder
 from pytest_llmlatency.core.calls import LLMCall
 from pytest_llmlatency.emulator import GroqEmulator
+
+from ..helpers import cassette_interactions
 
 MS = 1e6
 MSG = [{"role": "user", "content": "Describe queues in about 200 words."}]
@@ -148,7 +149,7 @@ def test_replayed_calls_have_no_client_split(pytester: pytest.Pytester) -> None:
     (live,) = json.loads(Path(pytester.path, "rec.json").read_text())["tests"][0]["calls"]
     assert live["client_ttft_ms"] >= 300 and live["client_stall_ms"] >= 300
     cassette = pytester.path / "cassettes" / "test_slow_app" / "test_slow_reader.yaml"
-    (interaction,) = yaml.safe_load(cassette.read_text())["interactions"]
+    (interaction,) = cassette_interactions(cassette)
     timing = interaction["response"]["llmlatency"]
     assert timing["client_stall_ms"] == pytest.approx(live["client_stall_ms"], abs=0.001)
     # the stored end is the server's, not the client's: the stall is not in it

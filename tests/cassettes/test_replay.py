@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ..conftest import REAL_CASSETTES
+from ..helpers import ANYIO_CONFTEST, REAL_CASSETTES, cassette_interactions
 
 DEAD = "http://127.0.0.1:9"  # nothing listens here: a replay that went live would fail
 
@@ -110,8 +110,7 @@ def test_record_then_replay_without_a_server(app: pytest.Pytester, monkeypatch: 
         first, second = (app.path / f"out-{name}").read_text().splitlines()
         assert first == second
     # and the cassette holds exactly those timings
-    data = yaml.safe_load(_cassette(app, "test_stream").read_text())
-    meta = data["interactions"][0]["response"]["llmlatency"]
+    meta = cassette_interactions(_cassette(app, "test_stream"))[0]["response"]["llmlatency"]
     (again,) = replayed["test_app.py::test_stream"]
     assert again["e2e_ms"] == pytest.approx(meta["e2e_ms"], abs=1e-6)
     assert again["ttfb_ms"] == pytest.approx(meta["ttfb_ms"], abs=1e-6)
@@ -194,8 +193,8 @@ def test_explicit_key(groq_base_url, llm_calls):
         assert "CANARY" not in text, f"a key leaked into {path}"
         assert "x-stainless" not in text.lower() or path.suffix != ".yaml", f"x-stainless headers in {path}"
     assert "CANARY" not in result.stdout.str() + result.stderr.str()
-    cassette = yaml.safe_load(_cassette(app, "test_explicit_key", "test_explicit").read_text())
-    headers = {k.lower() for k in cassette["interactions"][0]["request"]["headers"]}
+    request = cassette_interactions(_cassette(app, "test_explicit_key", "test_explicit"))[0]["request"]
+    headers = {k.lower() for k in request["headers"]}
     assert "authorization" not in headers and "cookie" not in headers
 
 
@@ -204,7 +203,7 @@ def test_record_modes_behave_like_pytest_recording(app: pytest.Pytester, monkeyp
     path = _cassette(app, "test_stream")
 
     def interactions() -> int:
-        return len(yaml.safe_load(path.read_text())["interactions"])
+        return len(cassette_interactions(path))
 
     # once: records a missing cassette, then only replays (a new request is an error)
     app.runpytest(*run, "--llm-record-mode=once").assert_outcomes(passed=1)
@@ -324,8 +323,7 @@ def test_repeated(groq_client, llm_calls):
     )
     monkeypatch.setenv("OUT", str(pytester.path / "ids-rec"))
     pytester.runpytest("-p", "no:cacheprovider", "--llm-record-mode=once").assert_outcomes(passed=1)
-    data = yaml.safe_load((pytester.path / "cassettes" / "test_rep" / "test_repeated.yaml").read_text())
-    assert len(data["interactions"]) == 4
+    assert len(cassette_interactions(pytester.path / "cassettes" / "test_rep" / "test_repeated.yaml")) == 4
     monkeypatch.setenv("OUT", str(pytester.path / "ids-rep"))
     monkeypatch.setenv("GROQ_API_KEY", "gsk_x")
     pytester.runpytest("-p", "no:cacheprovider", f"--llm-base-url={DEAD}").assert_outcomes(passed=1)
@@ -495,10 +493,10 @@ def test_vcr_only(groq_base_url):
         pytester.runpytest(
             "-p", "no:cacheprovider", f"--llm-base-url={url}", "--record-mode=once", "--llm-record-mode=once"
         ).assert_outcomes(passed=2)
-    data = yaml.safe_load((pytester.path / "cassettes" / "test_mixed" / "test_both.yaml").read_text())
-    uris = [i["request"]["uri"].rsplit("/", 1)[-1] for i in data["interactions"]]
+    interactions = cassette_interactions(pytester.path / "cassettes" / "test_mixed" / "test_both.yaml")
+    uris = [i["request"]["uri"].rsplit("/", 1)[-1] for i in interactions]
     assert sorted(uris) == ["completions", "models"]
-    llm = next(i for i in data["interactions"] if i["request"]["uri"].endswith("completions"))
+    llm = next(i for i in interactions if i["request"]["uri"].endswith("completions"))
     assert "llmlatency" in llm["response"]
     # both replay with the server gone: vcrpy answers the GET, we answer the LLM call
     result = pytester.runpytest("-p", "no:cacheprovider", f"--llm-base-url={url}", "--record-mode=none")
@@ -507,7 +505,7 @@ def test_vcr_only(groq_base_url):
 
 
 def test_async_record_and_replay(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makeconftest("import pytest\n\n@pytest.fixture\ndef anyio_backend():\n    return 'asyncio'\n")
+    pytester.makeconftest(ANYIO_CONFTEST)
     pytester.makepyfile(
         test_async="""
 import json, os, pytest

@@ -21,7 +21,7 @@ from pytest_llmlatency.cassettes.tape import Tape, llm_request
 from pytest_llmlatency.core.calls import LLMCall
 from pytest_llmlatency.emulator import GroqEmulator
 
-from ..conftest import REAL_CASSETTES
+from ..helpers import REAL_CASSETTES, cassette_interactions
 
 DEAD = "http://127.0.0.1:9"  # nothing listens here: a replay that went live would fail
 MESSAGES: Any = [{"role": "user", "content": "Describe queues in 30 words."}]
@@ -94,7 +94,7 @@ def test_replay_equals_the_recording_to_the_microsecond(recorded: tuple[Path, li
     path, _ = recorded
     replayed = _replays(path)
     assert all(c.replayed and c.client_timing for c in replayed)
-    metas = [i["response"]["llmlatency"] for i in yaml.safe_load(path.read_text())["interactions"]]
+    metas = [i["response"]["llmlatency"] for i in cassette_interactions(path)]
     for meta, call in zip(metas, replayed, strict=True):
         assert call.e2e_ms == pytest.approx(meta["e2e_ms"], abs=1e-6)
         assert call.ttfb_ms == pytest.approx(meta["ttfb_ms"], abs=1e-6)
@@ -138,8 +138,7 @@ def test_version_1_cassettes_replay_the_same_and_migrate_only_when_written(
         calls = _calls(tape, emu.base_url, times=2)
         assert [c.replayed for c in calls] == [True, False]
         assert tape.commit()
-    data = yaml.safe_load(old.read_text())
-    metas = [i["response"]["llmlatency"] for i in data["interactions"]]
+    metas = [i["response"]["llmlatency"] for i in cassette_interactions(old)]
     assert [m["version"] for m in metas] == [2, 2, 2]
     assert metas[0]["offsets_ms"] == [
         c[0] for c in yaml.safe_load(before)["interactions"][0]["response"]["llmlatency"]["chunks"]
@@ -152,9 +151,9 @@ def test_plain_vcrpy_replays_a_cassette_we_wrote(recorded: tuple[Path, list[LLMC
     import vcr
 
     path, _ = recorded
-    data = yaml.safe_load(path.read_text())
-    request = data["interactions"][0]["request"]
-    expected = data["interactions"][0]["response"]["body"]["string"].encode()
+    interaction = cassette_interactions(path)[0]
+    request = interaction["request"]
+    expected = interaction["response"]["body"]["string"].encode()
     with (
         vcr.VCR(record_mode="none", match_on=["method", "uri", "body"]).use_cassette(str(path)),
         httpx.Client() as client,

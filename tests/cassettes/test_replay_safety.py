@@ -6,15 +6,12 @@ import stat
 from pathlib import Path
 
 import pytest
-import yaml
 
 from pytest_llmlatency.emulator import GroqEmulator
 
+from ..helpers import cassette_interactions
+
 DEAD = "http://127.0.0.1:9"
-
-
-def _interactions(path: Path) -> list[dict]:  # type: ignore[type-arg]
-    return list(yaml.safe_load(path.read_text())["interactions"])
 
 
 def test_openai_sdk_gzip_bodies_record_and_replay(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,7 +36,7 @@ def test_openai(groq_base_url, llm_calls):
         url = emu.base_url
         result = pytester.runpytest("-p", "no:cacheprovider", f"--llm-base-url={url}", "--llm-record-mode=once")
         result.assert_outcomes(passed=1)
-    (interaction,) = _interactions(pytester.path / "cassettes" / "test_oa" / "test_openai.yaml")
+    (interaction,) = cassette_interactions(pytester.path / "cassettes" / "test_oa" / "test_openai.yaml")
     assert '"object":"chat.completion"' in interaction["response"]["body"]["string"].replace(" ", "")
     result = pytester.runpytest("-p", "no:cacheprovider", f"--llm-base-url={url}")
     result.assert_outcomes(passed=1)
@@ -86,12 +83,12 @@ def test_shared_cassette_keeps_failed_runs_out_and_no_key(
     # a failing run with a new request: nothing of ours is added
     _shared(pytester, 30, fail="assert False")
     pytester.runpytest(*run, "--record-mode=new_episodes", "--llm-record-mode=new_episodes").assert_outcomes(failed=1)
-    llm = [i for i in _interactions(path) if i["request"]["uri"].endswith("/completions")]
+    llm = [i for i in cassette_interactions(path) if i["request"]["uri"].endswith("/completions")]
     assert len(llm) == 1, "the failed run's recording was not merged"
     # interrupted: nothing of ours either (in a process of its own: a real process's Ctrl-C)
     _shared(pytester, 30, fail="raise KeyboardInterrupt")
     pytester.runpytest_subprocess(*run, "--record-mode=new_episodes", "--llm-record-mode=new_episodes")
-    assert len([i for i in _interactions(path) if i["request"]["uri"].endswith("/completions")]) == 1
+    assert len([i for i in cassette_interactions(path) if i["request"]["uri"].endswith("/completions")]) == 1
     del before
 
 
@@ -102,7 +99,7 @@ def test_shared_cassette_modes_do_not_pile_up(pytester: pytest.Pytester, shared_
     pytester.runpytest(*run, "--record-mode=once", "--llm-record-mode=once").assert_outcomes(passed=1)
     for mode in ("all", "all", "rewrite"):
         pytester.runpytest(*run, "--record-mode=none", f"--llm-record-mode={mode}").assert_outcomes(passed=1)
-        llm = [i for i in _interactions(path) if i["request"]["uri"].endswith("/completions")]
+        llm = [i for i in cassette_interactions(path) if i["request"]["uri"].endswith("/completions")]
         assert len(llm) == 1, mode
     # drop_unused_requests on vcrpy's side keeps what we replayed
     pytester.makeconftest(
@@ -110,7 +107,7 @@ def test_shared_cassette_modes_do_not_pile_up(pytester: pytest.Pytester, shared_
     )
     pytester.runpytest(*run, "--record-mode=none").assert_outcomes(passed=1)
     pytester.runpytest(*run, "--record-mode=none").assert_outcomes(passed=1)
-    uris = sorted(i["request"]["uri"].rsplit("/", 1)[-1] for i in _interactions(path))
+    uris = sorted(i["request"]["uri"].rsplit("/", 1)[-1] for i in cassette_interactions(path))
     assert uris == ["completions", "models"]
 
 
@@ -127,12 +124,12 @@ def test_it(groq_client):
     )
     path = pytester.path / "cassettes" / "test_live" / "test_it.yaml"
     pytester.runpytest("-p", "no:cacheprovider", "--llm-record-mode=once").assert_outcomes(passed=1)
-    first = _interactions(path)[0]["response"]["llmlatency"]["e2e_ms"]
+    first = cassette_interactions(path)[0]["response"]["llmlatency"]["e2e_ms"]
     for _ in range(2):
         pytester.runpytest("-p", "no:cacheprovider", "--llm-live", "--llm-record-mode=new_episodes").assert_outcomes(
             passed=1
         )
-    (only,) = _interactions(path)
+    (only,) = cassette_interactions(path)
     assert only["response"]["llmlatency"]["e2e_ms"] != first, "the re-measurement replaced the old one"
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_llmlatency.core.sse import SSEEvent, SSEParser, encode_event
 
-from ..conftest import REAL_CASSETTES
+from ..helpers import REAL_CASSETTES, cassette_interactions
 
 
 def _parse(chunks: list[bytes]) -> list[SSEEvent]:
@@ -57,8 +56,8 @@ def test_real_groq_streams_parse_to_the_manifest_counts() -> None:
     manifest = {m["file"]: m for m in json.loads((REAL_CASSETTES / "manifest.json").read_text())}
     checked = 0
     for name, entry in manifest.items():
-        data = yaml.safe_load((REAL_CASSETTES / name).read_text())
-        for interaction, expected in zip(data["interactions"], entry["interactions"], strict=False):
+        recorded = cassette_interactions(REAL_CASSETTES / name)
+        for interaction, expected in zip(recorded, entry["interactions"], strict=False):
             if not expected.get("streaming"):
                 continue
             body = interaction["response"]["body"]["string"].encode()

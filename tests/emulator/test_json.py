@@ -23,6 +23,8 @@ from pytest_llmlatency.emulator import GroqEmulator, plan_request
 from pytest_llmlatency.emulator.schema_generator import instance
 from pytest_llmlatency.emulator.schema_validator import is_valid
 
+from ..helpers import post_chat
+
 # -- the corpus ---------------------------------------------------------------------------
 
 
@@ -389,13 +391,6 @@ def test_pydantic_models_parse_the_instances() -> None:
 # -- over the wire ------------------------------------------------------------------------
 
 
-def _post(emu: GroqEmulator, body: dict[str, Any]) -> httpx.Response:
-    with httpx.Client(timeout=30) as client:
-        return client.post(
-            f"{emu.base_url}/openai/v1/chat/completions", json=body, headers={"authorization": "Bearer gsk_test"}
-        )
-
-
 def _json_schema_body(schema: dict[str, Any], *, stream: bool = False, **extra: Any) -> dict[str, Any]:
     return {
         "model": "openai/gpt-oss-20b",
@@ -409,7 +404,7 @@ def _json_schema_body(schema: dict[str, Any], *, stream: bool = False, **extra: 
 
 def test_json_schema_answers_are_valid(fast_emulator: GroqEmulator) -> None:
     for name, schema in CORPUS.items():
-        resp = _post(fast_emulator, _json_schema_body(schema))
+        resp = post_chat(fast_emulator, _json_schema_body(schema))
         assert resp.status_code == 200, resp.text
         choice = resp.json()["choices"][0]
         assert choice["finish_reason"] == "stop"
@@ -426,7 +421,7 @@ def test_tool_arguments_are_valid(fast_emulator: GroqEmulator) -> None:
             "tools": [{"type": "function", "function": {"name": "do_it", "parameters": schema}}],
             "tool_choice": "required",
         }
-        resp = _post(fast_emulator, body)
+        resp = post_chat(fast_emulator, body)
         assert resp.status_code == 200, resp.text
         call = resp.json()["choices"][0]["message"]["tool_calls"][0]
         _assert_valid(json.loads(call["function"]["arguments"]), schema, name)
@@ -442,7 +437,7 @@ def test_json_schema_matches_the_real_answer_shape(fast_emulator: GroqEmulator) 
             "json_schema": {"name": "CityLocation", "schema": CityLocation.model_json_schema(), "strict": True},
         },
     }
-    resp = _post(fast_emulator, body).json()
+    resp = post_chat(fast_emulator, body).json()
     message = resp["choices"][0]["message"]
     assert set(message) == {"role", "content", "reasoning"}
     assert message["content"] == '{"city":"Mexico","country":"Mexico"}', "compact, filled from the prompt"
@@ -540,7 +535,7 @@ def test_unsupported_combinations_get_groq_400s(
     body = {k: v for k, v in body.items() if v is not None}
     if body["model"] != "openai/gpt-oss-20b":
         body.pop("reasoning_effort", None)
-    resp = _post(fast_emulator, body)
+    resp = post_chat(fast_emulator, body)
     assert resp.status_code == 400
     error = resp.json()["error"]
     assert error["type"] == "invalid_request_error" and error["param"] == param and text in error["message"]

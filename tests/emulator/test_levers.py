@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import groq
 import pytest
-import yaml
 
 from pytest_llmlatency.core import endpoints
 from pytest_llmlatency.core.calls import LLMCall
@@ -20,10 +18,9 @@ from pytest_llmlatency.emulator.compound import TOOL_SECONDS, plan_compound
 from pytest_llmlatency.emulator.model import PERFORMANCE_QUEUE_FACTOR, with_cached_prefix
 from pytest_llmlatency.emulator.profiles import PROFILES
 
-REAL_COMPOUND = (
-    Path(__file__).parent.parent
-    / "fixtures/real-cassettes/pydantic__pydantic-ai/test_groq_model_web_search_tool_stream.yaml"
-)
+from ..helpers import PYDANTIC_AI_CASSETTES, cassette_interactions
+
+REAL_COMPOUND = PYDANTIC_AI_CASSETTES / "test_groq_model_web_search_tool_stream.yaml"
 SYSTEM: Any = {"role": "system", "content": "You are the support assistant of a shop. " * 40}
 CACHING = "openai/gpt-oss-20b"
 
@@ -174,7 +171,7 @@ def test_performance_tier_halves_the_queue() -> None:
 
 
 def _real_compound_chunks() -> list[dict[str, Any]]:
-    recorded = yaml.safe_load(REAL_COMPOUND.read_text())["interactions"][0]["response"]["body"]["string"]
+    recorded = cassette_interactions(REAL_COMPOUND)[0]["response"]["body"]["string"]
     return [json.loads(e[6:]) for e in recorded.split("\n\n") if e.startswith("data: {")]
 
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import groq
-import httpx
 import pytest
-import yaml
 
 from pytest_llmlatency.core.sse import SSEParser
 from pytest_llmlatency.emulator import GroqEmulator, plan_request
 
-TOOL_CASSETTES = Path(__file__).resolve().parent.parent / "fixtures" / "real-cassettes" / "pydantic__pydantic-ai"
+from ..helpers import PYDANTIC_AI_CASSETTES, cassette_interactions, json_paths, post_chat
 
 WEATHER = {
     "type": "function",
@@ -42,35 +39,13 @@ TIME = {
 ASK = [{"role": "user", "content": "What's the weather in Paris?"}]
 
 
-def _post(emu: GroqEmulator, body: dict[str, Any], **headers: str) -> httpx.Response:
-    with httpx.Client(timeout=30) as client:
-        return client.post(
-            f"{emu.base_url}/openai/v1/chat/completions",
-            json=body,
-            headers={"authorization": "Bearer gsk_test", **headers},
-        )
-
-
 def _events(text: str) -> list[tuple[str | None, str]]:
     parser = SSEParser()
     return [(e.event, e.data) for e in parser.feed(text.encode()) + parser.close()]
 
 
-def _paths(obj: Any, prefix: str = "") -> set[str]:
-    paths: set[str] = set()
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            path = f"{prefix}.{key}" if prefix else key
-            paths.add(path)
-            paths |= _paths(value, path)
-    elif isinstance(obj, list):
-        for item in obj:
-            paths |= _paths(item, prefix + "[]")
-    return paths
-
-
 def _real(name: str) -> list[dict[str, Any]]:
-    return list(yaml.safe_load((TOOL_CASSETTES / name).read_text())["interactions"])
+    return cassette_interactions(PYDANTIC_AI_CASSETTES / name)
 
 
 # -- the policy ---------------------------------------------------------------------------
@@ -140,18 +115,18 @@ def test_cap_below_the_tool_call_gives_length() -> None:
 def test_non_streamed_tool_call_matches_the_real_response(fast_emulator: GroqEmulator) -> None:
     real = _real("test_tool_choice_matrix[auto-groq].yaml")
     request = real[0]["request"]["parsed_body"]
-    ours = _post(fast_emulator, request).json()
+    ours = post_chat(fast_emulator, request).json()
     expected = real[0]["response"]["parsed_body"]
-    assert _paths(expected) <= _paths(ours)
-    assert _paths(ours["choices"][0]) == _paths(expected["choices"][0]), "same keys in the choice, no content"
+    assert json_paths(expected) <= json_paths(ours)
+    assert json_paths(ours["choices"][0]) == json_paths(expected["choices"][0]), "same keys in the choice, no content"
     assert ours["choices"][0]["message"]["tool_calls"][0]["function"] == {
         "name": "get_weather",
         "arguments": '{"city":"Paris"}',
     }
     assert ours["choices"][0]["finish_reason"] == "tool_calls"
     # the follow-up with the tool result answers in text, as Groq did
-    follow = _post(fast_emulator, real[1]["request"]["parsed_body"]).json()
-    assert _paths(follow["choices"][0]) == _paths(real[1]["response"]["parsed_body"]["choices"][0])
+    follow = post_chat(fast_emulator, real[1]["request"]["parsed_body"]).json()
+    assert json_paths(follow["choices"][0]) == json_paths(real[1]["response"]["parsed_body"]["choices"][0])
     assert follow["choices"][0]["finish_reason"] == "stop"
 
 
@@ -162,7 +137,7 @@ def _stream_chunks(text: str) -> list[dict[str, Any]]:
 def test_streamed_tool_call_matches_the_real_stream(fast_emulator: GroqEmulator) -> None:
     real = _real("test_tool_use_failed_error_streaming.yaml")[1]
     real_chunks = _stream_chunks(real["response"]["body"]["string"])
-    resp = _post(fast_emulator, real["request"]["parsed_body"])
+    resp = post_chat(fast_emulator, real["request"]["parsed_body"])
     assert resp.status_code == 200
     ours = _stream_chunks(resp.text)
     assert _events(resp.text)[-1][1] == "[DONE]"
@@ -182,7 +157,7 @@ def test_streamed_tool_call_matches_the_real_stream(fast_emulator: GroqEmulator)
     for kind in ("tool", "reasoning", "final"):
         mine = next(c for c in ours if kinds([ours[0], c])[-1] == kind)
         theirs = next(c for c in real_chunks if kinds([real_chunks[0], c])[-1] == kind)
-        assert _paths(mine) == _paths(theirs), kind
+        assert json_paths(mine) == json_paths(theirs), kind
         if kind != "final":
             assert list(mine["choices"][0]["delta"]) == list(theirs["choices"][0]["delta"]), "key order"
     tool = next(c for c in ours if "tool_calls" in c["choices"][0]["delta"])["choices"][0]["delta"]["tool_calls"]
@@ -197,7 +172,7 @@ def test_streamed_tool_call_matches_the_real_stream(fast_emulator: GroqEmulator)
 
 def test_streamed_tool_call_is_timed_like_output(fast_emulator: GroqEmulator) -> None:
     body = {"model": "llama-3.1-8b-instant", "messages": ASK, "tools": [WEATHER], "stream": True}
-    resp = _post(fast_emulator, body)
+    resp = post_chat(fast_emulator, body)
     record = fast_emulator.requests[-1]
     assert record.finish_reason == "tool_calls"
     assert len(record.token_times_ns) == 1 and record.t_first_token_ns == record.token_times_ns[0]
@@ -270,7 +245,7 @@ def test_invalid_tools_get_groq_400s(
 ) -> None:
     body = {"model": "llama-3.3-70b-versatile", "messages": ASK, "tools": [WEATHER], **change}
     body = {k: v for k, v in body.items() if v is not None}
-    resp = _post(fast_emulator, body)
+    resp = post_chat(fast_emulator, body)
     assert resp.status_code == 400, resp.text
     error = resp.json()["error"]
     assert error["type"] == "invalid_request_error" and error["param"] == param and text in error["message"]
@@ -285,12 +260,12 @@ def test_tool_use_failed_streamed_as_groq_sends_it(fast_emulator: GroqEmulator) 
     real = _real("test_tool_use_failed_error_streaming.yaml")[0]
     real_events = _events(real["response"]["body"]["string"])
     body = real["request"]["parsed_body"]
-    resp = _post(fast_emulator, body, **{"x-emulator-fault": "tool_use_failed"})
+    resp = post_chat(fast_emulator, body, **{"x-emulator-fault": "tool_use_failed"})
     assert resp.status_code == 200
     events = _events(resp.text)
     assert events[-1][0] == real_events[-1][0] == "error", "the stream ends with an error event, no [DONE]"
     ours, theirs = json.loads(events[-1][1]), json.loads(real_events[-1][1])
-    assert _paths(ours) == _paths(theirs)
+    assert json_paths(ours) == json_paths(theirs)
     assert ours["error"]["code"] == "tool_use_failed" and ours["error"]["status_code"] == 400
     assert "get_something_by_name" in ours["error"]["failed_generation"]
     before = [json.loads(d) for _, d in events[:-1]]
@@ -305,10 +280,10 @@ def test_tool_use_failed_streamed_as_groq_sends_it(fast_emulator: GroqEmulator) 
 
 def test_tool_use_failed_non_streamed_is_a_400(fast_emulator: GroqEmulator) -> None:
     fast_emulator.inject("tool_use_failed", times=1)
-    resp = _post(fast_emulator, {"model": "llama-3.3-70b-versatile", "messages": ASK, "tools": [WEATHER]})
+    resp = post_chat(fast_emulator, {"model": "llama-3.3-70b-versatile", "messages": ASK, "tools": [WEATHER]})
     assert resp.status_code == 400
     error = resp.json()["error"]
     assert set(error) == {"message", "type", "code", "failed_generation"}
     assert error["code"] == "tool_use_failed" and "get_weather" in error["failed_generation"]
-    again = _post(fast_emulator, {"model": "llama-3.3-70b-versatile", "messages": ASK, "tools": [WEATHER]})
+    again = post_chat(fast_emulator, {"model": "llama-3.3-70b-versatile", "messages": ASK, "tools": [WEATHER]})
     assert again.status_code == 200, "times=1"

@@ -11,13 +11,12 @@ from typing import Any
 import groq
 import httpx
 import pytest
-import yaml
 from pydantic import BaseModel
 
 from pytest_llmlatency.core.sse import SSEParser
 from pytest_llmlatency.emulator import GroqEmulator
 
-from ..conftest import REAL_CASSETTES
+from ..helpers import REAL_CASSETTES, cassette_interactions, json_paths, post_chat
 
 MESSAGES = [{"role": "user", "content": "Explain the importance of low latency LLMs in two sentences."}]
 
@@ -30,8 +29,7 @@ def _real_bodies() -> list[tuple[str, bool, str]]:
     for path in sorted(REAL_CASSETTES.glob("*/*.yaml")):
         if path.parent.name == "pydantic__pydantic-ai":
             continue
-        data = yaml.safe_load(path.read_text())
-        for interaction in data["interactions"]:
+        for interaction in cassette_interactions(path):
             body = interaction["response"]["body"]["string"]
             if isinstance(body, bytes):
                 body = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
@@ -39,20 +37,6 @@ def _real_bodies() -> list[tuple[str, bool, str]]:
             ctype = str(interaction["response"]["headers"].get("Content-Type", [""])[0])
             out.append((path.name, "event-stream" in ctype, body))
     return out
-
-
-def _paths(obj: Any, prefix: str = "") -> set[str]:
-    """Key paths of a JSON value (list items merged under ``[]``)."""
-    paths: set[str] = set()
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            path = f"{prefix}.{key}" if prefix else key
-            paths.add(path)
-            paths |= _paths(value, path)
-    elif isinstance(obj, list):
-        for item in obj:
-            paths |= _paths(item, prefix + "[]")
-    return paths
 
 
 def _events(body: str) -> list[str]:
@@ -72,23 +56,14 @@ def _chunk_kind(chunk: dict[str, Any]) -> str:
     return "delta"
 
 
-def _chunk_paths(events: Iterable[str]) -> dict[str, set[str]]:
+def _chunkjson_paths(events: Iterable[str]) -> dict[str, set[str]]:
     kinds: dict[str, set[str]] = {}
     for data in events:
         if data == "[DONE]":
             continue
         chunk = json.loads(data)
-        kinds.setdefault(_chunk_kind(chunk), set()).update(_paths(chunk))
+        kinds.setdefault(_chunk_kind(chunk), set()).update(json_paths(chunk))
     return kinds
-
-
-def _raw_post(emu: GroqEmulator, body: dict[str, Any], **headers: str) -> httpx.Response:
-    with httpx.Client(timeout=30) as client:
-        return client.post(
-            f"{emu.base_url}/openai/v1/chat/completions",
-            json=body,
-            headers={"authorization": "Bearer gsk_test", **headers},
-        )
 
 
 def test_real_cassettes_present() -> None:
@@ -98,10 +73,10 @@ def test_real_cassettes_present() -> None:
 
 
 def test_non_streaming_body_has_every_key_groq_sends(fast_emulator: GroqEmulator) -> None:
-    real = set().union(*(_paths(json.loads(b)) for _, streamed, b in _real_bodies() if not streamed))
-    resp = _raw_post(fast_emulator, {"model": "llama-3.1-8b-instant", "messages": MESSAGES})
+    real = set().union(*(json_paths(json.loads(b)) for _, streamed, b in _real_bodies() if not streamed))
+    resp = post_chat(fast_emulator, {"model": "llama-3.1-8b-instant", "messages": MESSAGES})
     assert resp.status_code == 200
-    ours = _paths(resp.json())
+    ours = json_paths(resp.json())
     missing = real - ours - {"choices[].message.tool_calls"}
     assert not missing, f"keys Groq sends that the emulator lacks: {sorted(missing)}"
     # the newer fields the issue names are there too
@@ -118,13 +93,13 @@ def test_stream_chunks_have_every_key_groq_sends(fast_emulator: GroqEmulator) ->
     real: dict[str, set[str]] = {}
     for _, streamed, body in _real_bodies():
         if streamed:
-            for kind, paths in _chunk_paths(_events(body)).items():
+            for kind, paths in _chunkjson_paths(_events(body)).items():
                 real.setdefault(kind, set()).update(paths)
-    resp = _raw_post(fast_emulator, {"model": "llama-3.1-8b-instant", "messages": MESSAGES, "stream": True})
+    resp = post_chat(fast_emulator, {"model": "llama-3.1-8b-instant", "messages": MESSAGES, "stream": True})
     assert resp.headers["content-type"].startswith("text/event-stream")
     events = _events(resp.text)
     assert events[-1] == "[DONE]"
-    ours = _chunk_paths(events)
+    ours = _chunkjson_paths(events)
     assert set(real) == {"role", "delta", "final"} == set(ours)
     for kind in real:
         missing = real[kind] - ours[kind]
@@ -139,7 +114,7 @@ def test_stream_shape(fast_emulator: GroqEmulator) -> None:
         "stream_options": {"include_usage": True},
         "reasoning_effort": "low",
     }
-    events = _events(_raw_post(fast_emulator, body).text)
+    events = _events(post_chat(fast_emulator, body).text)
     chunks = [json.loads(e) for e in events[:-1]]
     first, final, usage_only = chunks[0], chunks[-2], chunks[-1]
     assert first["choices"][0]["delta"] == {"role": "assistant", "content": ""}
@@ -172,7 +147,7 @@ def test_usage_keys_cover_the_manifest() -> None:
 
 
 def test_headers(fast_emulator: GroqEmulator) -> None:
-    resp = _raw_post(fast_emulator, {"model": "llama-3.1-8b-instant", "messages": MESSAGES})
+    resp = post_chat(fast_emulator, {"model": "llama-3.1-8b-instant", "messages": MESSAGES})
     assert re.fullmatch(r"req_01[0-9a-z]{24}", resp.headers["x-request-id"])
     assert resp.json()["x_groq"]["id"] == resp.headers["x-request-id"]
     for name in (
@@ -341,7 +316,7 @@ def test_validation_errors(
     code: str | None,
     error_class: type[groq.APIStatusError],
 ) -> None:
-    resp = _raw_post(fast_emulator, body, **headers)
+    resp = post_chat(fast_emulator, body, **headers)
     assert resp.status_code == status
     error = resp.json()["error"]
     assert set(error) >= {"message", "type"}

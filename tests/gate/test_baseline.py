@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from ..helpers import run_suite
+
 SUITE = """
 import os, pytest
 
@@ -36,20 +38,16 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
     return pytester
 
 
-def _run(p: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return p.runpytest("-p", "no:cacheprovider", *args)
-
-
 def _saved(p: pytest.Pytester) -> list[Path]:
     return sorted((p.path / ".benchmarks" / "llmlatency").glob("*/*.json"))
 
 
 def test_growing_answer_fails_with_the_parameter_named(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    _run(suite, "--llm-save=base").assert_outcomes(passed=2)
+    run_suite(suite, "--llm-save=base").assert_outcomes(passed=2)
     (saved,) = _saved(suite)
     assert saved.name == "0001_base.json"
     monkeypatch.setenv("CAP", "1024")
-    result = _run(suite, *GATE)
+    result = run_suite(suite, *GATE)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.re_match_lines(
         [
@@ -64,15 +62,15 @@ def test_growing_answer_fails_with_the_parameter_named(suite: pytest.Pytester, m
 
 def test_a_cap_above_the_natural_length_passes(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAP", "1024")
-    _run(suite, "--llm-save=base").assert_outcomes(passed=2)
+    run_suite(suite, "--llm-save=base").assert_outcomes(passed=2)
     monkeypatch.setenv("CAP", "4000")
-    result = _run(suite, *GATE)
+    result = run_suite(suite, *GATE)
     result.assert_outcomes(passed=2)
 
 
 def test_a_a_comparison_passes(suite: pytest.Pytester) -> None:
-    _run(suite, "--llm-save=a").assert_outcomes(passed=2)
-    result = _run(suite, *GATE, "--llm-report-json=r.json")
+    run_suite(suite, "--llm-save=a").assert_outcomes(passed=2)
+    result = run_suite(suite, *GATE, "--llm-report-json=r.json")
     result.assert_outcomes(passed=2)
     doc = json.loads((suite.path / "r.json").read_text())
     for test in doc["tests"]:
@@ -82,11 +80,11 @@ def test_a_a_comparison_passes(suite: pytest.Pytester) -> None:
 
 
 def test_replayed_a_a_is_exact(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    _run(suite, "--llm-record-mode=once").assert_outcomes(passed=2)
+    run_suite(suite, "--llm-record-mode=once").assert_outcomes(passed=2)
     monkeypatch.setenv("GROQ_API_KEY", "gsk_x")
     dead = "--llm-base-url=http://127.0.0.1:9"
-    _run(suite, dead, "--llm-save=replayed").assert_outcomes(passed=2)
-    result = _run(suite, dead, "--llm-compare", "--llm-compare-fail=e2e:0.001ms", "--llm-report-json=r.json")
+    run_suite(suite, dead, "--llm-save=replayed").assert_outcomes(passed=2)
+    result = run_suite(suite, dead, "--llm-compare", "--llm-compare-fail=e2e:0.001ms", "--llm-report-json=r.json")
     result.assert_outcomes(passed=2)
     for test in json.loads((suite.path / "r.json").read_text())["tests"]:
         assert test["source"] == "replay"
@@ -95,7 +93,7 @@ def test_replayed_a_a_is_exact(suite: pytest.Pytester, monkeypatch: pytest.Monke
 
 
 def test_saved_file_is_pytest_benchmark_json(suite: pytest.Pytester) -> None:
-    _run(suite, "--llm-save=base").assert_outcomes(passed=2)
+    run_suite(suite, "--llm-save=base").assert_outcomes(passed=2)
     (saved,) = _saved(suite)
     doc = json.loads(saved.read_text())
     assert set(doc) >= {"machine_info", "commit_info", "benchmarks", "datetime", "version"}
@@ -136,12 +134,12 @@ def test_saved_file_is_pytest_benchmark_json(suite: pytest.Pytester) -> None:
 
 
 def test_committed_baseline_path_and_autosave(suite: pytest.Pytester) -> None:
-    _run(suite, "--llm-save=perf/baseline.json").assert_outcomes(passed=2)
+    run_suite(suite, "--llm-save=perf/baseline.json").assert_outcomes(passed=2)
     assert (suite.path / "perf" / "baseline.json").is_file()
     # two live runs against the real-time emulator: a loaded machine adds tens of ms to one of
     # them, so the limit is wide (this test is about where the baseline comes from)
     suite.makeini("[pytest]\nllm_compare = perf/baseline.json\nllm_compare_fail = e2e:50%\n")
-    result = _run(suite, "--llm-autosave")
+    result = run_suite(suite, "--llm-autosave")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*baseline.json*"])
     (auto,) = _saved(suite)
@@ -161,14 +159,14 @@ def test_many(groq_client, i):
         messages=[{"role": "user", "content": f"in one word: {i}"}])
 """
     )
-    _run(suite, "-n", "2", "--llm-save=par").assert_outcomes(passed=6)
+    run_suite(suite, "-n", "2", "--llm-save=par").assert_outcomes(passed=6)
     (saved,) = _saved(suite)
     nodeids = {b["extra_info"]["nodeid"] for b in json.loads(saved.read_text())["benchmarks"]}
     assert len(nodeids) == 6
 
 
 def test_interrupted_run_leaves_the_baseline_intact(suite: pytest.Pytester) -> None:
-    _run(suite, "--llm-save=perf/baseline.json").assert_outcomes(passed=2)
+    run_suite(suite, "--llm-save=perf/baseline.json").assert_outcomes(passed=2)
     path = suite.path / "perf" / "baseline.json"
     before = path.read_bytes()
     suite.makepyfile(
@@ -204,7 +202,7 @@ def test_interrupted_run_leaves_the_baseline_intact(suite: pytest.Pytester) -> N
 def test_bad_baseline_files_are_clear_errors_and_untouched(suite: pytest.Pytester, content: str, message: str) -> None:
     path = suite.path / "baseline.json"
     path.write_text(content)
-    result = _run(suite, "--llm-compare=baseline.json", "--llm-compare-fail=e2e:10%", "--llm-save=baseline.json")
+    result = run_suite(suite, "--llm-compare=baseline.json", "--llm-compare-fail=e2e:10%", "--llm-save=baseline.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*baseline */baseline.json*{message}*"])
     assert path.read_text() == content
@@ -222,13 +220,13 @@ def test_bad_baseline_files_are_clear_errors_and_untouched(suite: pytest.Pyteste
     ],
 )
 def test_bad_options(suite: pytest.Pytester, args: list[str], message: str) -> None:
-    result = _run(suite, *args)
+    result = run_suite(suite, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
 
 
 def test_first_compare_with_nothing_saved_runs_and_says_so(suite: pytest.Pytester) -> None:
-    result = _run(suite, "--llm-compare", "--llm-compare-fail=e2e:10%", "--llm-autosave")
+    result = run_suite(suite, "--llm-compare", "--llm-compare-fail=e2e:10%", "--llm-autosave")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["not compared: --llm-compare: no saved run in *"])
     assert len(_saved(suite)) == 1
@@ -238,13 +236,13 @@ def test_ini_baseline_paths_are_relative_to_the_ini_file(suite: pytest.Pytester)
     suite.makeini("[pytest]\nllm_save = perf/base.json\n")
     (suite.path / "sub").mkdir()
     suite.makepyfile(**{"sub/test_sub": SUITE})
-    result = suite.runpytest("-p", "no:cacheprovider", "sub", "--rootdir", str(suite.path))
+    result = run_suite(suite, "sub", "--rootdir", str(suite.path))
     result.assert_outcomes(passed=2)
     assert (suite.path / "perf" / "base.json").is_file()
 
 
 def test_marker_tolerance_and_opt_out(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    _run(suite, "--llm-save=base").assert_outcomes(passed=2)
+    run_suite(suite, "--llm-save=base").assert_outcomes(passed=2)
     monkeypatch.setenv("CAP", "1024")
     suite.makepyfile(
         test_suite=SUITE.replace(
@@ -252,30 +250,30 @@ def test_marker_tolerance_and_opt_out(suite: pytest.Pytester, monkeypatch: pytes
             "@pytest.mark.llm_baseline(tolerance={'e2e': '2000%'})\n@pytest.mark.max_latency(ms=10000)\ndef test_intent",
         )
     )
-    _run(suite, *GATE).assert_outcomes(passed=2)
+    run_suite(suite, *GATE).assert_outcomes(passed=2)
     suite.makepyfile(
         test_suite=SUITE.replace(
             "@pytest.mark.max_latency(ms=10000)\ndef test_intent",
             "@pytest.mark.llm_baseline(compare=False)\n@pytest.mark.max_latency(ms=10000)\ndef test_intent",
         )
     )
-    _run(suite, *GATE).assert_outcomes(passed=2)
+    run_suite(suite, *GATE).assert_outcomes(passed=2)
     suite.makepyfile(
         test_suite=SUITE.replace(
             "@pytest.mark.max_latency(ms=10000)\ndef test_intent",
             "@pytest.mark.llm_baseline(tolerance='e2e:lots')\n@pytest.mark.max_latency(ms=10000)\ndef test_intent",
         )
     )
-    result = _run(suite, *GATE)
+    result = run_suite(suite, *GATE)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*@pytest.mark.llm_baseline: tolerance=: cannot parse 'e2e:lots'*"])
 
 
 def test_improvements_are_reported(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAP", "1024")
-    _run(suite, "--llm-save=base").assert_outcomes(passed=2)
+    run_suite(suite, "--llm-save=base").assert_outcomes(passed=2)
     monkeypatch.setenv("CAP", "50")
-    result = _run(suite, *GATE)
+    result = run_suite(suite, *GATE)
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
@@ -301,9 +299,9 @@ def test_repeated(groq_client, llm_calls):
 """
     )
     rank = ["--llm-compare-method=rank", "--llm-compare", "--llm-compare-fail=e2e:10%"]
-    _run(suite, "--llm-save=base").assert_outcomes(passed=1)
+    run_suite(suite, "--llm-save=base").assert_outcomes(passed=1)
     monkeypatch.setenv("CAP", "400")
-    result = _run(suite, *rank)
+    result = run_suite(suite, *rank)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -312,16 +310,16 @@ def test_repeated(groq_client, llm_calls):
         ]
     )
     monkeypatch.setenv("CAP", "40")
-    _run(suite, *rank).assert_outcomes(passed=1)
+    run_suite(suite, *rank).assert_outcomes(passed=1)
 
 
 def test_markdown_report_and_step_summary(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    _run(suite, "--llm-save=base").assert_outcomes(passed=2)
+    run_suite(suite, "--llm-save=base").assert_outcomes(passed=2)
     summary = suite.path / "step-summary.md"
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     monkeypatch.setenv("CAP", "1024")
-    _run(suite, *GATE, "--llm-report-md=out/llm.md").assert_outcomes(passed=1, failed=1)
+    run_suite(suite, *GATE, "--llm-report-md=out/llm.md").assert_outcomes(passed=1, failed=1)
     report = (suite.path / "out" / "llm.md").read_text()
     assert report.startswith("## LLM latency\n")
     assert "| `test_suite.py::test_intent` | llama-3.1-8b-instant | 1 |" in report
@@ -335,11 +333,11 @@ def test_unwritable_storage_is_a_clear_error(suite: pytest.Pytester) -> None:
     if os.geteuid() == 0:
         blocker = suite.path / "blocked"
         blocker.write_text("a file where a folder should be")
-        result = _run(suite, "--llm-save=blocked/sub/base.json")
+        result = run_suite(suite, "--llm-save=blocked/sub/base.json")
     else:  # pragma: no cover - depends on who runs the tests
         ro = suite.path / "ro"
         ro.mkdir(mode=0o500)
-        result = _run(suite, "--llm-save=ro/base.json")
+        result = run_suite(suite, "--llm-save=ro/base.json")
     result.assert_outcomes(passed=2)
     assert result.ret == pytest.ExitCode.INTERNAL_ERROR
     result.stdout.fnmatch_lines(["*pytest-llmlatency: cannot write --llm-save *base.json*"])
@@ -363,7 +361,7 @@ def test_elsewhere(groq_client):
                                        messages=[{{"role": "user", "content": "in one word: hi"}}])
 """
         )
-        _run(suite, "--llm-report-json=r.json").assert_outcomes(passed=3)
+        run_suite(suite, "--llm-report-json=r.json").assert_outcomes(passed=3)
     sources = {
         t["nodeid"].rsplit("::", 1)[-1]: t["source"] for t in json.loads((suite.path / "r.json").read_text())["tests"]
     }
@@ -391,7 +389,7 @@ def test_odd_baselines_and_shifts_from_zero(suite: pytest.Pytester) -> None:
             }
         )
     )
-    result = _run(suite, "--llm-compare=odd.json", "--llm-compare-fail=completion_tokens:0")
+    result = run_suite(suite, "--llm-compare=odd.json", "--llm-compare-fail=completion_tokens:0")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test_intent regressed against odd.json: completion_tokens 10 -> 50 (+400%*"])
 
@@ -403,5 +401,5 @@ def test_step_summary_untouched_when_nothing_was_measured(
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     pytester.makepyfile("def test_plain():\n    pass\n")
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    run_suite(pytester).assert_outcomes(passed=1)
     assert summary.read_text() == "earlier step\n"
