@@ -7,6 +7,7 @@ counts) and the network/client rest are compared, each against its own noise (``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -14,6 +15,7 @@ from typing import Any
 
 from ..core.records import CallRecord
 from .samples import cache_change, number
+from .sampling import LENGTH_ALPHA, LENGTH_REL_SD, Sampling, normalized, sampling_of
 from .stats import (
     ALPHA,
     MIN_SAMPLES,
@@ -27,7 +29,7 @@ from .stats import (
 from .thresholds import Threshold
 from .verdicts import Shift, num, signed
 
-__all__ = ["DECOMPOSED", "judge_decomposed"]
+__all__ = ["DECOMPOSED", "Part", "judge_decomposed"]
 
 DECOMPOSED = ("e2e", "ttft", "server")
 """Time metrics the gate judges on Groq's decomposition when every call reported it."""
@@ -38,7 +40,7 @@ SPEED_NOTE_SHARE = 0.02
 
 
 @dataclass
-class _Part:
+class Part:
     """One call's metric split into Groq's queue (noise), the service (prompt + completion time)
     and the network/client rest."""
 
@@ -56,7 +58,7 @@ class _Part:
         return self.raw - self.queue
 
 
-def _part(call: CallRecord, metric: str) -> _Part | None:
+def _part(call: CallRecord, metric: str) -> Part | None:
     raw = number(call.get(f"{metric}_ms"))
     queue, prompt_ms, completion_ms = (
         number(call.get("queue_ms")),
@@ -67,30 +69,33 @@ def _part(call: CallRecord, metric: str) -> _Part | None:
         return None
     completion, prompt = number(call.get("completion_tokens")) or 0.0, number(call.get("prompt_tokens")) or 0.0
     if metric == "server":
-        return _Part(raw, 0.0, raw, 0.0, completion, prompt, completion_ms, prompt_ms)
+        return Part(raw, 0.0, raw, 0.0, completion, prompt, completion_ms, prompt_ms)
     if metric == "ttft" and call.get("streamed"):
         # the first token follows the prompt's processing; the decode of the rest is not in it
         service = prompt_ms
         completion, completion_ms = 0.0, 0.0
     else:
         service = prompt_ms + completion_ms
-    return _Part(raw, queue, service, raw - queue - service, completion, prompt, completion_ms, prompt_ms)
+    return Part(raw, queue, service, raw - queue - service, completion, prompt, completion_ms, prompt_ms)
 
 
-def _parts(calls: Sequence[CallRecord], metric: str) -> list[_Part] | None:
-    measured = [c for c in calls if c.get("ok") and not c.get("warmup") and not c.get("prediction")]
-    parts = [_part(c, metric) for c in measured]
+def _measured(calls: Sequence[CallRecord]) -> list[CallRecord]:
+    return [c for c in calls if c.get("ok") and not c.get("warmup") and not c.get("prediction")]
+
+
+def _parts(calls: Sequence[CallRecord], metric: str) -> list[Part] | None:
+    parts = [_part(c, metric) for c in _measured(calls)]
     if not parts or any(p is None for p in parts):
         return None
     return [p for p in parts if p is not None]
 
 
-def _per_token(parts: Sequence[_Part], ms: str, tokens: str) -> float:
+def _per_token(parts: Sequence[Part], ms: str, tokens: str) -> float:
     rates = [getattr(p, ms) / getattr(p, tokens) for p in parts if getattr(p, tokens) > 0]
     return median(rates) if rates else 0.0
 
 
-def _med(parts: Sequence[_Part], key: str) -> float:
+def _med(parts: Sequence[Part], key: str) -> float:
     return median([float(getattr(p, key)) for p in parts])
 
 
@@ -120,11 +125,13 @@ class _TokenShift:
 
 
 def _token_shift(
-    old: Sequence[_Part],
-    new: Sequence[_Part],
+    old: Sequence[Part],
+    new: Sequence[Part],
     old_calls: Sequence[CallRecord],
     new_calls: Sequence[CallRecord],
     noise: NoiseModel,
+    *,
+    with_cache: bool = True,
 ) -> _TokenShift:
     # the part of the shift the token counts explain, at the per-token times of both sides' calls
     both = [*old, *new]
@@ -136,7 +143,7 @@ def _token_shift(
     pooled = len(both)
     token_sd = abs(token_ms) * noise.service_rel_sd * median_factor(pooled) / pooled**0.5
     # a cold (or warmer) prompt cache: Groq's own prompt time moved beyond what the prompt tokens explain
-    cache = cache_change(old_calls, new_calls)
+    cache = cache_change(old_calls, new_calls) if with_cache else None
     cache_ms = 0.0
     if cache is not None:
         cache_ms = _med(new, "prompt_ms") - _med(old, "prompt_ms") - dp * ms_prompt
@@ -152,10 +159,10 @@ def _token_shift(
     return _TokenShift(dc, dp, ms_completion, ms_prompt, cache, cache_ms, token_ms, token_sd)
 
 
-def _rest_sd(old: Sequence[_Part], new: Sequence[_Part], noise: NoiseModel, path_only: bool) -> float:
+def _rest_sd(old: Sequence[Part], new: Sequence[Part], noise: NoiseModel, path_only: bool) -> float:
     """The noise of the rest: the server's speed and the network/client path, per side."""
 
-    def side_sd(parts: Sequence[_Part]) -> float:
+    def side_sd(parts: Sequence[Part]) -> float:
         service = _med(parts, "service")
         if path_only:
             return noise.median_sd(service, _med(parts, "path"), len(parts))
@@ -174,10 +181,15 @@ class _Case:
     method: str
     floor: float
     noise: NoiseModel
-    old: list[_Part]
-    new: list[_Part]
+    old: list[Part]
+    new: list[Part]
     tokens: _TokenShift
     rest_sd: float
+    sampling: Sampling
+    lengths: tuple[list[float], list[float]]
+    """Each side's output tokens as measured (before the comparison at the baseline's length)."""
+    left_out_ms: float
+    """Prompt time the prompt cache moved with the same prompt (Groq's state, left out)."""
 
     @property
     def path_only(self) -> bool:
@@ -243,6 +255,15 @@ def _detail(case: _Case) -> str:
         items.append(
             f"prompt cache {t.cache[0]:.0f}% -> {t.cache[1]:.0f}% cached ({signed(t.cache_ms)} ms prompt time)"
         )
+    sampled = case.sampling
+    if sampled.length:
+        a_len, b_len = (median(side) for side in case.lengths)
+        items.append(f"answer length {num(a_len)} -> {num(b_len)} tokens {sampled.at} (sampled: compared per token)")
+    if sampled.cache is not None:
+        items.append(
+            f"prompt cache {sampled.cache[0]:.0f}% -> {sampled.cache[1]:.0f}% cached with the same prompt "
+            f"({signed(case.left_out_ms)} ms prompt time: Groq's cache state, left out)"
+        )
     speed = case.delta - t.ms - (_med(new, "path") - _med(old, "path") if case.path_only else 0.0)
     if abs(speed) >= max(SPEED_NOTE_MS, SPEED_NOTE_SHARE * a):
         items.append(f"server speed at these tokens {signed(speed)} ms")
@@ -269,18 +290,63 @@ def judge_decomposed(
     are compared. A shift is *certain* when the tokens alone, or the whole de-noised shift, exceed
     the threshold beyond the noise envelope; otherwise the rank test decides from 5 samples per
     side, and below that the shift is inconclusive, with the number of repeats that would decide.
-    None when a call lacks Groq's timings (the plain comparison applies)."""
+    With the same request, the answer's length (at temperature > 0) and the prompt cache are the
+    model's and Groq's (:mod:`.sampling`): calls are compared at the baseline's length and prompt
+    time, the length is judged as a distribution, and a shift of one or a few calls is
+    inconclusive until repeats show it. None when a call lacks Groq's timings (the plain
+    comparison applies)."""
     old, new = _parts(old_calls, metric), _parts(new_calls, metric)
     if not old or not new:
         return None
-    tokens = _token_shift(old, new, old_calls, new_calls, noise)
+    sampling = sampling_of(_measured(old_calls), _measured(new_calls), method)
+    lengths = [p.completion_tokens for p in old], [p.completion_tokens for p in new]
+    left_out = 0.0
+    if sampling.length or sampling.cache is not None:
+        if sampling.cache is not None:
+            left_out = _med(new, "prompt_ms") - _med(old, "prompt_ms")
+        old, new = normalized(old, new, sampling)
+    tokens = _token_shift(old, new, old_calls, new_calls, noise, with_cache=sampling.cache is None)
     rest_sd = _rest_sd(old, new, noise, path_only=metric != "server")
-    case = _Case(metric, threshold, method, floor, noise, old, new, tokens, rest_sd)
+    case = _Case(metric, threshold, method, floor, noise, old, new, tokens, rest_sd, sampling, lengths, left_out)
     if method != "deterministic":
         certain = _certain_by_tokens(case)
         if certain is not None:
             return certain
-    return _judge_effect(case)
+    shift = _judge_effect(case)
+    if sampling.length and shift.verdict not in ("regressed", "improved"):
+        return _judge_length(case) or shift
+    return shift
+
+
+def _judge_length(case: _Case) -> Shift | None:
+    """The answer's length as a random variable: the part of the shift it would make at the
+    measured per-token time, judged by the rank test on the output tokens from
+    ``MIN_SAMPLES`` calls per side, inconclusive below that. None when it stays in the limit."""
+    old_tokens, new_tokens = case.lengths
+    a, b = median(old_tokens), median(new_tokens)
+    length_ms = (b - a) * case.tokens.ms_completion
+    if abs(length_ms) <= case.limit or abs(length_ms) < case.floor:
+        return None
+    word = "regressed" if length_ms > 0 else "improved"
+    what = (
+        f"the answer length varies ({num(a)} -> {num(b)} tokens {case.sampling.at}, {signed(length_ms)} ms "
+        "at the measured per-token time)"
+    )
+    fewest = min(len(old_tokens), len(new_tokens))
+    if fewest >= MIN_SAMPLES:
+        longer, shorter = (new_tokens, old_tokens) if length_ms > 0 else (old_tokens, new_tokens)
+        test = mann_whitney_greater(longer, shorter)
+        if test.p >= LENGTH_ALPHA:
+            return None
+        why = f"{what}: answers of another length to the same request, rank test on the output tokens, {case.sides}"
+        return case.shift(word, why, p=test.p)
+    sd_one = LENGTH_REL_SD * max(a, b) * case.tokens.ms_completion
+    need = repeats_to_decide(abs(length_ms) - case.limit, sd_one, case.noise.z, fewest)
+    return case.shift(
+        "inconclusive",
+        f"inconclusive: {what}; about {need} calls per side would decide (@pytest.mark.llm_repeat(n={need}))",
+        repeats=need,
+    )
 
 
 def _certain_by_tokens(case: _Case) -> Shift | None:
@@ -292,7 +358,9 @@ def _certain_by_tokens(case: _Case) -> Shift | None:
     t, z, limit = case.tokens, case.noise.z, case.limit
     token_low = t.ms - z * t.sd
     rest = case.delta - t.ms
-    guard = (z + 1) * case.rest_sd
+    # with the same model, a speed that moved is the server's noise, not part of the change
+    same_model = case.sampling.request_changed and not case.sampling.model_changed
+    guard = math.inf if same_model else (z + 1) * case.rest_sd
     if token_low > limit and rest > -guard:
         return case.shift(
             "regressed",
@@ -328,7 +396,8 @@ def _judge_effect(case: _Case) -> Shift:
     if case.method == "deterministic":
         return case.shift(word, f"{case.sides}, deterministic")
     margin, envelope = abs(effect) - limit, case.envelope
-    if margin > envelope:
+    # a slower call with the same request is the server's variance until repeats show otherwise
+    if margin > envelope and (ranked or case.sampling.request_changed):
         why = f"certain at {case.sides}: beyond the noise envelope of +-{envelope:,.0f} ms ({noise.name})"
         return case.shift(word, why, certain=True)
     if ranked:
@@ -340,9 +409,13 @@ def _judge_effect(case: _Case) -> Shift:
         noise.call_sd(_med(old, "service"), _med(old, "path")), noise.call_sd(_med(new, "service"), _med(new, "path"))
     )
     need = repeats_to_decide(margin, sd_one, noise.z, min(len(old), len(new)))
+    where = (
+        f"inside the noise envelope of +-{envelope:,.0f} ms"
+        if margin <= envelope
+        else "the same request: one server's variance until repeats show otherwise"
+    )
     return case.shift(
         "inconclusive",
-        f"inside the noise envelope of +-{envelope:,.0f} ms at {case.sides}; about {need} calls per side would "
-        f"decide (@pytest.mark.llm_repeat(n={need}))",
+        f"{where} at {case.sides}; about {need} calls per side would decide (@pytest.mark.llm_repeat(n={need}))",
         repeats=need,
     )
