@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 from .core.names import MARKERS, LLMLatencyWarning
-from .core.records import CallRecord, CassetteRecord, ResultRecord
 
 # the fixtures: pytest finds a plugin module's fixtures among its names
 from .fixtures import (  # noqa: F401
@@ -39,6 +38,7 @@ from .settings import EMULATOR, Settings, add_options, load_settings, settings_d
 if TYPE_CHECKING:
     from .capture.intercept import Recorder
     from .cassettes.tape import Tape
+    from .core.records import CallRecord, CassetteRecord, ResultRecord
     from .emulator import GroqEmulator
 
 REPORT_ATTR = "llmlatency"
@@ -313,7 +313,7 @@ class LLMLatencyPlugin:
             return report
         result = item.stash.get(_result_key, None)
         if result is not None and report.when == "call":
-            result = cast(ResultRecord, dict(result))
+            result = cast("ResultRecord", dict(result))
             result.pop("junit", None)
             result["verdict"] = _verdict(report, bool(result.get("failures")))
             report.__dict__[REPORT_ATTR] = result  # JSON-safe: travels to the xdist controller

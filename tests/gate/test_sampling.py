@@ -35,17 +35,10 @@ def call(
     params: dict[str, Any] = {"max_completion_tokens": cap}
     if temperature is not None:
         params["temperature"] = temperature
+    where = {"queue": queue, "prompt_ms": prompt_ms, "path": path, "i": i}
+    decode = {"tokens": tokens, "completion_ms": tokens * ms_per_token}
     record = groq_call(
-        model="openai/gpt-oss-120b",
-        params=params,
-        prompt_chars=400,
-        i=i,
-        queue=queue,
-        prompt_ms=prompt_ms,
-        completion_ms=tokens * ms_per_token,
-        path=path,
-        prompt_tokens=100,
-        tokens=tokens,
+        model="openai/gpt-oss-120b", params=params, prompt_chars=400, prompt_tokens=100, **where, **decode
     )
     record["finish_reason"] = "length" if tokens >= cap else "stop"
     return record
