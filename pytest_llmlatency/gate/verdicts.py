@@ -170,7 +170,7 @@ class Comparison:
                 + "."
             )
         if noisy:
-            parts.append(f"{name}: inconclusive, the shift is inside the noise envelope: " + _described(noisy) + ".")
+            parts.append(f"{name}: inconclusive, more calls per side would decide (why, in each detail): " + _described(noisy) + ".")
         if few:
             parts.append(
                 f"{name}: inconclusive, too few samples for a live comparison "
