@@ -170,7 +170,8 @@ class Comparison:
                 + "."
             )
         if noisy:
-            parts.append(f"{name}: inconclusive, more calls per side would decide (why, in each detail): " + _described(noisy) + ".")
+            why = "inconclusive, more calls per side would decide (why, in each detail): "
+            parts.append(f"{name}: {why}" + _described(noisy) + ".")
         if few:
             parts.append(
                 f"{name}: inconclusive, too few samples for a live comparison "
