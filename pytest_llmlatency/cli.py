@@ -33,6 +33,16 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text!r}")
+    return value
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -53,9 +63,8 @@ def _fault(text: str) -> str:
     return text
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llmlatency", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_emulator_command(sub: Any) -> None:
+    """``llmlatency emulator`` and its options."""
     emu = sub.add_parser(
         "emulator",
         help="run the Groq emulator (a Groq-compatible server on loopback)",
@@ -90,18 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="queue-time distribution: calm (each model's narrow one) or groq (the heavy tail measured on "
         "real Groq: median 101 ms, p90 608 ms; at least 7%% speed jitter) (default: %(default)s)",
     )
-    emu.add_argument(
-        "--no-prompt-cache",
-        dest="prompt_cache",
-        action="store_false",
-        help="never report cached prompt tokens (default: cache prefixes on the models Groq caches for)",
-    )
-    emu.add_argument(
-        "--cache-ttl-s",
-        type=_non_negative_float,
-        default=7200.0,
-        help="seconds an unused prompt prefix stays cached (default: %(default)s, Groq's 2 hours)",
-    )
+    _add_emulator_answer_options(emu)
     emu.add_argument(
         "--capacity-pressure",
         action="store_true",
@@ -117,6 +115,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="server-wide fault, e.g. '429;retry_after=1' or '500;times=2' (repeatable)",
     )
     emu.add_argument("-v", "--verbose", action="store_true", help="log every request")
+
+
+def _add_emulator_answer_options(emu: argparse.ArgumentParser) -> None:
+    """The emulator's options that shape answers: sampling and the prompt cache."""
+    emu.add_argument(
+        "--sampling",
+        action="store_true",
+        help="a request without temperature samples at Groq's default 1, so answer lengths vary between "
+        "identical requests (default: only a request with temperature > 0 does)",
+    )
+    emu.add_argument(
+        "--no-prompt-cache",
+        dest="prompt_cache",
+        action="store_false",
+        help="never report cached prompt tokens (default: cache prefixes on the models Groq caches for)",
+    )
+    emu.add_argument(
+        "--cache-ttl-s",
+        type=_non_negative_float,
+        default=7200.0,
+        help="seconds an unused prompt prefix stays cached (default: %(default)s, Groq's 2 hours)",
+    )
+    emu.add_argument(
+        "--cache-hit-rate",
+        type=_rate,
+        default=None,
+        metavar="RATE",
+        help="find a cached prompt prefix with this probability (0 to 1), so cached shares vary between "
+        "identical requests as on real Groq (default: always)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llmlatency", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_emulator_command(sub)
     rep = sub.add_parser(
         "report",
         help="turn a --llm-report-json file into a self-contained HTML report",
@@ -219,8 +253,10 @@ def _run_emulator(args: argparse.Namespace) -> int:
         jitter=args.jitter,
         queue_ms=args.queue_ms,
         queue_profile=args.queue_profile,
+        sampling=args.sampling,
         prompt_cache=args.prompt_cache,
         cache_ttl_s=args.cache_ttl_s or 7200.0,
+        cache_hit_rate=args.cache_hit_rate,
         capacity_pressure=args.capacity_pressure,
         api_key=args.api_key,
         faults=args.fault,

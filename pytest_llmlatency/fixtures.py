@@ -157,12 +157,19 @@ def groq_emulator(request: pytest.FixtureRequest) -> Iterator[GroqEmulator]:
 
     ``groq_emulator.base_url`` goes to ``groq.Groq(base_url=...)``; it needs no
     real key (any non-empty key is accepted). Stopped at the end of the session.
+    ``--llm-emulator-sampling``, ``--llm-queue-profile`` and ``--llm-cache-hit-rate``
+    (or their ini twins) set its ``sampling``, ``queue_profile`` and ``cache_hit_rate``.
     """
     from .emulator import GroqEmulator
 
-    emulator = GroqEmulator()
-    emulator.start()
     plugin = request.config.stash.get(_plugin_key, None)
+    settings = plugin.settings if plugin is not None else None
+    emulator = GroqEmulator(
+        sampling=settings.emulator_sampling if settings else False,
+        queue_profile=settings.queue_profile if settings else "calm",
+        cache_hit_rate=settings.cache_hit_rate if settings else None,
+    )
+    emulator.start()
     if plugin is not None:
         plugin.emulator_urls.add(emulator.base_url)
         plugin.emulators.append(emulator)

@@ -125,6 +125,20 @@ _OPTIONS: list[tuple[str, str, str, str]] = [
         "a JSON file of negotiated prices per model ({model: {input, cached_input, output: USD per 1M tokens, "
         "audio_hour, chars_million, source, as_of}}) over Groq's published prices (docs/levers.md).",
     ),
+    (
+        "--llm-queue-profile",
+        "llm_queue_profile",
+        "PROFILE",
+        "the in-run emulator's queue time: calm (each model's own narrow one) or groq (the heavy tail "
+        "measured on real Groq: median 101 ms, p90 608 ms, at least 7% speed jitter). Default: calm.",
+    ),
+    (
+        "--llm-cache-hit-rate",
+        "llm_cache_hit_rate",
+        "RATE",
+        "the in-run emulator finds a cached prompt prefix with this probability (0 to 1), so cached shares "
+        "vary between identical requests as on real Groq. Default: always (the deterministic prefix cache).",
+    ),
 ]
 
 
@@ -155,6 +169,12 @@ def add_options(parser: pytest.Parser) -> None:
     for flag, ini, help_text in (
         ("--llm-autosave", "llm_autosave", "save this run as NNNN_<commit>_<date>.json in the storage"),
         ("--llm-live", "llm_live", "call the server even when a cassette exists, to re-measure"),
+        (
+            "--llm-emulator-sampling",
+            "llm_emulator_sampling",
+            "the in-run emulator samples as Groq does: a request without temperature runs at Groq's "
+            "default 1, so answer lengths vary between identical requests (a temperature > 0 always does)",
+        ),
     ):
         group.addoption(flag, dest=ini, action="store_true", default=None, help=f"{help_text} (ini: {ini}).")
         parser.addini(ini, help_text, type="bool", default=False)
@@ -203,6 +223,12 @@ class Settings:
     report_github_benchmark: Path | None = None
     prices: Any = None
     """The ``prices.PriceTable`` costs are computed with (the built-in table with --llm-prices over it)."""
+    emulator_sampling: bool = False
+    """The in-run emulator samples requests without ``temperature`` at Groq's default 1."""
+    queue_profile: str = "calm"
+    """The in-run emulator's queue-time profile (``emulator.profiles.QUEUE_PROFILES``)."""
+    cache_hit_rate: float | None = None
+    """The probability the in-run emulator finds a cached prefix (None: always)."""
 
 
 def _value(config: pytest.Config, ini: str) -> Any:
@@ -270,6 +296,9 @@ def load_settings(config: pytest.Config) -> Settings:
         report_bmf=_path(config, "llm_report_bmf"),
         report_github_benchmark=_path(config, "llm_report_github_benchmark"),
         prices=_prices(config),
+        emulator_sampling=_bool(config, "llm_emulator_sampling"),
+        queue_profile=_queue_profile(config),
+        cache_hit_rate=_cache_hit_rate(config),
     )
 
 
@@ -313,6 +342,31 @@ def _replay_pace(config: pytest.Config) -> float | None:
     if not pace > 0 or pace == float("inf"):
         raise pytest.UsageError(f"{source}: expected a positive number, got {pace_raw!r}")
     return pace
+
+
+def _queue_profile(config: pytest.Config) -> str:
+    """The emulator's queue profile ("calm" when not given; the emulator loads only to check one given)."""
+    profile, source = _text(config, "llm_queue_profile")
+    if profile is None:
+        return "calm"
+    from .emulator.profiles import QUEUE_PROFILES
+
+    if profile not in QUEUE_PROFILES:
+        raise pytest.UsageError(f"{source}: expected one of {', '.join(QUEUE_PROFILES)}, got {profile!r}")
+    return profile
+
+
+def _cache_hit_rate(config: pytest.Config) -> float | None:
+    rate_raw, source = _value(config, "llm_cache_hit_rate")
+    if rate_raw is None:
+        return None
+    try:
+        rate = float(rate_raw)
+    except ValueError:
+        raise pytest.UsageError(f"{source}: expected a number from 0 to 1, got {rate_raw!r}") from None
+    if not 0.0 <= rate <= 1.0:
+        raise pytest.UsageError(f"{source}: expected a number from 0 to 1, got {rate_raw!r}")
+    return rate
 
 
 def _storage(config: pytest.Config) -> Path:
@@ -423,4 +477,7 @@ def settings_dict(settings: Settings) -> dict[str, Any]:
         "compare": compare,
         "compare_fail": thresholds,
         "compare_method": settings.compare_method,
+        "emulator_sampling": settings.emulator_sampling,
+        "queue_profile": settings.queue_profile,
+        "cache_hit_rate": settings.cache_hit_rate,
     }

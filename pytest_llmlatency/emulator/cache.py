@@ -11,21 +11,26 @@ match (a head alone is never reported as cached).
 
 Thread-safe; bounded (least recently used prefixes are dropped past ``max_entries``). The
 clock is injectable so tests need not wait.
+
+On real Groq a repeated prefix is not always found (the request may land on a server that has
+not seen it): with a ``cache_hit_rate`` the emulator keeps each would-be hit with that
+probability (:func:`keeps_hit`), drawn from its seed, the request and its occurrence.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .model import _MESSAGE_OVERHEAD, _extra_prompt_tokens, _message_text, count_tokens
+from .model import _MESSAGE_OVERHEAD, _digest, _extra_prompt_tokens, _message_text, count_tokens
 
-__all__ = ["PromptCache", "prompt_blocks"]
+__all__ = ["PromptCache", "keeps_hit", "prompt_blocks"]
 
 
 def _message_tokens(message: Any) -> int:
@@ -50,6 +55,14 @@ def prompt_blocks(body: dict[str, Any], prompt_tokens: int) -> list[tuple[str, i
         digest.update(json.dumps(message, sort_keys=True, default=str).encode())
         blocks.append((digest.copy().hexdigest(), tokens + (head_tokens if i == 0 else 0)))
     return blocks
+
+
+def keeps_hit(rate: float | None, *key: Any) -> bool:
+    """Whether a request that would hit the cache does: always when ``rate`` is None, else with
+    probability ``rate``, drawn from ``key`` (the same key, the same answer)."""
+    if rate is None:
+        return True
+    return random.Random(_digest("cache hit", *key)).random() < rate
 
 
 class PromptCache:

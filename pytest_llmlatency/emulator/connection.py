@@ -35,6 +35,7 @@ class Host(Protocol):
     jitter: float
     queue_ms: float | None
     queue_profile: str
+    sampling: bool
     api_key: str | None
     serve_retired: bool
     capacity_pressure: bool

@@ -7,9 +7,12 @@ calls or JSON), why the output stops, and how long each phase takes. The endpoin
 here is deterministic given the request and the seeds:
 
 * *What* is generated depends on the model, the messages, ``temperature``,
-  ``top_p`` and ``seed`` (the last three change the words, never the length).
-* *How long* the natural answer is depends on the model and the messages only
-  (plus ``reasoning_effort`` for reasoning tokens); see :func:`natural_length`.
+  ``top_p`` and ``seed``.
+* *How long* the natural answer is depends on the model and the messages
+  (plus ``reasoning_effort`` for reasoning tokens); see :func:`natural_length`. A request
+  that samples (``temperature`` > 0, or none given and ``sampling`` on: Groq's default is 1)
+  draws its lengths around those, log-normally (:func:`sampled_length`): fixed by the
+  request's ``seed`` when it has one, else by the emulator's seed and the occurrence.
 * *Timing jitter* depends on the emulator's seed and the request's occurrence
   number, so a run of identical requests varies like a live server while a whole
   test session replays identically.
@@ -38,6 +41,8 @@ __all__ = [
     "natural_length",
     "plan_request",
     "prompt_tokens",
+    "sampled_length",
+    "sampling_temperature",
     "speed_factor",
     "tool_call_tokens",
     "with_cached_prefix",
@@ -50,6 +55,12 @@ QUEUE_CAP_MEDIANS = 20
 """A queue time drawn from a model's own log-normal is capped at this many medians."""
 SLOWEST_SPEED = 0.5
 """Speed jitter never slows a request below half of its profile's prefill and decode speed."""
+LENGTH_SIGMA = 0.3
+"""Spread (sigma of the log) of a sampled answer length at temperature 1, so a relative standard
+deviation of 0.31: SmolLM2-135M-Instruct on llama.cpp answered one prompt at temperature 1 with
+90, 81, 32, 88, 68, 100 (the cap), 89, 88, 87 and 61 tokens (log sd 0.33); Groq's answers moved
+49 -> 78, 108 -> 190 and 24 -> 49 tokens between runs. The spread grows in proportion to the
+temperature (the emulator's assumption): near 0 the length is the deterministic one."""
 
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
@@ -186,6 +197,35 @@ def reasoning_length(model: str, messages: list[Any], effort: str) -> int:
     return rng.randint(lo, hi)
 
 
+def sampling_temperature(body: dict[str, Any], sampling: bool) -> float:
+    """The temperature a request samples its lengths at: its own ``temperature``; when it
+    gives none, Groq's default 1 if the emulator samples (``sampling``), else 0."""
+    temperature = body.get("temperature")
+    if isinstance(temperature, (int, float)) and not isinstance(temperature, bool):
+        return max(0.0, float(temperature))
+    return 1.0 if sampling else 0.0
+
+
+def sampled_length(n: int, z: float, temperature: float) -> int:
+    """A length drawn log-normally around ``n`` (its median) from the standard normal draw
+    ``z``: sigma :data:`LENGTH_SIGMA` x ``temperature``; ``n`` itself at temperature 0."""
+    if n <= 0 or temperature <= 0:
+        return n
+    return max(1, round(n * math.exp(LENGTH_SIGMA * temperature * z)))
+
+
+def _length_draws(body: dict[str, Any], req: ChatRequest, *, seed: int, occurrence: int) -> tuple[float, float]:
+    """Standard normal draws (content, reasoning) of a sampled answer's lengths: fixed by the
+    request's ``seed`` when it gives one, else by the emulator's seed and the occurrence."""
+    key = ("lengths", req.model, req.messages, body.get("temperature"), body.get("top_p"))
+    request_seed = body.get("seed")
+    if isinstance(request_seed, int) and not isinstance(request_seed, bool):
+        rng = random.Random(_digest(*key, "request seed", request_seed))
+    else:
+        rng = random.Random(_digest(*key, "emulator seed", seed, occurrence))
+    return rng.gauss(0, 1), rng.gauss(0, 1)
+
+
 _WORDS = tuple(
     "the model latency request token stream answer system user response time fast "
     "server queue prompt output input data value result service client network call "
@@ -283,6 +323,8 @@ class Plan:
     """Prompt tokens served from the prompt cache (set by :func:`with_cached_prefix`)."""
     requested_tier: str | None = None
     """``service_tier`` as the request gave it (None when absent)."""
+    occurrence: int = 0
+    """How many identical requests the emulator served before this one."""
 
     @property
     def reasoning_tokens(self) -> int:
@@ -344,12 +386,15 @@ def plan_request(
     jitter: float = 0.05,
     queue_ms: float | None = None,
     queue_profile: str = "calm",
+    sampling: bool = False,
 ) -> Plan:
     """Validate a chat-completions request body as Groq does and plan its answer.
 
     ``queue_profile``: ``"calm"`` (each model's own narrow queue time) or ``"groq"`` (the
     heavy tail measured on real Groq, with at least 7 % speed jitter); see
-    :data:`profiles.QUEUE_PROFILES`."""
+    :data:`profiles.QUEUE_PROFILES`. ``sampling``: a request without ``temperature``
+    samples at Groq's default 1 (its answer length varies, see :func:`sampled_length`);
+    off, only an explicit ``temperature`` > 0 does."""
     noise = QUEUE_PROFILES.get(queue_profile)
     if noise is None:
         raise ValueError(f"queue_profile must be one of {', '.join(QUEUE_PROFILES)}, got {queue_profile!r}")
@@ -359,7 +404,9 @@ def plan_request(
     text_rng = random.Random(
         _digest("text", req.model, req.messages, body.get("temperature"), body.get("top_p"), body.get("seed"))
     )
-    answer, out = _generate(body, req, text_rng)
+    temperature = sampling_temperature(body, sampling)
+    draws = _length_draws(body, req, seed=seed, occurrence=occurrence) if temperature > 0 else (0.0, 0.0)
+    answer, out = _generate(body, req, text_rng, temperature, draws)
     queue_s, rate_factor = _draw_timing(req, noise, seed=seed, occurrence=occurrence, jitter=jitter, queue_ms=queue_ms)
     tier = check_service_tier(body)
     if tier == "performance" and queue_ms is None:
@@ -387,6 +434,7 @@ def plan_request(
         tool_calls=out.tool_calls,
         tool_tokens=out.tool_tokens,
         response_format=answer.response_format if answer.json_text is not None else None,
+        occurrence=occurrence,
     )
 
 
@@ -401,17 +449,22 @@ class _Output(NamedTuple):
     finish: str
 
 
-def _generate(body: dict[str, Any], req: ChatRequest, text_rng: random.Random) -> tuple[Answer, _Output]:
-    """The answer: natural content and reasoning, replaced by the policy's tool calls or JSON,
-    then cut at a stop sequence and at the token limit."""
+def _generate(
+    body: dict[str, Any], req: ChatRequest, text_rng: random.Random, temperature: float, draws: tuple[float, float]
+) -> tuple[Answer, _Output]:
+    """The answer: natural content and reasoning (their lengths sampled at ``temperature`` from
+    ``draws``), replaced by the policy's tool calls or JSON, then cut at a stop sequence and at
+    the token limit."""
     messages = req.messages
     user = [m for m in messages if m.get("role") == "user"]
     prompt_text = _message_text(user[-1]) if user else ""
     content_n = natural_length(req.model, messages, req.profile)
     asked = requested_length(prompt_text)
     single_word = asked is not None and asked[0] == "words" and asked[1] <= 2
+    if not single_word:  # an answer in a word or two stays one at any temperature
+        content_n = sampled_length(content_n, draws[0], temperature)
     content = _answer_tokens(text_rng, content_n, prompt_text, single_word)
-    reasoning_n = reasoning_length(req.model, messages, req.effort)
+    reasoning_n = sampled_length(reasoning_length(req.model, messages, req.effort), draws[1], temperature)
     reasoning = _prose(text_rng, reasoning_n) if reasoning_n else []
     answer: Answer = decide(
         body,

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .audio import serve_speech, serve_transcription, serve_translation
-from .cache import PromptCache, prompt_blocks
+from .cache import PromptCache, keeps_hit, prompt_blocks
 from .chat import serve_chat
 from .connection import Connection, HostServer, Stopped
 from .faults import Fault, FaultError, parse_fault
@@ -121,6 +121,9 @@ class GroqEmulator:
         queue_profile: ``"calm"`` (default: each model's narrow queue time) or ``"groq"``
             (the heavy-tailed queue time measured on real Groq, median 101 ms, p90 608 ms,
             and at least 7 % speed jitter per request); see ``profiles.QUEUE_PROFILES``.
+        sampling: a request that gives no ``temperature`` samples at Groq's default 1, so
+            its answer length varies (log-normal, relative sd 0.3) between identical requests;
+            off (default), only a request with ``temperature`` > 0 does.
         api_key: accept only this key (default: any non-empty key).
         faults: server-wide faults (``"500;times=2"``, see ``faults.py``).
         serve_retired: keep serving the models Groq has shut down recently
@@ -131,6 +134,8 @@ class GroqEmulator:
             ``usage.prompt_tokens_details.cached_tokens`` and prefilled faster.
         cache_ttl_s: how long an unused prefix stays cached (Groq: 2 hours).
         cache_max_entries: most prefixes remembered (least recently used dropped first).
+        cache_hit_rate: the probability that a request whose prefix is cached finds it (as
+            on real Groq, where it may land on a server without it); None (default): always.
         capacity_pressure: the flex tier is out of capacity: flex requests (and ``auto``
             ones falling back to flex) fail fast with 498 ``capacity_exceeded``.
     """
@@ -145,6 +150,7 @@ class GroqEmulator:
         jitter: float = 0.05,
         queue_ms: float | None = None,
         queue_profile: str = "calm",
+        sampling: bool = False,
         api_key: str | None = None,
         faults: Sequence[str] = (),
         verbose: bool = False,
@@ -152,6 +158,7 @@ class GroqEmulator:
         prompt_cache: bool = True,
         cache_ttl_s: float = 7200.0,
         cache_max_entries: int = 4096,
+        cache_hit_rate: float | None = None,
         capacity_pressure: bool = False,
     ) -> None:
         if time_scale <= 0:
@@ -160,6 +167,8 @@ class GroqEmulator:
             raise ValueError(f"jitter must be >= 0, got {jitter!r}")
         if queue_ms is not None and queue_ms < 0:
             raise ValueError(f"queue_ms must be >= 0, got {queue_ms!r}")
+        if cache_hit_rate is not None and not 0.0 <= cache_hit_rate <= 1.0:
+            raise ValueError(f"cache_hit_rate must be between 0 and 1, got {cache_hit_rate!r}")
         self.host = host
         self.port = port
         self.time_scale = float(time_scale)
@@ -169,11 +178,13 @@ class GroqEmulator:
         if queue_profile not in QUEUE_PROFILES:
             raise ValueError(f"queue_profile must be one of {', '.join(QUEUE_PROFILES)}, got {queue_profile!r}")
         self.queue_profile = queue_profile
+        self.sampling = bool(sampling)
         self.api_key = api_key
         self.verbose = verbose
         self.serve_retired = serve_retired
         self.prompt_cache = prompt_cache
         self._cache = PromptCache(ttl_s=cache_ttl_s, max_entries=cache_max_entries)
+        self.cache_hit_rate = None if cache_hit_rate is None else float(cache_hit_rate)
         self.capacity_pressure = capacity_pressure
         self._lock = threading.Lock()
         self._faults: list[list[Any]] = []  # [Fault, remaining or None]
@@ -296,6 +307,8 @@ class GroqEmulator:
         if not self.prompt_cache or not plan.profile.prompt_caching or not isinstance(body, dict):
             return plan
         cached = self._cache.lookup_and_store(prompt_blocks(body, plan.prompt_tokens))
+        if cached and not keeps_hit(self.cache_hit_rate, self.seed, body, plan.occurrence):
+            cached = 0
         return with_cached_prefix(plan, cached)
 
     def _log(self, record: ServedRequest) -> None:

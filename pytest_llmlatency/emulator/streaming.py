@@ -109,8 +109,8 @@ def begin_json(conn: Connection, record: ServedRequest, raw: bytes) -> tuple[Any
 
 
 def plan_chat(host: Host, body: Any) -> Plan:
-    """Plan a chat body with the emulator's seed, jitter and queue settings (this is one
-    more occurrence of the body)."""
+    """Plan a chat body with the emulator's seed, jitter, queue and sampling settings (this is
+    one more occurrence of the body)."""
     return plan_request(
         body,
         seed=host.seed,
@@ -118,6 +118,7 @@ def plan_chat(host: Host, body: Any) -> Plan:
         jitter=host.jitter,
         queue_ms=host.queue_ms,
         queue_profile=host.queue_profile,
+        sampling=host.sampling,
     )
 
 
