@@ -159,6 +159,8 @@ class Budget:
     def judge_rated(self, rated: list[Rated], calls: Sequence[LLMCall]) -> list[Verdict]:
         """The percentile over the calls, or each call."""
         label = self.label()
+        if self.percentile is not None and not rated:
+            return []  # every selected call was answered with a prediction: judge_predicted judges them
         if self.percentile is not None:
             samples = [v for _, _, v in rated]
             value = percentile(samples, 100 - self.percentile if self.floor else self.percentile)

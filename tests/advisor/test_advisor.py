@@ -393,3 +393,38 @@ def test_the_model_also_fits_from_a_saved_baseline(recorded: list[LLMCall], tmp_
     assert fits["llama-3.1-8b-instant"].decode_tps == pytest.approx(
         PROFILES["llama-3.1-8b-instant"].decode_tps, rel=0.1
     )
+
+
+REPEATED = """
+import os, pytest
+
+@pytest.mark.llm_repeat(n=3)
+@pytest.mark.max_latency(ms=float(os.environ.get("MS", "300")), percentile=95)
+def test_intent(groq_client):
+    groq_client.chat.completions.create(
+        model="llama-3.1-8b-instant", max_completion_tokens=int(os.environ.get("CAP", "50")),
+        messages=[{"role": "user", "content": "Describe Groq in about 300 words."}])
+"""
+
+
+@pytest.mark.parametrize("mode", ["fail", "warn"])
+def test_repeats_with_a_percentile_are_judged_on_the_prediction(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Issue 27, item 3: recorded at cap 50, replayed at 60 with llm_repeat(n=3) and a percentile
+    budget: the repeats are predicted like a single call and judged on the prediction, not a
+    ValueError ("percentile of no values")."""
+    pytester.makepyfile(test_repeated=REPEATED)
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record-mode=once").assert_outcomes(passed=1)
+    monkeypatch.setenv("GROQ_API_KEY", "gsk_x")
+    monkeypatch.setenv("CAP", "60")
+    monkeypatch.setenv("MS", "100000")  # holds however the prediction falls
+    result = pytester.runpytest("-p", "no:cacheprovider", "--llm-base-url=http://127.0.0.1:9", f"--llm-predict={mode}")
+    result.assert_outcomes(passed=1)
+    assert "percentile of no values" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*3 call(s) answered from the closest recording with a predicted cost*"])
+    # a budget the prediction breaks fails (warn: passes as a risk), naming the predicted calls
+    monkeypatch.setenv("MS", "1")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--llm-base-url=http://127.0.0.1:9", f"--llm-predict={mode}")
+    result.assert_outcomes(**({"failed": 1} if mode == "fail" else {"passed": 1}))
+    result.stdout.fnmatch_lines(["*max_latency(ms=1, percentile=95) is broken by call 1 of 3*predicted, not measured*"])
