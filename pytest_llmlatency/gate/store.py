@@ -84,8 +84,9 @@ def resolve_save(storage: Path, name: str) -> Path:
 
 
 def resolve_compare(storage: Path, value: str | None) -> Path:
-    """The run to compare with: the latest saved one (no value), a saved run by number or
-    name prefix (``0001``, ``0001_main``), or a file path."""
+    """The run to compare with, as pytest-benchmark names them: the latest saved one (no value),
+    a run id (``0001``), a full name (``0001_main``), a name (``main``: the latest run saved
+    under a name that starts with it), or a file path."""
     folder = storage / machine_id()
     if value and Path(value).is_file():
         return Path(value)
@@ -93,7 +94,7 @@ def resolve_compare(storage: Path, value: str | None) -> Path:
         raise BaselineError(f"--llm-compare: baseline file {value} does not exist")
     files = _numbered(folder)
     if value:
-        files = [f for f in files if f.name.startswith(value)]
+        files = [f for f in files if f.name.startswith(value) or f.stem.partition("_")[2].startswith(value)]
     if not files:
         what = f"matching {value!r} " if value else ""
         raise (BaselineError if value else NothingSaved)(

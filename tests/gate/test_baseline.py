@@ -60,6 +60,22 @@ def test_growing_answer_fails_with_the_parameter_named(suite: pytest.Pytester, m
     )
 
 
+def test_the_documented_ci_gate_finds_main_by_its_name(suite: pytest.Pytester) -> None:
+    """Issue 27 item 1: ``--llm-save=main`` writes 0001_main.json; ``--llm-compare=main`` (a name, as
+    pytest-benchmark's) picks the latest run saved under it, as do ``0002`` and ``0002_main``."""
+    run_suite(suite, "--llm-save=main").assert_outcomes(passed=2)
+    run_suite(suite, "--llm-save=feature").assert_outcomes(passed=2)
+    run_suite(suite, "--llm-save=main").assert_outcomes(passed=2)
+    assert [p.name for p in _saved(suite)] == ["0001_main.json", "0002_feature.json", "0003_main.json"]
+    for value in ("main", "0003", "0003_main"):
+        result = run_suite(suite, f"--llm-compare={value}", "--llm-compare-fail=e2e:10%")
+        result.assert_outcomes(passed=2)
+        result.stdout.fnmatch_lines(["*0003_main.json*"])
+    result = run_suite(suite, "--llm-compare=feat", "--llm-compare-fail=e2e:10%")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*0002_feature.json*"])
+
+
 def test_a_cap_above_the_natural_length_passes(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAP", "1024")
     run_suite(suite, "--llm-save=base").assert_outcomes(passed=2)
