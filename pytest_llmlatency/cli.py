@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
-__all__ = ["main"]
+__all__ = ["EXIT_ERROR", "EXIT_REGRESSED", "main"]
+
+EXIT_REGRESSED = 1
+"""``compare``: a test regressed against the baseline (what the command exists to find)."""
+EXIT_ERROR = 2
+"""Any command: bad input or usage (a missing or unreadable file, a bad flag, an output that
+cannot be written), as argparse exits on a bad flag; never mixed with a regression."""
 
 
 def _positive_float(text: str) -> float:
@@ -266,7 +272,7 @@ def _run_emulator(args: argparse.Namespace) -> int:
         emulator.start()
     except OSError as err:
         print(f"llmlatency emulator: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     done = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -299,15 +305,16 @@ def _run_report(args: argparse.Namespace) -> int:
     target = Path(args.output) if args.output else source.with_suffix(".html")
     html = render_html(tests, fits=doc.get("models") or {}, advice={t["nodeid"]: t.get("advice") or [] for t in tests})
     if not _write("report", str(target), html):
-        return 1
+        return EXIT_ERROR
     print(f"wrote {target}")
     return 0
 
 
 def _fail(command: str, message: str) -> int:
+    """Say what went wrong (naming the file or the argument); the exit code of an error."""
     text = message if message.startswith("llmlatency") else f"llmlatency {command}: {message}"
     print(text, file=sys.stderr)
-    return 1
+    return EXIT_ERROR
 
 
 def _write(command: str, path: str, text: str) -> bool:
@@ -334,7 +341,7 @@ def _run_merge(args: argparse.Namespace) -> int:
     except ReportFileError as err:
         return _fail("merge", str(err))
     if not _write("merge", args.output, text):
-        return 1
+        return EXIT_ERROR
     print(f"merged {len(args.shards)} file(s) into {args.output}")
     return 0
 
@@ -356,9 +363,9 @@ def _run_compare(args: argparse.Namespace) -> int:
         return _fail("compare", str(err).replace("--llm-compare:", "--against:"))
     print(outcome.markdown, end="")
     if args.md and not _write("compare", args.md, outcome.markdown):
-        return 1
+        return EXIT_ERROR
     if args.json and not _write("compare", args.json, dump_doc({**doc, "tests": outcome.results})):
-        return 1
+        return EXIT_ERROR
     problem = append_step_summary(outcome.markdown)
     if problem:
         _fail("compare", problem)
@@ -367,7 +374,7 @@ def _run_compare(args: argparse.Namespace) -> int:
             f"llmlatency compare: {len(outcome.regressed)} test(s) regressed against {outcome.baseline}",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_REGRESSED
     return 0
 
 
@@ -401,7 +408,7 @@ def _run_history(args: argparse.Namespace) -> int:
     except (HistoryError, BaselineError) as err:
         return _fail("history", str(err))
     if not _write("history", args.output, html):
-        return 1
+        return EXIT_ERROR
     print(f"wrote {args.output} ({len(runs)} run(s))")
     return 0
 
@@ -421,7 +428,7 @@ def _run_export(args: argparse.Namespace) -> int:
     for path, kind in ((args.bmf, "bmf"), (args.github_benchmark, "github")):
         if path:
             if not _write("export", path, render_export(doc["tests"], kind)):
-                return 1
+                return EXIT_ERROR
             print(f"wrote {path}")
     return 0
 

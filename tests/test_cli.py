@@ -58,5 +58,5 @@ def test_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
     from pytest_llmlatency.emulator import GroqEmulator
 
     with GroqEmulator() as emu:
-        assert main(["emulator", "--port", str(emu.port)]) == 1
+        assert main(["emulator", "--port", str(emu.port)]) == 2
     assert "cannot listen on 127.0.0.1" in capsys.readouterr().err

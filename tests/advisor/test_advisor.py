@@ -286,7 +286,7 @@ def test_it(groq_client):
     assert main(["report", str(pytester.path / "r.json"), "-o", str(pytester.path / "again.html")]) == 0
     assert "test_r.py::test_it" in (pytester.path / "again.html").read_text()
     (pytester.path / "bad.json").write_text("{}")
-    assert main(["report", str(pytester.path / "bad.json")]) == 1
+    assert main(["report", str(pytester.path / "bad.json")]) == 2
 
 
 def test_stream_switch_on_replay_gets_the_right_shape(

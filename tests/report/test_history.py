@@ -119,7 +119,7 @@ def test_history_page_marks_budgets_regressions_and_change_points(tmp_path: Path
     assert page.count("<title>change point before run 06c0ffee") == 3  # e2e, TTFT, tokens of test_chat
     assert "Pettitt p=" in page
     assert "0099_other.json holds no pytest-llmlatency entries" in page
-    assert main(["history", str(tmp_path / "nothing"), "-o", str(out)]) == 1
+    assert main(["history", str(tmp_path / "nothing"), "-o", str(out)]) == 2
 
 
 def _chromium() -> str | None:

@@ -205,7 +205,7 @@ def test_compare_appends_to_the_step_summary(
 
 def _refused(capsys: pytest.CaptureFixture[str], *args: str | Path) -> str:
     capsys.readouterr()
-    assert _cli("merge", *args) == 1
+    assert _cli("merge", *args) == 2
     err: str = capsys.readouterr().err
     return err
 
@@ -285,10 +285,10 @@ def test_compare_reports_bad_arguments_naming_them(
     suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     shard = suite / "shard1.json"
-    assert _cli("compare", shard, "--against", "main", "--storage", tmp_path / "empty") == 1
+    assert _cli("compare", shard, "--against", "main", "--storage", tmp_path / "empty") == 2
     assert "--against: no saved run matching 'main'" in capsys.readouterr().err
     assert _cli("save", shard, "--name", tmp_path / "b.json") == 0
-    assert _cli("compare", shard, "--against", tmp_path / "b.json", "--fail", "e2e:lots") == 1
+    assert _cli("compare", shard, "--against", tmp_path / "b.json", "--fail", "e2e:lots") == 2
     assert "llmlatency compare --fail: cannot parse 'e2e:lots'" in capsys.readouterr().err
 
 
