@@ -34,6 +34,10 @@ class Prediction:
     reasons: list[str]
     changes: list[str]
     basis: str
+    answer: tuple[float, float] = (1.0, math.inf)
+    """Output tokens left for the answer once reasoning has taken its share of the cap."""
+    breaks_answer: str | None = None
+    """Why the answer itself would break (empty, or a JSON object cut), when it certainly would."""
 
     def judge(self, kind: str, limit: float) -> str:
         """``breaks`` (even the best case exceeds), ``risks`` (the worst case does) or ``holds``."""
@@ -74,6 +78,8 @@ class Prediction:
             "reasons": self.reasons,
             "changes": self.changes,
             "basis": self.basis,
+            "answer": pair(self.answer),
+            "breaks_answer": self.breaks_answer,
             "text": self.describe(),
         }
 
@@ -121,6 +127,7 @@ def predict(recorded: LLMCall, new_body: dict[str, Any], fits: dict[str, ModelFi
     basis = f"decode {1000 / per_token:,.0f} tok/s" + (
         f", fitted from {fit.decode_n} call(s)" if fit and fit.decode_n else " (this recording)"
     )
+    answer = (max(0.0, min(cap - r_hi, k_lo)), max(0.0, min(cap - r_lo, k_hi)))
     return Prediction(
         completion=(lo, hi),
         reasoning=(min(r_lo, cap), min(r_hi, cap)),
@@ -129,7 +136,32 @@ def predict(recorded: LLMCall, new_body: dict[str, Any], fits: dict[str, ModelFi
         reasons=reasons,
         changes=changed,
         basis=basis,
+        answer=answer,
+        breaks_answer=_broken_answer(change, answer, (r_lo, r_hi), new_cap, c - r),
     )
+
+
+def _broken_answer(
+    change: _Change, answer: tuple[float, float], reasoning: tuple[float, float], cap: int | None, content: int
+) -> str | None:
+    """Why the predicted answer is certainly broken: the cap leaves it no tokens (reasoning takes
+    them all), or it cuts a JSON answer the recording completed. None when it may well be whole."""
+    if cap is None:
+        return None
+    effort = change.new.get("reasoning_effort") or default_effort(change.recorded.model)
+    if answer[1] <= 0:
+        return (
+            f"the cap leaves no tokens for the answer: ~{_n(reasoning[0])}-{_n(reasoning[1])} reasoning tokens "
+            f"at effort {effort} fill max_completion_tokens={cap}; the application gets an empty answer"
+        )
+    fmt = change.new.get("response_format")
+    json_answer = isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
+    if json_answer and change.recorded.finish_reason == "stop" and answer[1] < content:
+        return (
+            f"the cap cuts the JSON answer: at most {_n(answer[1])} of the recorded {content} answer tokens fit "
+            f"beside ~{_n(reasoning[0])} reasoning tokens at effort {effort} (max_completion_tokens={cap})"
+        )
+    return None
 
 
 @dataclass

@@ -27,6 +27,15 @@ def judge_predicted(budget: Budget, calls: Sequence[LLMCall], nodeid: str) -> li
     verdicts = []
     for i, c in selected:
         which = who(i, len(calls), c)
+        broken = (c.prediction or {}).get("breaks_answer")
+        if broken:
+            # whatever the limits: an empty or cut answer breaks the application itself
+            text = (
+                f"{budget.label()} is broken by {which}, predicted, not measured: request changed since "
+                f"recording: {(c.prediction or {}).get('diff')}; {broken}. {rerecord}"
+            )
+            verdicts.append(Verdict(budget.label(), False, text))
+            continue
         for kind, limit in checks:
             verdicts.append(_verdict(budget, which, c.prediction or {}, kind, limit, rerecord))
     return verdicts

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..advisor.params import output_cap
 from ..cassettes.request_diff import request_diff
 from ..core.records import CallRecord
 from .metrics import TOKEN_METRICS
@@ -62,10 +63,16 @@ def _finish_change(old: CallRecord, new: CallRecord) -> str | None:
     finish_old, finish_new = old.get("finish_reason"), new.get("finish_reason")
     if finish_old == finish_new or not finish_old or not finish_new:
         return None
-    why = {
-        ("length", "stop"): ": the old cap truncated the answer",
-        ("stop", "length"): ": the new cap truncates the answer",
-    }.get((finish_old, finish_new), "")
+    if output_cap(old.get("params") or {}) != output_cap(new.get("params") or {}):
+        why = {
+            ("length", "stop"): ": the old cap truncated the answer",
+            ("stop", "length"): ": the new cap truncates the answer",
+        }.get((finish_old, finish_new), "")
+    else:  # the cap is the same: only say what happened
+        why = {
+            ("length", "stop"): ": the answer now ends before the cap",
+            ("stop", "length"): ": the answer now reaches the cap",
+        }.get((finish_old, finish_new), "")
     return f"finish_reason {finish_old} -> {finish_new}{why}"
 
 

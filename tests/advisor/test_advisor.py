@@ -428,3 +428,35 @@ def test_repeats_with_a_percentile_are_judged_on_the_prediction(
     result = pytester.runpytest("-p", "no:cacheprovider", "--llm-base-url=http://127.0.0.1:9", f"--llm-predict={mode}")
     result.assert_outcomes(**({"failed": 1} if mode == "fail" else {"passed": 1}))
     result.stdout.fnmatch_lines(["*max_latency(ms=1, percentile=95) is broken by call 1 of 3*predicted, not measured*"])
+
+
+CLASSIFIER = """
+import json, os, pytest
+
+@pytest.mark.max_latency(ms=100000)
+def test_classify(groq_client):
+    out = groq_client.chat.completions.create(
+        model="openai/gpt-oss-20b", max_completion_tokens=50, response_format={"type": "json_object"},
+        reasoning_effort=os.environ.get("EFFORT", "low"),
+        messages=[{"role": "user", "content": "Classify the intent of 'I was charged twice' as JSON with a key intent."}])
+    json.loads(out.choices[0].message.content)
+"""
+
+
+def test_a_prediction_that_empties_or_cuts_the_answer_fails(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 27, item 4: a json_object classifier at max_completion_tokens=50, recorded at effort
+    low, replayed at high: the prediction leaves the answer no room, so its budgets fail however
+    generous, saying so; the message names only what changed (the cap did not)."""
+    pytester.makepyfile(test_classifier=CLASSIFIER)
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record-mode=once").assert_outcomes(passed=1)
+    monkeypatch.setenv("GROQ_API_KEY", "gsk_x")
+    monkeypatch.setenv("EFFORT", "high")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--llm-base-url=http://127.0.0.1:9")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "max_latency(ms=100000) is broken by call 1 of 1" in out
+    assert "reasoning_effort 'low' -> 'high'" in out or "reasoning_effort low -> high" in out
+    assert ("the cap leaves no tokens for the answer" in out) or ("the cap cuts the JSON answer" in out)
+    assert "the new cap truncates the answer" not in out

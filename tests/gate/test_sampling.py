@@ -143,3 +143,12 @@ def test_detection_of_a_cap_that_makes_answers_50_percent_longer_at_one_call() -
         if comparison.regressions and "max_completion_tokens 60 -> 300" in comparison.message():
             caught += 1
     assert caught >= 190, f"caught {caught} of 200"
+
+
+def test_a_finish_change_names_the_cap_only_when_the_cap_changed() -> None:
+    """Issue 27, item 4: "the new cap truncates the answer" only when the cap changed."""
+    same = compare([call(tokens=80, temperature=0)], [call(tokens=300, temperature=0)]).message()
+    assert "finish_reason stop -> length: the answer now reaches the cap" in same
+    assert "new cap" not in same
+    raised = compare([call(tokens=80, cap=300, temperature=0)], [call(tokens=100, cap=100, temperature=0)]).message()
+    assert "finish_reason stop -> length: the new cap truncates the answer" in raised
