@@ -274,6 +274,20 @@ class LLMLatencyPlugin:
         if recorder.tape is not None:
             result["cassette"] = _cassette_result(recorder.tape, item.nodeid, self.config.rootpath, passed=passed)
         result["source"] = _source(result["calls"], self.emulator_urls)
+        missing = _missing_cassette(result, live=self.settings.live)
+        if missing and not self.settings.require_cassettes:
+            from .cassettes.tape import ci_environment
+
+            missing = missing if ci_environment() else None  # in CI it should have replayed: say so
+        if missing and "cassette" in result:
+            result["cassette"]["missing"] = True
+        if missing and self.settings.require_cassettes:
+            failures = [
+                *failures,
+                f"no cassette at {missing}: the test ran against the {_target(result)} instead of replaying "
+                f"(--llm-require-cassettes). Record it with: pytest --llm-record-mode=once {item.nodeid}",
+            ]
+            result["failures"] = failures
         regression = self._compare(item, recorder, result)
         if regression:
             failures = [*failures, regression]
@@ -436,6 +450,19 @@ def _relpath(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def _missing_cassette(result: ResultRecord, *, live: bool) -> str | None:
+    """The path of the cassette a test would have replayed, when it had none and made its calls
+    for real without recording them (not under --llm-live, which asks for live calls)."""
+    cassette = result.get("cassette")
+    if live or cassette is None or cassette["existed"] or cassette["recorded"] or not result["calls"]:
+        return None
+    return cassette["path"]
+
+
+def _target(result: ResultRecord) -> str:
+    return "emulator" if result.get("source") == "emulator" else "server"
 
 
 def _cassette_result(tape: Tape, nodeid: str, rootpath: Path, *, passed: bool) -> CassetteRecord:

@@ -170,6 +170,12 @@ def add_options(parser: pytest.Parser) -> None:
         ("--llm-autosave", "llm_autosave", "save this run as NNNN_<commit>_<date>.json in the storage"),
         ("--llm-live", "llm_live", "call the server even when a cassette exists, to re-measure"),
         (
+            "--llm-require-cassettes",
+            "llm_require_cassettes",
+            "fail a measured test that has no cassette and ran against the emulator or a server instead of "
+            "replaying (for CI: a new test whose recording was not committed)",
+        ),
+        (
             "--llm-emulator-sampling",
             "llm_emulator_sampling",
             "the in-run emulator samples as Groq does: a request without temperature runs at Groq's "
@@ -223,6 +229,8 @@ class Settings:
     report_github_benchmark: Path | None = None
     prices: Any = None
     """The ``prices.PriceTable`` costs are computed with (the built-in table with --llm-prices over it)."""
+    require_cassettes: bool = False
+    """Fail a measured test that had no cassette to replay and made its calls for real."""
     emulator_sampling: bool = False
     """The in-run emulator samples requests without ``temperature`` at Groq's default 1."""
     queue_profile: str = "calm"
@@ -282,6 +290,7 @@ def load_settings(config: pytest.Config) -> Settings:
         summary=not config.getoption("llm_no_summary"),
         record_mode=record_mode,
         live=_bool(config, "llm_live"),
+        require_cassettes=_bool(config, "llm_require_cassettes"),
         replay_pace=replay_pace,
         storage=storage,
         save=save,

@@ -166,6 +166,8 @@ class CassetteRecord(TypedDict):
     saved: bool
     shared: bool
     notes: list[str]
+    missing: NotRequired[bool]
+    """The test had no cassette and made its calls for real without recording them (not --llm-live)."""
 
 
 class ResultRecord(TypedDict):

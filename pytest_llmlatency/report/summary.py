@@ -116,6 +116,16 @@ def _write_cassettes(tr: pytest.TerminalReporter, results: Sequence[ResultRecord
         for t in tapes:
             for note in t.get("notes") or []:
                 tr.write_line(f"  {t['path']}: {note}", yellow=True)
+    missing = [r for r in results if "cassette" in r and r["cassette"].get("missing")]
+    if missing:
+        where = "the emulator" if all(r.get("source") == "emulator" for r in missing) else "a server"
+        tr.write_line(
+            f"{len(missing)} test(s) had no cassette and ran against {where}: record them with: pytest "
+            f"--llm-record-mode=once {' '.join(r['nodeid'] for r in missing[:5])}"
+            + (" ..." if len(missing) > 5 else "")
+            + " (--llm-require-cassettes fails such tests)",
+            yellow=True,
+        )
 
 
 def _write_faults(tr: pytest.TerminalReporter, results: Sequence[ResultRecord]) -> None:

@@ -98,7 +98,10 @@ def test_truncating_cap_is_certain_and_faster(fits: dict[str, ModelFit]) -> None
     # faster even at the slow end of the fitted decode speeds (their spread comes from calls
     # timed on this machine, wide when it is loaded: how much faster is asserted below)
     assert p.e2e_ms[0] <= p.e2e_ms[1] < (call.e2e_ms or 0)
-    assert p.judge("completion", 60) == "holds" and p.judge("e2e", 10) == "breaks"
+    # certain: the tokens exactly, so the time within a finite range (its low end follows the
+    # fitted speeds, which a loaded machine spreads wide: no fixed number of ms is asserted)
+    assert p.judge("completion", 60) == "holds" and p.judge("completion", 49) == "breaks"
+    assert p.e2e_ms[1] != float("inf") and p.judge("e2e", p.e2e_ms[1]) == "holds"
     assert any("truncates" in r for r in p.reasons)
     # at the recording's own decode speed, 50 of its ~400 tokens take well under half its time
     own = predict(call, _body(call, max_completion_tokens=50), {})
