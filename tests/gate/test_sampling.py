@@ -16,32 +16,9 @@ from pytest_llmlatency.gate.sampling import request_changed, sampling_of
 from pytest_llmlatency.gate.store import TestBaseline as Saved
 from pytest_llmlatency.gate.thresholds import parse_thresholds
 
-from .records import groq_call
-
-MS_PER_TOKEN = 2.0  # about 500 tok/s, openai/gpt-oss-120b's order
-
-
-def call(
-    *,
-    tokens: int,
-    temperature: float | None = None,
-    cap: int = 300,
-    ms_per_token: float = MS_PER_TOKEN,
-    queue: float = 30.0,
-    prompt_ms: float = 15.0,
-    path: float = 40.0,
-    i: int = 0,
-) -> dict[str, Any]:
-    params: dict[str, Any] = {"max_completion_tokens": cap}
-    if temperature is not None:
-        params["temperature"] = temperature
-    where = {"queue": queue, "prompt_ms": prompt_ms, "path": path, "i": i}
-    decode = {"tokens": tokens, "completion_ms": tokens * ms_per_token}
-    record = groq_call(
-        model="openai/gpt-oss-120b", params=params, prompt_chars=400, prompt_tokens=100, **where, **decode
-    )
-    record["finish_reason"] = "length" if tokens >= cap else "stop"
-    return record
+from .records import MS_PER_TOKEN
+from .records import sampled_call as _draw
+from .records import sampling_call as call
 
 
 def compare(old: list[dict[str, Any]], new: list[dict[str, Any]], spec: str = "e2e:10%") -> Any:
@@ -102,22 +79,6 @@ def test_what_counts_as_a_changed_request() -> None:
     assert request_changed([a], [a, a]), "another number of calls"
     assert sampling_of([a], [a], "deterministic").length is False, "a replay on both sides draws nothing"
     assert sampling_of([a], [a], "rank").length is True
-
-
-def _draw(rng: random.Random, *, longer: float = 1.0, cap: int = 300, cache_flip: bool = False) -> dict[str, Any]:
-    """One call of a sampling model on Groq: length around 80 tokens (sd 30 %), speed with a
-    heavy tail (5 % of calls 2x slower), queue lognormal, prompt cache warm or cold at random."""
-    tokens = min(cap, max(5, round(rng.gauss(80 * longer, 24 * longer))))
-    speed = MS_PER_TOKEN * rng.gauss(1.0, 0.07) * (2.0 if rng.random() < 0.05 else 1.0)
-    cold = cache_flip and rng.random() < 0.5
-    return call(
-        tokens=tokens,
-        cap=cap,
-        ms_per_token=speed,
-        queue=rng.lognormvariate(3.4, 1.0),
-        prompt_ms=120.0 if cold else 15.0,
-        path=40.0 + rng.gauss(0, 5),
-    ) | {"cached_share": 0.0 if cold else 0.9, "cached_tokens": 0 if cold else 90}
 
 
 @pytest.mark.parametrize("n", [1, 3, 10])
